@@ -1,0 +1,262 @@
+"""Pinhole intrinsics, 2.5D <-> camera-space conversion, crop boxes and their affine maps.
+
+Frames (DESIGN §2):
+
+* camera space: millimetres, x right, y down, z forward (OpenCV convention);
+* image: full-image pixels ``(u, v)``, pixel centres at integer coordinates;
+* 2.5D pose: ``(u, v, z - z_root)``, i.e. pixels plus root-relative depth in mm;
+* crop: a square box in the image mapped to an ``S x S`` network input;
+* heatmap: the network output grid, ``H x H`` cells over the same box.
+
+The affine maps act on the first two coordinates only; a third (depth)
+coordinate passes through unchanged, so the same transform serves 2D and 2.5D
+arrays.  Both frames of a temporal pair are cropped with one box.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Intrinsics:
+    """Pinhole intrinsics (pixels) and the image size they belong to."""
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    width: int
+    height: int
+
+    def __post_init__(self) -> None:
+        if not (self.fx > 0 and self.fy > 0):
+            raise ValueError(f"focal lengths must be positive, got fx={self.fx}, fy={self.fy}")
+        if not (self.width > 0 and self.height > 0):
+            raise ValueError(f"image size must be positive, got {self.width}x{self.height}")
+
+    @property
+    def matrix(self) -> np.ndarray:
+        return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
+
+    def as_array(self) -> np.ndarray:
+        """``[fx, fy, cx, cy, width, height]`` (for storage)."""
+        return np.array([self.fx, self.fy, self.cx, self.cy, self.width, self.height], dtype=np.float64)
+
+    @classmethod
+    def from_array(cls, a) -> "Intrinsics":
+        a = np.asarray(a, dtype=np.float64).ravel()
+        if a.size != 6:
+            raise ValueError(f"intrinsics array needs 6 values [fx, fy, cx, cy, width, height], got {a.size}")
+        return cls(float(a[0]), float(a[1]), float(a[2]), float(a[3]), int(a[4]), int(a[5]))
+
+    @classmethod
+    def from_fov(cls, width: int, height: int, hfov_deg: float) -> "Intrinsics":
+        """Square pixels, principal point at the image centre, horizontal field of view in degrees."""
+        f = 0.5 * width / np.tan(np.radians(hfov_deg) / 2)
+        return cls(f, f, (width - 1) / 2, (height - 1) / 2, width, height)
+
+    def scaled(self, s: float) -> "Intrinsics":
+        """Intrinsics of the image resized by ``s`` (pixel-centre convention)."""
+        return Intrinsics(
+            self.fx * s, self.fy * s, (self.cx + 0.5) * s - 0.5, (self.cy + 0.5) * s - 0.5,
+            int(round(self.width * s)), int(round(self.height * s)),
+        )
+
+    # ------------------------------------------------------------ projection
+    def project(self, X: np.ndarray) -> np.ndarray:
+        """Camera-space points (..., 3) in mm to pixels (..., 2)."""
+        X = np.asarray(X, dtype=np.float64)
+        z = X[..., 2]
+        if np.any(z <= 0):
+            raise ValueError("cannot project points at or behind the camera (z <= 0)")
+        return np.stack([self.fx * X[..., 0] / z + self.cx, self.fy * X[..., 1] / z + self.cy], axis=-1)
+
+    def backproject(self, uv: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Pixels (..., 2) at depths z (...) in mm to camera-space points (..., 3)."""
+        uv = np.asarray(uv, dtype=np.float64)
+        z = np.asarray(z, dtype=np.float64)
+        x = (uv[..., 0] - self.cx) / self.fx * z
+        y = (uv[..., 1] - self.cy) / self.fy * z
+        return np.stack([x, y, np.broadcast_to(z, x.shape)], axis=-1)
+
+
+def cam_to_2p5d(X: np.ndarray, intr: Intrinsics, root: int = 0) -> np.ndarray:
+    """Camera-space joints (..., K, 3) mm -> 2.5D (..., K, 3): pixels and root-relative depth."""
+    X = np.asarray(X, dtype=np.float64)
+    uv = intr.project(X)
+    zrel = X[..., 2] - X[..., root : root + 1, 2]
+    return np.concatenate([uv, zrel[..., None]], axis=-1)
+
+
+def p2p5d_to_cam(P: np.ndarray, intr: Intrinsics, root_depth, root: int = 0) -> np.ndarray:
+    """2.5D joints (..., K, 3) and the root's absolute depth (...) in mm -> camera space (..., K, 3).
+
+    ``root_depth`` is the ground-truth root depth in the RGB protocol, or read
+    from the depth map for depth cameras.
+    """
+    P = np.asarray(P, dtype=np.float64)
+    rd = np.asarray(root_depth, dtype=np.float64)[..., None]
+    z = P[..., 2] + rd - P[..., root : root + 1, 2]
+    return intr.backproject(P[..., :2], z)
+
+
+# ------------------------------------------------------------------ crop boxes
+@dataclass(frozen=True)
+class CropBox:
+    """A square box in full-image pixels: centre ``(cx, cy)`` and side ``size``."""
+
+    cx: float
+    cy: float
+    size: float
+
+    def __post_init__(self) -> None:
+        if not self.size > 0:
+            raise ValueError(f"crop box size must be positive, got {self.size}")
+
+    @property
+    def x0(self) -> float:
+        return self.cx - self.size / 2
+
+    @property
+    def y0(self) -> float:
+        return self.cy - self.size / 2
+
+    def as_array(self) -> np.ndarray:
+        return np.array([self.cx, self.cy, self.size], dtype=np.float64)
+
+    @classmethod
+    def from_array(cls, a) -> "CropBox":
+        a = np.asarray(a, dtype=np.float64).ravel()
+        return cls(float(a[0]), float(a[1]), float(a[2]))
+
+    def expanded(self, factor: float) -> "CropBox":
+        return CropBox(self.cx, self.cy, self.size * factor)
+
+    def smoothed(self, previous: "CropBox | None", momentum: float) -> "CropBox":
+        """Exponential smoothing towards ``previous`` (momentum 0 keeps self)."""
+        if previous is None or momentum <= 0:
+            return self
+        m = float(momentum)
+        return CropBox(*(m * previous.as_array() + (1 - m) * self.as_array()))
+
+
+def box_from_points(uv: np.ndarray, margin: float = 1.25, min_size: float = 16.0) -> CropBox:
+    """Square box around 2D points (..., 2), side = ``margin`` x the larger extent.
+
+    Several frames' points may be passed at once (any leading shape): the box
+    covers all of them, which is how a temporal pair shares one box.
+    NaN points are ignored; all-NaN input is an error.
+    """
+    pts = np.asarray(uv, dtype=np.float64)[..., :2].reshape(-1, 2)
+    pts = pts[np.all(np.isfinite(pts), axis=1)]
+    if len(pts) == 0:
+        raise ValueError("cannot make a crop box: no finite points")
+    lo, hi = pts.min(0), pts.max(0)
+    c = (lo + hi) / 2
+    size = max(float((hi - lo).max()) * margin, min_size)
+    return CropBox(float(c[0]), float(c[1]), size)
+
+
+# -------------------------------------------------------------- affine maps
+def crop_affine(box: CropBox, out_size: int, rotation_deg: float = 0.0, flip: bool = False) -> np.ndarray:
+    """2x3 affine map from full-image pixels to crop pixels of an ``out_size`` square.
+
+    The box centre maps to the crop centre ``(out_size - 1) / 2``; the box side
+    maps to ``out_size`` pixels.  Optional rotation (counter-clockwise, degrees,
+    about the box centre) and horizontal flip are the training augmentations.
+    """
+    s = out_size / box.size
+    a = np.radians(rotation_deg)
+    c, si = np.cos(a), np.sin(a)
+    # Rotate about the box centre (image y points down, so CCW on screen is -a).
+    R = np.array([[c, si], [-si, c]]) * s
+    if flip:
+        R = np.array([[-1.0, 0.0], [0.0, 1.0]]) @ R
+    centre_out = np.array([(out_size - 1) / 2, (out_size - 1) / 2])
+    t = centre_out - R @ np.array([box.cx, box.cy])
+    return np.hstack([R, t[:, None]])
+
+
+def invert_affine(M: np.ndarray) -> np.ndarray:
+    M = np.asarray(M, dtype=np.float64)
+    A, t = M[:, :2], M[:, 2]
+    Ai = np.linalg.inv(A)
+    return np.hstack([Ai, (-Ai @ t)[:, None]])
+
+
+def compose_affine(M2: np.ndarray, M1: np.ndarray) -> np.ndarray:
+    """The map ``x -> M2(M1(x))``."""
+    A = M2[:, :2] @ M1[:, :2]
+    t = M2[:, :2] @ M1[:, 2] + M2[:, 2]
+    return np.hstack([A, t[:, None]])
+
+
+def apply_affine(M: np.ndarray, P: np.ndarray) -> np.ndarray:
+    """Apply a 2x3 affine to points (..., C>=2); coordinates past the second pass through."""
+    P = np.asarray(P, dtype=np.float64)
+    out = P.copy()
+    out[..., :2] = P[..., :2] @ M[:, :2].T + M[:, 2]
+    return out
+
+
+def grid_affine(in_size: int, out_size: int) -> np.ndarray:
+    """Map between two square grids over the same box (pixel-centre convention),
+    e.g. crop (in_size=256) -> heatmap (out_size=64)."""
+    s = out_size / in_size
+    return np.array([[s, 0.0, 0.5 * s - 0.5], [0.0, s, 0.5 * s - 0.5]])
+
+
+@dataclass(frozen=True)
+class CropTransform:
+    """The maps between full image, crop and heatmap for one box.
+
+    ``to_crop``/``to_image`` and ``to_heatmap``/``from_heatmap`` act on (..., C)
+    arrays; depth (C=3) passes through.
+    """
+
+    box: CropBox
+    input_size: int
+    heatmap_size: int | None = None
+    rotation_deg: float = 0.0
+    flip: bool = False
+
+    @property
+    def image_to_crop(self) -> np.ndarray:
+        return crop_affine(self.box, self.input_size, self.rotation_deg, self.flip)
+
+    @property
+    def crop_to_image(self) -> np.ndarray:
+        return invert_affine(self.image_to_crop)
+
+    @property
+    def image_to_heatmap(self) -> np.ndarray:
+        if self.heatmap_size is None:
+            raise ValueError("this CropTransform has no heatmap_size")
+        return compose_affine(grid_affine(self.input_size, self.heatmap_size), self.image_to_crop)
+
+    def to_crop(self, P):
+        return apply_affine(self.image_to_crop, P)
+
+    def to_image(self, P):
+        return apply_affine(self.crop_to_image, P)
+
+    def to_heatmap(self, P):
+        return apply_affine(self.image_to_heatmap, P)
+
+    def from_heatmap(self, P):
+        return apply_affine(invert_affine(self.image_to_heatmap), P)
+
+    def warp(self, image: np.ndarray, interpolation: str = "linear", border_value=0) -> np.ndarray:
+        """Crop (and resize, rotate, flip) an image (H, W[, C]) to ``input_size`` square with OpenCV."""
+        import cv2
+
+        image = np.asarray(image)
+        if image.ndim not in (2, 3):
+            raise ValueError(f"expected an image (H, W) or (H, W, C), got shape {image.shape}")
+        flags = {"linear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST}[interpolation]
+        return cv2.warpAffine(
+            image, self.image_to_crop, (self.input_size, self.input_size),
+            flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=border_value,
+        )

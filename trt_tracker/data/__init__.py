@@ -1,0 +1,1 @@
+"""Synthetic data (body RGB, hand depth), the on-disk sequence format, and the MSRA15 reader."""
