@@ -270,14 +270,26 @@ class OnlineSolver:
     alpha : bone-term weight (0: no bones; then ``B`` may be None)
     gammas : displacement weights (scalar, one per duration, or {d: gamma})
     window : W frames solved jointly (W >= max(durations))
-    confidences : if True, ``update`` takes per-joint data weights ``weights``
-        and the window is re-solved each frame (batched dense Cholesky-free solve)
-        instead of the pre-factored operator.
+    confidences : if True, ``update`` takes per-joint data weights and the
+        window's normal matrix changes every frame, so it is re-solved (batched
+        ``linalg.solve``) instead of applying the pre-factored operator.
+    check_finite : reject frames with NaN/inf inputs (one check per update).
 
     ``update(J, B, deltas)`` takes one frame: ``J`` (K, C) or (S, K, C) for S
     independent tracks (NumPy or CuPy, float32 or float64), ``B`` like ``J``,
     ``deltas`` {d: like J} with ``Δd = Ĵ[t] - Ĵ[t-d]``, and returns ``Ĵ[t]``
     like ``J``.  Before ``d`` frames have been seen, ``deltas[d]`` is ignored.
+
+    How an update works.  Window frames ``w = 0..n-1`` (oldest..newest) are the
+    unknowns; the window's normal equations are ``A x = b``.  ``A`` depends only
+    on the fill state (n, number of frozen frames available), so the rows of
+    ``A⁻¹`` for the newest and the oldest frame are computed once per state.
+    ``b`` is kept in a ring buffer of W rows and updated incrementally: frame t
+    adds its own contributions ``J + α(B - Σ_children B) + Σ_d γ_d Δd`` to its
+    row and ``-γ_d Δd`` to row ``t-d``; when a frame leaves the window its last
+    estimate ``v`` is frozen and ``γ_d v`` is added to the rows of the frames
+    ``d`` later.  The ring's rows are in slot order, so instead of moving data
+    the operator's columns are permuted for each of the W ring phases.
     """
 
     def __init__(self, skeleton, durations=(1,), alpha: float = 1.0, gammas=1.0, window: int = 16,
@@ -296,12 +308,19 @@ class OnlineSolver:
             raise ValueError(f"window ({window}) is smaller than the largest duration ({self.dmax}); "
                              f"use window >= {self.dmax}")
         self.W = window
-        self.H = max(self.dmax, 1)          # history ring: frames that left the window
+        self.H = max(self.dmax, 1)          # frozen-estimate ring (frames that left the window)
         self.confidences = bool(confidences)
         self.check_finite = bool(check_finite)
-        self.Fo = 2 + len(self.durations)   # observation fields per frame: J, B, Δ_1..Δ_N
-        self._base_cache: dict = {}
-        self._phase_cache: dict = {}
+        # Bone contributions to b: row k gets +α B[k], row parent(k) gets -α B[k].
+        P = np.zeros((self.K, self.K))
+        for k, p in enumerate(self.parents):
+            if p >= 0:
+                P[k, k] += self.alpha
+                P[p, k] -= self.alpha
+        self._P_np = P
+        self._terms = tuple((d, g) for d, g in zip(self.durations, self.gammas) if g > 0)
+        self._A_cache: dict = {}
+        self._op_cache: dict = {}
         self.reset()
 
     # ------------------------------------------------------------ state
@@ -309,109 +328,76 @@ class OnlineSolver:
         """Forget all frames (all tracks); the next update starts a new track."""
         self.t = 0                          # frames seen
         self._xp = None
-        self._shape = None                  # (S or None, C), dtype
-        self._obs = None
-        self._hist = None
-        self._wts = None
+        self._shape = None                  # (S or None, C)
+        self._b = None                      # (W, K, S*C) right-hand side rows, by ring slot
+        self._hist = None                   # (H, K, S*C) frozen estimates, by ring slot
+        self._wts = None                    # (W, K, S) data weights (confidences mode)
 
     @property
     def frames_seen(self) -> int:
         return self.t
 
     # ------------------------------------------------------------ operator
-    def _window_system(self, n: int, H: int):
-        """Relation part of the window's normal equations in age coordinates.
+    def window_matrix(self, n: int, H: int) -> np.ndarray:
+        """Normal matrix of the window's relation terms (no data term), (nK, nK).
 
-        Window frames ``w = 0..n-1`` (oldest..newest) are unknowns ``w*K + k``;
-        observations are addressed by age ``a = n-1-w`` (0 = newest) and field;
-        history by age ``g = 0..H-1`` (0 = the frame just before the window).
-        Returns ``A_rel`` (nK, nK) and ``b = Go·obs + Gh·hist`` coefficients
-        ``Go`` (nK, W, Fo, K), ``Gh`` (nK, Hring, K), without the data term.
+        ``n`` frames in the window, ``H`` frozen frames before it.  A term
+        reaching a frozen frame keeps only its diagonal part; one reaching a
+        frame that never existed is dropped.
         """
-        K, W, par = self.K, self.W, self.parents
-        nK = n * K
-        A = np.zeros((nK, nK))
-        Go = np.zeros((nK, W, self.Fo, K))
-        Gh = np.zeros((nK, self.H, K))
-        ks = np.arange(K)
-        nr = ks[par >= 0]
-        for w in range(n):
-            a = n - 1 - w
-            if self.alpha > 0:
-                # α |x[w,k] - x[w,p] - B[w,k]|²
-                i, j, al = w * K + nr, w * K + par[nr], self.alpha
-                A[i, i] += al
-                np.add.at(A, (j, j), al)
-                A[i, j] -= al
-                A[j, i] -= al
-                Go[i, a, 1, nr] += al
-                np.add.at(Go, (j, a, 1, nr), -al)
-            for f, (d, g) in enumerate(zip(self.durations, self.gammas)):
-                # γ |x[w,k] - x[w-d,k] - Δd[w,k]|²
-                if g == 0:
-                    continue
-                i, src = w * K + ks, w - d
-                if src >= 0:
-                    j = src * K + ks
-                    A[i, i] += g
-                    A[j, j] += g
-                    A[i, j] -= g
-                    A[j, i] -= g
-                    Go[i, a, 2 + f, ks] += g
-                    Go[j, a, 2 + f, ks] -= g
-                elif -src <= H:
-                    # The frame t-d has left the window: its solved value is a constant.
-                    A[i, i] += g
-                    Go[i, a, 2 + f, ks] += g
-                    Gh[i, -src - 1, ks] += g
-        return A, Go, Gh
-
-    def _base_operator(self, n: int, H: int):
-        """Fixed-weight map from (obs, hist) to the newest and oldest window frames."""
         key = (n, H)
-        if key not in self._base_cache:
-            K = self.K
-            A, Go, Gh = self._window_system(n, H)
-            nK = n * K
-            # Data term with weight 1: A += I, b += J (field 0).
-            A[np.arange(nK), np.arange(nK)] += 1.0
+        if key not in self._A_cache:
+            K, par = self.K, self.parents
+            A = np.zeros((n * K, n * K))
+            ks = np.arange(K)
+            nr = ks[par >= 0]
             for w in range(n):
-                Go[w * K + np.arange(K), n - 1 - w, 0, np.arange(K)] += 1.0
-            rows = np.r_[(n - 1) * K + np.arange(K), np.arange(K)]   # newest, then oldest
-            E = np.zeros((nK, 2 * K))
-            E[rows, np.arange(2 * K)] = 1.0
-            # A is symmetric positive definite, so rows of A^-1 are solves against unit vectors.
-            Xt = np.linalg.solve(A, E).T                              # (2K, nK)
-            Mo = (Xt @ Go.reshape(nK, -1)).reshape(2 * K, self.W, self.Fo, K)
-            Mh = (Xt @ Gh.reshape(nK, -1)).reshape(2 * K, self.H, K)
-            self._base_cache[key] = (Mo, Mh)
-        return self._base_cache[key]
-
-    def _phase(self, t: int):
-        """Ring slots <-> ages at time t (frame t is the newest)."""
-        perm_o = (t - np.arange(self.W)) % self.W                    # slot -> age
-        perm_h = (t - self.W - np.arange(self.H)) % self.H           # slot -> history age
-        return perm_o, perm_h
+                if self.alpha > 0:
+                    # α |x[w,k] - x[w,p] - B[w,k]|²
+                    i, j, al = w * K + nr, w * K + par[nr], self.alpha
+                    A[i, i] += al
+                    np.add.at(A, (j, j), al)
+                    A[i, j] -= al
+                    A[j, i] -= al
+                for d, g in self._terms:
+                    # γ |x[w,k] - x[w-d,k] - Δd[w,k]|²
+                    i, src = w * K + ks, w - d
+                    if src >= 0:
+                        j = src * K + ks
+                        A[i, i] += g
+                        A[j, j] += g
+                        A[i, j] -= g
+                        A[j, i] -= g
+                    elif -src <= H:
+                        A[i, i] += g
+            self._A_cache[key] = A
+        return self._A_cache[key]
 
     def _operator(self, n: int, H: int):
-        """Phase-permuted operators in the working array module and dtype.
+        """Rows of ``A⁻¹`` for the newest and oldest window frame, columns in ring-slot order.
 
-        The observation ring turns with period W and the history ring with
-        period H, so they are cached separately (W + H copies, not lcm(W, H)).
+        Shape (2K, W*K) in the working array module and dtype; cached per fill
+        state and ring phase.
         """
-        ko, kh = (n, H, self.t % self.W), (n, H, self.t % self.H)
-        Mo_ph, Mh_ph = self._phase_cache.get(ko), self._phase_cache.get(("h",) + kh)
-        if Mo_ph is None or Mh_ph is None:
-            Mo, Mh = self._base_operator(n, H)
-            perm_o, perm_h = self._phase(self.t)
-            xp, dtype = self._xp, self._dtype
-            if Mo_ph is None:
-                Mo_ph = xp.asarray(np.ascontiguousarray(Mo[:, perm_o].reshape(2 * self.K, -1)), dtype=dtype)
-                self._phase_cache[ko] = Mo_ph
-            if Mh_ph is None:
-                Mh_ph = xp.asarray(np.ascontiguousarray(Mh[:, perm_h].reshape(2 * self.K, -1)), dtype=dtype)
-                self._phase_cache[("h",) + kh] = Mh_ph
-        return Mo_ph, Mh_ph
+        key = (n, H, self.t % self.W)
+        op = self._op_cache.get(key)
+        if op is None:
+            K, W = self.K, self.W
+            A = self.window_matrix(n, H) + np.eye(n * K)            # + data term (weight 1)
+            rows = np.r_[(n - 1) * K + np.arange(K), np.arange(K)]  # newest, then oldest
+            E = np.zeros((n * K, 2 * K))
+            E[rows, np.arange(2 * K)] = 1.0
+            Xt = np.linalg.solve(A, E).T.reshape(2 * K, n, K)       # A symmetric: rows of A^-1
+            by_age = np.zeros((2 * K, W, K))
+            by_age[:, :n] = Xt[:, ::-1]                             # age a = n-1-w
+            op = by_age[:, self._slot_ages()].reshape(2 * K, W * K)
+            op = self._xp.asarray(np.ascontiguousarray(op), dtype=self._dtype)
+            self._op_cache[key] = op
+        return op
+
+    def _slot_ages(self) -> np.ndarray:
+        """Age (0 = newest) of the frame in each ring slot when frame ``t`` is the newest."""
+        return (self.t - np.arange(self.W)) % self.W
 
     # ------------------------------------------------------------ update
     def _allocate(self, J):
@@ -427,114 +413,127 @@ class OnlineSolver:
         if C not in (2, 3):
             raise ValueError(f"J must have 2 or 3 coordinates per joint, got {C}")
         dtype = J.dtype if J.dtype in (np.float32, np.float64) else np.dtype(np.float64)
-        if self._xp is not xp and self._phase_cache:
-            self._phase_cache.clear()
+        if (self._op_cache and (xp, dtype) != getattr(self, "_op_kind", None)):
+            self._op_cache.clear()
+        self._op_kind = (xp, dtype)
         self._xp, self._dtype, self._shape = xp, dtype, (S, C)
         cols = (S or 1) * C
-        self._obs = xp.zeros((self.W, self.Fo, self.K, cols), dtype=dtype)
+        self._b = xp.zeros((self.W, self.K, cols), dtype=dtype)
         self._hist = xp.zeros((self.H, self.K, cols), dtype=dtype)
         self._wts = xp.ones((self.W, self.K, S or 1), dtype=dtype) if self.confidences else None
-
-    def _to_cols(self, a, name):
-        """(K, C) or (S, K, C) -> (K, S*C) in the buffer's layout."""
-        if tuple(a.shape) != self._full_shape:
-            raise ValueError(f"{name} has shape {tuple(a.shape)}, expected {self._full_shape}")
-        if self._shape[0] is None:
-            return a
-        return a.transpose(1, 0, 2).reshape(self.K, -1)
+        self._P = xp.asarray(self._P_np, dtype=dtype)
 
     @property
     def _full_shape(self):
         S, C = self._shape
         return (self.K, C) if S is None else (S, self.K, C)
 
+    def _to_cols(self, a, name):
+        """(K, C) or (S, K, C) -> (K, S*C), the ring's layout (a view when S is None)."""
+        if tuple(a.shape) != self._full_shape:
+            raise ValueError(f"{name} has shape {tuple(a.shape)}, expected {self._full_shape}")
+        if _array_module(a) is not self._xp:
+            raise TypeError(f"{name} is not a {self._xp.__name__} array like the first frame; call reset() first")
+        if self._shape[0] is None:
+            return a
+        return a.transpose(1, 0, 2).reshape(self.K, -1)
+
     def update(self, J, B=None, deltas=None, weights=None):
         """Add frame t and return its tracked joints ``Ĵ[t]`` (same shape and module as ``J``)."""
-        if self._obs is None:
+        if self._b is None:
             self._allocate(J)
-        xp = self._xp
-        if _array_module(J) is not xp:
-            raise TypeError("J switched between NumPy and CuPy; call reset() first")
-        t, W, K = self.t, self.W, self.K
-        slot = t % W
-        obs = self._obs[slot]
-        obs[0] = self._to_cols(J, "J")
+        xp, t, W, K = self._xp, self.t, self.W, self.K
+        n = min(t + 1, W)                                   # frames in the window, t included
+        H = min(max(t + 1 - W, 0), self.dmax)               # frozen frames available before it
+        if self.confidences:
+            w = self._check_weights(weights)
+        elif weights is not None:
+            raise ValueError("weights given but the solver was built with confidences=False")
+
+        # This frame's own contribution to its row of b (nothing is stored yet,
+        # so a rejected frame leaves no trace).
+        Jc = self._to_cols(J, "J")
+        own = Jc * w.reshape(K, 1, -1).repeat(self._shape[1], 2).reshape(K, -1) if self.confidences \
+            else xp.array(Jc, dtype=self._dtype, copy=True)
         if self.alpha > 0:
             if B is None:
                 raise ValueError("this solver uses bones (alpha > 0) but B is None; pass B or build it with alpha=0")
-            obs[1] = self._to_cols(B, "B")
-            obs[1, self.root] = 0               # the root's bone is not a term
-        for f, d in enumerate(self.durations):
+            own += self._P @ self._to_cols(B, "B")
+        used = []
+        for d, g in self._terms:
             if d > t:
-                continue                     # frame t-d does not exist yet
+                continue                                     # frame t-d never existed
             if deltas is None or d not in deltas:
-                obs[...] = 0
                 raise ValueError(f"no displacement for duration {d} at frame {t}; "
                                  f"deltas must hold every duration in {list(self.durations)}")
-            obs[2 + f] = self._to_cols(deltas[d], f"deltas[{d}]")
-        # One check covers every input of this frame.  A non-finite value would
-        # spread through the operator (NaN * 0 = NaN) to every later estimate,
-        # so the slot is cleared before raising.
-        if self.check_finite and not bool(xp.isfinite(obs).all()):
-            names = ["J", "B"] + [f"deltas[{d}]" for d in self.durations]
-            bad = [names[f] for f in range(self.Fo) if not bool(xp.isfinite(obs[f]).all())]
-            obs[...] = 0
-            raise ValueError(f"frame {t}: {', '.join(bad)} contain(s) NaN or infinite values; "
-                             "the frame was not added (drop it, or use confidences=True with weight 0)")
-        n = min(t + 1, W)
-        H = min(max(t + 1 - W, 0), self.dmax)
+            Dg = g * self._to_cols(deltas[d], f"deltas[{d}]")
+            own += Dg
+            used.append((d, g, Dg))
+        # One check covers every input: NaN/inf in any of them reaches `own`.
+        if self.check_finite and not bool(xp.isfinite(own).all()):
+            raise ValueError(self._nonfinite_message(J, B, deltas))
+
+        # Store: own row, then -γ Δd into the row of frame t-d (inside the window),
+        # or +γ v for a frame t-d already frozen (possible only when d == W).
+        for d, g, Dg in used:
+            if d >= n:
+                own += g * self._hist[(t - d) % self.H]
+        slot = t % W
+        self._b[slot] = own
+        for d, g, Dg in used:
+            if d < n:
+                self._b[(t - d) % W] -= Dg
         if self.confidences:
-            out = self._solve_weighted(n, H, weights)
+            self._wts[slot] = w
+            out = self._solve_weighted(n, H)
         else:
-            if weights is not None:
-                raise ValueError("weights given but the solver was built with confidences=False")
-            Mo, Mh = self._operator(n, H)
-            out = Mo @ self._obs.reshape(-1, self._obs.shape[-1])
-            if H:
-                out += Mh @ self._hist.reshape(-1, self._hist.shape[-1])
+            out = self._operator(n, H) @ self._b.reshape(W * K, -1)
         if n == W and self.dmax:
-            # The oldest frame leaves the window with the next update: freeze its estimate.
-            self._hist[(t - W + 1) % self.H] = out[K:]
+            # The oldest frame s leaves with the next update: freeze its estimate v
+            # and move its terms with frames s+d (still in the window) to their rows.
+            s, v = t - W + 1, out[K:]
+            self._hist[s % self.H] = v
+            for d, g in self._terms:
+                if d < W:
+                    self._b[(s + d) % W] += g * v
         self.t = t + 1
         newest = out[:K]
         S, C = self._shape
-        if S is None:
-            return newest
-        return newest.reshape(K, S, C).transpose(1, 0, 2)
+        return newest if S is None else newest.reshape(K, S, C).transpose(1, 0, 2)
 
-    def _solve_weighted(self, n, H, weights):
-        """Re-solve the window with per-joint data weights (changes every frame)."""
-        xp, K, W = self._xp, self.K, self.W
-        S = self._shape[0] or 1
-        C = self._shape[1]
+    def _check_weights(self, weights):
+        xp, K = self._xp, self.K
         if weights is None:
             raise ValueError("this solver was built with confidences=True: pass weights (K,) or (S, K)")
-        wshape = (K,) if self._shape[0] is None else (S, K)
+        wshape = (K,) if self._shape[0] is None else (self._shape[0], K)
         if tuple(weights.shape) != wshape:
             raise ValueError(f"weights has shape {tuple(weights.shape)}, expected {wshape}")
-        if bool(xp.any(weights < 0)) or not bool(xp.all(xp.isfinite(weights))):
+        w = xp.asarray(weights, dtype=self._dtype)
+        if bool(xp.any(w < 0)) or not bool(xp.all(xp.isfinite(w))):
             raise ValueError("weights must be finite and >= 0")
-        t = self.t
-        self._wts[t % W] = weights.reshape(S, K).T if self._shape[0] is not None else weights[:, None]
-        key = ("w", n, H, t % W, t % self.H)
-        op = self._phase_cache.get(key)
-        if op is None:
-            A_rel, Go, Gh = self._window_system(n, H)
-            perm_o, perm_h = self._phase(t)
-            op = tuple(xp.asarray(np.ascontiguousarray(m), dtype=self._dtype) for m in (
-                A_rel, Go[:, perm_o].reshape(n * K, -1), Gh[:, perm_h].reshape(n * K, -1)))
-            self._phase_cache[key] = op
-        A_rel, Go, Gh = op
-        # Window frame w (oldest first) sits in ring slot (t - n + 1 + w) % W.
-        slots = [(t - n + 1 + w) % W for w in range(n)]
-        wts = self._wts[slots]                                        # (n, K, S)
-        Jw = self._obs[slots, 0].reshape(n, K, S, C)                  # (n, K, S, C)
-        b = Go @ self._obs.reshape(-1, S * C) + Gh @ self._hist.reshape(-1, S * C)   # (nK, S*C)
-        b = b.reshape(n * K, S, C) + (wts[..., None] * Jw).reshape(n * K, S, C)
+        return w.reshape(K, 1) if self._shape[0] is None else w.T        # (K, S)
+
+    def _nonfinite_message(self, J, B, deltas) -> str:
+        xp = self._xp
+        names = [("J", J)] + ([("B", B)] if self.alpha > 0 else [])
+        names += [(f"deltas[{d}]", deltas[d]) for d, _ in self._terms if d <= self.t]
+        bad = [name for name, a in names if not bool(xp.isfinite(a).all())]
+        return (f"frame {self.t}: {', '.join(bad)} contain(s) NaN or infinite values; the frame was not "
+                "added (drop it, or use confidences=True with weight 0 for missing joints)")
+
+    def _solve_weighted(self, n, H):
+        """Re-solve the window with per-joint data weights (the matrix changes every frame)."""
+        xp, K, W, t = self._xp, self.K, self.W, self.t
+        S, C = self._shape[0] or 1, self._shape[1]
+        key = ("A", n, H)
+        A_rel = self._op_cache.get(key)
+        if A_rel is None:
+            A_rel = self._op_cache[key] = xp.asarray(self.window_matrix(n, H), dtype=self._dtype)
+        slots = [(t - n + 1 + w) % W for w in range(n)]             # window frame w -> ring slot
+        b = self._b[slots].reshape(n * K, S, C).transpose(1, 0, 2)  # (S, nK, C)
         A = xp.broadcast_to(A_rel, (S, n * K, n * K)).copy()
         diag = xp.arange(n * K)
-        A[:, diag, diag] += wts.reshape(n * K, S).T
-        x = xp.linalg.solve(A, b.transpose(1, 0, 2))                  # (S, nK, C)
-        rows = xp.concatenate([xp.arange((n - 1) * K, n * K), xp.arange(K)])
-        out = x[:, rows]                                              # (S, 2K, C)
+        A[:, diag, diag] += self._wts[slots].reshape(n * K, S).T
+        x = xp.linalg.solve(A, b)                                   # (S, nK, C)
+        out = xp.concatenate([x[:, (n - 1) * K:], x[:, :K]], axis=1)   # newest, oldest: (S, 2K, C)
         return out.transpose(1, 0, 2).reshape(2 * K, S * C)
