@@ -1,0 +1,119 @@
+"""Shared benchmark plumbing: machine description, timing, result files.
+
+Benchmarks report medians and tail percentiles after a warm-up, and ratios
+measured side by side in one run (these machines are shared and noisy).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def gpu_info() -> dict | None:
+    """Name and compute capability of GPU 0 through CuPy, or None when no GPU is usable."""
+    try:
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() == 0:
+            return None
+        props = cupy.cuda.runtime.getDeviceProperties(0)
+        name = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
+        return {"name": name, "compute_capability": f"{props['major']}.{props['minor']}",
+                "memory_gib": round(props["totalGlobalMem"] / 2**30, 1), "cupy": cupy.__version__}
+    except Exception:
+        return None
+
+
+def git_commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).resolve().parent, timeout=5).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def machine_info() -> dict:
+    import scipy
+
+    info = {
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "commit": git_commit(),
+        "gpu": gpu_info(),
+    }
+    try:
+        import cv2
+
+        info["opencv"] = cv2.__version__
+    except ImportError:
+        pass
+    try:
+        info["memory_gib"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        pass
+    return info
+
+
+def machine_tag(info: dict | None = None) -> str:
+    """Short name for result files: ``cpu`` or the GPU's name (e.g. ``nvidia-h100-80gb-hbm3``)."""
+    info = info or machine_info()
+    if info.get("gpu"):
+        return "gpu-" + "".join(c if c.isalnum() else "-" for c in info["gpu"]["name"].lower()).strip("-")
+    return "cpu"
+
+
+def time_calls(fn, repeat: int, warmup: int = 10, sync=None) -> np.ndarray:
+    """Seconds per call of ``fn()`` (``sync()`` after each call for device timing)."""
+    for _ in range(warmup):
+        fn()
+    if sync:
+        sync()
+    out = np.empty(repeat)
+    for i in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        if sync:
+            sync()
+        out[i] = time.perf_counter() - t0
+    return out
+
+
+def summary(seconds: np.ndarray, unit: str = "us") -> dict:
+    scale = {"s": 1.0, "ms": 1e3, "us": 1e6}[unit]
+    s = np.asarray(seconds) * scale
+    return {"unit": unit, "n": int(s.size), "median": float(np.median(s)), "p95": float(np.percentile(s, 95)),
+            "p99": float(np.percentile(s, 99)), "mean": float(s.mean()), "min": float(s.min())}
+
+
+def write_result(name: str, payload: dict, out: str | Path | None = None) -> Path:
+    path = Path(out) if out else RESULTS / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=float) + "\n")
+    os.replace(tmp, path)
+    return path
