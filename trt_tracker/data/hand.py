@@ -1,0 +1,134 @@
+"""Synthetic hand depth data (HAND21): subjects, gesture motion, depth rendering, sequences.
+
+>>> seq = make_hand_sequence(seed=7, n_frames=200)   # a trt_tracker Sequence, modality "depth"
+>>> seq.frames.shape, seq.frames.dtype                # (200, 240, 320) uint16 mm, 0 = no reading
+>>> seq.joints_cam.shape                              # (200, 21, 3) camera-space mm
+
+The pieces (see their modules): :func:`sample_hand_subject`,
+:func:`hand_motion` (``hand_motion.py``), :class:`HandDepthRenderer`,
+:class:`DepthSensorModel`, :func:`sample_hand_scene` (``hand_render.py``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..camera import Intrinsics
+from ..skeleton import HAND21
+from .hand_motion import (CONTACT_GESTURES, GESTURES, LIMITS_DEG, MOTION_VERSION, HandMotionDetails,
+                          HandSubject, clip_params, default_hand_subject, hand_fk, hand_motion, joint_angles,
+                          sample_hand_subject)
+from .hand_render import (RENDER_VERSION, CapsuleRaster, DepthSensorModel, HandDepthRenderer, HandScene,
+                          depth_to_color, sample_hand_scene)
+from .msra15 import MSRA15_INTRINSICS
+from .sequence import Sequence
+
+GENERATOR = "trt_tracker.data.hand"
+GENERATOR_VERSION = f"{MOTION_VERSION}.{RENDER_VERSION}"
+
+__all__ = [
+    "CONTACT_GESTURES", "GESTURES", "LIMITS_DEG", "GENERATOR_VERSION", "CapsuleRaster", "DepthSensorModel",
+    "HandDepthRenderer", "HandMotionDetails", "HandScene", "HandSubject", "clip_params", "default_hand_subject",
+    "depth_to_color", "hand_fk", "hand_intrinsics", "hand_motion", "joint_angles", "make_hand_sequence",
+    "preview_image", "sample_hand_scene", "sample_hand_subject",
+]
+
+
+def hand_intrinsics(size=(320, 240)) -> Intrinsics:
+    """MSRA15-like intrinsics for an image ``(width, height)``: f = 241.42 * width / 320, centre at (W/2, H/2)."""
+    try:
+        W, H = (int(v) for v in size)
+    except (TypeError, ValueError):
+        raise ValueError(f"size must be (width, height), got {size!r}") from None
+    if W < 32 or H < 32:
+        raise ValueError(f"image size must be at least 32x32, got {W}x{H}")
+    if (W, H) == (320, 240):
+        return MSRA15_INTRINSICS
+    f = MSRA15_INTRINSICS.fx * W / 320.0
+    return Intrinsics(f, f, W / 2.0, H / 2.0, W, H)
+
+
+def make_hand_sequence(seed: int, n_frames: int = 200, size=(320, 240), fps: float = 50.0, *,
+                       noise: bool = True, progress: bool = False) -> Sequence:
+    """A synthetic depth sequence of one random hand, deterministic from ``seed``.
+
+    Modality ``depth``, skeleton HAND21, frames (T, H, W) uint16 mm, joints
+    (T, 21, 3) camera space, MSRA15-like intrinsics scaled to ``size``; every
+    joint projects inside the image.  ``info`` records the seed, the
+    generator and its version, the gesture schedule, the subject and the scene.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be an int, got {seed!r}")
+    if isinstance(n_frames, bool) or int(n_frames) != n_frames or n_frames < 1:
+        raise ValueError(f"n_frames must be a positive integer, got {n_frames!r}")
+    if not fps > 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    intr = hand_intrinsics(size)
+    rng = np.random.default_rng(int(seed))
+    subject = sample_hand_subject(rng)
+    joints, details = hand_motion(subject, int(n_frames), fps, rng, intrinsics=intr, return_details=True)
+    scene = sample_hand_scene(rng, joints, subject)
+    renderer = HandDepthRenderer(intr, subject, rng, scene=scene, noise=noise)
+    frames = np.empty((int(n_frames), intr.height, intr.width), np.uint16)
+    it = range(int(n_frames))
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(it, desc=f"rendering hand seed {seed}", unit="frame")
+    for i in it:
+        frames[i] = renderer.render(joints[i])
+    info = {
+        "generator": GENERATOR,
+        "generator_version": GENERATOR_VERSION,
+        "seed": int(seed),
+        "noise": bool(noise),
+        "gestures": details.schedule,
+        "subject": subject.to_dict(),
+        "scene": scene.to_dict(),
+    }
+    return Sequence(HAND21, "depth", float(fps), intr, joints, frames, None, info)
+
+
+def preview_image(seq: Sequence, frame: int, skeleton: bool = True, scale: int = 2) -> np.ndarray:
+    """A false-colour view (BGR uint8) of one depth frame, coloured over the hand's depth range
+    (near red, far blue, holes black), upscaled ``scale`` times, optionally with the ground-truth skeleton."""
+    import cv2
+
+    if not 0 <= frame < len(seq):
+        raise ValueError(f"frame {frame} outside 0..{len(seq) - 1}")
+    J = seq.joints_cam[frame]
+    img = depth_to_color(np.asarray(seq.frames[frame]), J[:, 2].min() - 30.0, J[:, 2].max() + 120.0)
+    img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+    if skeleton:
+        uv = seq.intrinsics.project(J) * scale + (scale - 1) / 2.0
+        colours = [(255, 255, 255), (0, 255, 0), (0, 255, 255), (255, 0, 255), (255, 255, 0), (0, 128, 255)]
+        for k in range(1, HAND21.K):
+            p = HAND21.parents[k]
+            c = colours[1 + (k - 1) // 4]
+            cv2.line(img, tuple(np.rint(uv[p]).astype(int)), tuple(np.rint(uv[k]).astype(int)), c, 1, cv2.LINE_AA)
+        for k in range(HAND21.K):
+            cv2.circle(img, tuple(np.rint(uv[k]).astype(int)), 2, colours[0 if k == 0 else 1 + (k - 1) // 4], -1)
+    return img
+
+
+def main(argv=None) -> int:
+    """``python -m trt_tracker.data.hand --seed S --frames i,j --out PNG``: write a preview of synthetic frames."""
+    import argparse
+
+    import cv2
+
+    p = argparse.ArgumentParser(description="Preview synthetic hand depth frames (false colour).")
+    p.add_argument("--seed", type=int, default=3)
+    p.add_argument("--frames", default="0", help="comma-separated frame indices (default 0)")
+    p.add_argument("--out", default="hand_example.png")
+    args = p.parse_args(argv)
+    idx = [int(v) for v in args.frames.split(",")]
+    seq = make_hand_sequence(args.seed, n_frames=max(idx) + 1)
+    rows = [np.hstack([preview_image(seq, i, skeleton=False), preview_image(seq, i)]) for i in idx]
+    if not cv2.imwrite(args.out, np.vstack(rows)):
+        raise OSError(f"could not write {args.out}")
+    print(f"wrote {args.out} (seed {args.seed}, frames {idx})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
