@@ -56,8 +56,8 @@ def cmd_synth(args) -> int:
         path = out / f"{args.kind}_{seed:05d}"
         try:
             save_sequence(seq, path, overwrite=args.overwrite)
-        except FileExistsError as e:
-            raise CliError(f"{e} (use --overwrite)") from None
+        except FileExistsError:
+            raise CliError(f"{path} already holds a sequence; use --overwrite to replace it") from None
         written.append(str(path))
         bar.set_postfix(frames=len(seq), fps=f"{seq.fps:g}")
     print(f"wrote {len(written)} {args.kind} sequence(s) of {args.frames} frames at {native / step:g} fps under {out}")
