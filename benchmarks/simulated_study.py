@@ -56,7 +56,7 @@ def make_split(seeds, seconds, fps, noise, obs_seed):
     out = []
     for s in seeds:
         gt = ground_truth(s, seconds)[:: STEPS[fps]]
-        J, B, D = simulate_observations(gt, BODY17, ALL_D, noise, np.random.default_rng(obs_seed + s))
+        J, B, D = simulate_observations(gt, BODY17, ALL_D, noise, np.random.default_rng(obs_seed + s), fps=fps)
         out.append((gt, J, B, D))
     return out
 
@@ -77,8 +77,8 @@ def run_offline(J, B, D, durations, alpha, gamma):
 
 def ours(durations, online, bones):
     """A method: its grid and how to run it on (J, B, D, fps, params)."""
-    alphas = [0.5, 1.0, 2.0, 4.0] if bones else [0.0]
-    gammas = [1.0, 4.0, 16.0, 64.0] if durations else [1.0]
+    alphas = [0.25, 0.5, 1.0, 2.0, 4.0] if bones else [0.0]
+    gammas = [1.0, 4.0, 16.0, 64.0, 256.0] if durations else [1.0]
     grid = [{"alpha": a, "gamma": g} for a, g in itertools.product(alphas, gammas)]
     run = run_online if online else run_offline
     return grid, lambda J, B, D, fps, p: run(J, B, D, durations, p["alpha"], p["gamma"])

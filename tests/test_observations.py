@@ -10,12 +10,19 @@ def test_error_sizes_and_structure():
     T = 4000
     gt = np.cumsum(rng.normal(0, 8, size=(T, 17, 3)), axis=0)
     nm = NoiseModel(joint_outlier_rate=0.0, bone_outlier_rate=0.0, disp_outlier_rate=0.0)
-    J, B, D = simulate_observations(gt, BODY17, (1, 3, -2), nm, rng)
+    J, B, D = simulate_observations(gt, BODY17, (1, 3, -2), nm, rng, fps=25.0)
     err = J - gt
-    assert np.allclose(err.std(axis=(0, 1)), nm.joint_sigma, rtol=0.05)
-    # AR(1) correlation in time.
-    r = np.corrcoef(err[1:, :, 0].ravel(), err[:-1, :, 0].ravel())[0, 1]
-    assert abs(r - nm.joint_rho) < 0.03
+    body = err.mean(axis=1, keepdims=True)            # the shared part (own errors average out over 17 joints)
+    own = err - body
+    expect_total = np.hypot(nm.joint_sigma, nm.body_sigma)
+    assert np.allclose(err.std(axis=(0, 1)), expect_total, rtol=0.1)
+    assert np.allclose(own.std(axis=(0, 1)), np.asarray(nm.joint_sigma) * np.sqrt(16 / 17), rtol=0.05)
+    # AR(1) correlation in time: exp(-dt / tau).
+    r = np.corrcoef(own[1:, :, 0].ravel(), own[:-1, :, 0].ravel())[0, 1]
+    assert abs(r - np.exp(-1 / (25 * nm.joint_corr_time_s))) < 0.03
+    J2, _, _ = simulate_observations(gt, BODY17, (), nm, np.random.default_rng(2), fps=2.5)
+    own2 = (J2 - gt) - (J2 - gt).mean(axis=1, keepdims=True)
+    assert abs(np.corrcoef(own2[1:, :, 0].ravel(), own2[:-1, :, 0].ravel())[0, 1]) < 0.05
     nr = BODY17.non_root
     assert np.isclose((B - BODY17.bones(gt))[:, nr].std(), nm.bone_sigma, rtol=0.05)
     assert np.all(np.isnan(D[3][:3])) and np.all(np.isnan(D[-2][-2:])) and np.all(np.isfinite(D[3][3:]))

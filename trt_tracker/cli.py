@@ -74,8 +74,8 @@ def _track_simulated(seq, durations_online, rng):
     gt = seq.joints_cam
     sk = seq.skeleton
     # Hands are smaller than bodies: scale the error model to the skeleton's size.
-    scale = 1.0 if sk.name == "BODY17" else 0.3
-    J, B, D = simulate_observations(gt, sk, (1, 2, 3, -1, -2, -3), NoiseModel().scaled(scale), rng)
+    scale = 1.0 if sk.name == "BODY17" else 0.15
+    J, B, D = simulate_observations(gt, sk, (1, 2, 3, -1, -2, -3), NoiseModel().scaled(scale), rng, fps=seq.fps)
     rows = {"single-frame": J}
     timings = {}
     for name, durs in durations_online.items():
