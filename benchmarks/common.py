@@ -65,6 +65,7 @@ def machine_info() -> dict:
         "scipy": scipy.__version__,
         "commit": git_commit(),
         "gpu": gpu_info(),
+        "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
     }
     try:
         import cv2
@@ -85,6 +86,23 @@ def machine_tag(info: dict | None = None) -> str:
     if info.get("gpu"):
         return "gpu-" + "".join(c if c.isalnum() else "-" for c in info["gpu"]["name"].lower()).strip("-")
     return "cpu"
+
+
+def cpu_times() -> np.ndarray | None:
+    """Aggregate CPU times from /proc/stat (user, nice, system, idle, iowait, irq, softirq, steal), or None."""
+    try:
+        with open("/proc/stat") as f:
+            return np.array(f.readline().split()[1:9], dtype=np.int64)
+    except (OSError, ValueError):
+        return None
+
+
+def steal_fraction(before: np.ndarray | None, after: np.ndarray | None) -> float | None:
+    """Share of CPU time the hypervisor gave to other guests between two :func:`cpu_times` (noisy-host check)."""
+    if before is None or after is None:
+        return None
+    d = after - before
+    return round(float(d[7] / max(d.sum(), 1)), 4)
 
 
 def time_calls(fn, repeat: int, warmup: int = 10, sync=None) -> np.ndarray:

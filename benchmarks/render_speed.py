@@ -1,13 +1,16 @@
 """Synthetic data rendering speed on one CPU thread: frames/s, median and p95 latency per frame.
 
-    .venv/bin/python benchmarks/render_speed.py [--frames 1000] [--size 256] [--which body]
+    python -m benchmarks.render_speed [--frames 1000] [--size N] [--which body|hand]
 
 ``bench_body`` renders BODY17 RGB frames the way ``make_body_sequence`` does
 (shadow, shaded capsules and ellipsoids, occluders, motion blur from the
 previous frame, gaussian blur, sensor noise) for several sequences (different
 subjects, actions, cameras and backgrounds), after a warm-up, timing each
 ``render`` call.  Per-sequence set-up (subject, motion, camera, background
-and noise tiles) is timed separately.  Results go to
+and noise tiles) is timed separately.  ``bench_hand`` renders HAND21 depth
+frames (capsules z-buffered, RealSense-like sensor model) at 320x240 and also
+times the noise-free render, the z-buffer alone and the sensor model alone.
+Results go to
 ``benchmarks/results/render_speed.json`` with the machine details; running
 one benchmark keeps the others' entries in that file.
 
@@ -16,27 +19,18 @@ progress) -> dict`` and register it in :data:`BENCHES`.
 """
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import sys
+import time
+from pathlib import Path
 
-# One thread everywhere, before NumPy/OpenCV start their thread pools.
-for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
-    os.environ[_v] = "1"
+import cv2
+import numpy as np
+from tqdm import tqdm
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from benchmarks.common import RESULTS, machine_info  # noqa: E402
+from benchmarks.common import RESULTS, cpu_times, machine_info, steal_fraction
 
 # ------------------------------------------------------------------ settings
 FRAMES = 1000          # timed frames per benchmark
@@ -45,23 +39,6 @@ SIZE = 256             # image side (square)
 SEED = 0
 SEQUENCES = 5          # the timed frames are spread over this many sequences
 OUT = RESULTS / "render_speed.json"
-
-
-def cpu_times() -> np.ndarray | None:
-    """Aggregate CPU times from /proc/stat (user, nice, system, idle, iowait, irq, softirq, steal), or None."""
-    try:
-        with open("/proc/stat") as f:
-            return np.array(f.readline().split()[1:9], dtype=np.int64)
-    except (OSError, ValueError):
-        return None
-
-
-def steal_fraction(before: np.ndarray | None, after: np.ndarray | None) -> float | None:
-    """Share of CPU time the hypervisor gave to other guests between two :func:`cpu_times` (noisy-host check)."""
-    if before is None or after is None:
-        return None
-    d = after - before
-    return round(float(d[7] / max(d.sum(), 1)), 4)
 
 
 def frame_stats(seconds: np.ndarray) -> dict:
@@ -77,9 +54,10 @@ def frame_stats(seconds: np.ndarray) -> dict:
     }
 
 
-def bench_body(frames: int = FRAMES, size: int = SIZE, warmup: int = WARMUP, seed: int = SEED,
+def bench_body(frames: int = FRAMES, size: int | None = None, warmup: int = WARMUP, seed: int = SEED,
                progress: bool = True, sequences: int = SEQUENCES) -> dict:
     """Time ``BodyRenderer.render`` on ``frames`` frames of ``size`` x ``size`` RGB, one thread."""
+    size = size or SIZE
     from trt_tracker.data.body import (ACTIONS, BODY_GENERATOR_VERSION, BodyRenderer, frame_motion,
                                        sample_body_camera, sample_body_subject, simulate_body)
 
@@ -136,22 +114,71 @@ def bench_body(frames: int = FRAMES, size: int = SIZE, warmup: int = WARMUP, see
     }
 
 
+def bench_hand(frames: int = FRAMES, size: int | None = None, warmup: int = WARMUP, seed: int = SEED,
+               progress: bool = True) -> dict:
+    """Time ``HandDepthRenderer.render`` on ``frames`` 320x240 depth frames (``size``: width, 4:3), one thread."""
+    from trt_tracker.data.hand import (GENERATOR_VERSION, HandDepthRenderer, hand_intrinsics, hand_motion,
+                                       sample_hand_scene, sample_hand_subject)
+
+    W = size or 320
+    intr = hand_intrinsics((W, W * 3 // 4))
+    rng = np.random.default_rng(seed)
+    subject = sample_hand_subject(rng)
+    t0 = time.perf_counter()
+    poses = hand_motion(subject, frames, 50.0, rng, intrinsics=intr)
+    motion_ms = (time.perf_counter() - t0) * 1e3 / frames
+    scene = sample_hand_scene(rng, poses, subject)
+    # The sensor's optional stages on, so the full render is the worst case.
+    scene.sensor.shadow = True
+    scene.sensor.blob_rate = max(scene.sensor.blob_rate, 0.004)
+    r = HandDepthRenderer(intr, subject, rng, scene=scene)
+    clean0 = r.render_clean(poses[0])
+    stages = {
+        "render": lambda j: r.render(j),
+        "render_noise_free": lambda j: r.render(j, noise=False),
+        "zbuffer_only": lambda j: r.render_clean(j),
+        "sensor_model_only": lambda j: scene.sensor.apply(clean0, intr, r.rng),
+    }
+    results = {}
+    for name, fn in stages.items():
+        for i in range(warmup):
+            fn(poses[i % len(poses)])
+        times = np.empty(len(poses))
+        it = tqdm(range(len(poses)), desc=f"hand {name}", unit="frame", leave=False) if progress else range(len(poses))
+        for i in it:
+            t1 = time.perf_counter()
+            fn(poses[i])
+            times[i] = time.perf_counter() - t1
+        results[name] = frame_stats(times)
+    return {
+        "description": "HAND21 capsule depth frames (HandDepthRenderer.render: z-buffer + RealSense-like sensor "
+                       "model), one CPU thread",
+        "image_size": [intr.width, intr.height],
+        "capsules_per_frame": len(r.capsules(poses[0])[0]),
+        "warmup_calls": warmup,
+        "seed": seed,
+        "generator_version": GENERATOR_VERSION,
+        "stages": results,
+        "motion_ms_per_frame": round(motion_ms, 4),
+    }
+
+
 #: Registered benchmarks: name -> function(frames, size, warmup, seed, progress) -> dict.
-BENCHES = {"body": bench_body}
+BENCHES = {"body": bench_body, "hand": bench_hand}
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", type=int, default=FRAMES, help=f"timed frames per benchmark (default {FRAMES})")
     p.add_argument("--warmup", type=int, default=WARMUP, help=f"untimed renders first (default {WARMUP})")
-    p.add_argument("--size", type=int, default=SIZE, help=f"image side in pixels (default {SIZE})")
+    p.add_argument("--size", type=int, help=f"image side (body, default {SIZE}) or width (hand, default 320)")
     p.add_argument("--seed", type=int, default=SEED)
     p.add_argument("--which", choices=sorted(BENCHES), action="append",
                    help="benchmark(s) to run (repeatable; default all)")
     p.add_argument("--out", type=Path, default=OUT)
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
-    if args.frames < 10 or args.warmup < 0 or args.size < 16:
+    if args.frames < 10 or args.warmup < 0 or (args.size is not None and args.size < 32):
         p.error("--frames must be >= 10, --warmup >= 0 and --size >= 16")
     cv2.setNumThreads(1)
 
@@ -172,7 +199,7 @@ def main(argv=None) -> int:
         report[name] = res
         st = res["stages"]["render"]
         print(f"{name}: {st['fps_throughput']:.0f} frames/s  (median {st['median_ms']:.2f} ms, "
-              f"p95 {st['p95_ms']:.2f} ms per {args.size}x{args.size} frame, one thread; "
+              f"p95 {st['p95_ms']:.2f} ms per {'x'.join(map(str, res['image_size']))} frame, one thread; "
               f"CPU steal {res['cpu_steal_fraction']})")
         for stage, s in res["stages"].items():
             if stage != "render":

@@ -318,7 +318,14 @@ class OnlineSolver:
                 P[k, k] += self.alpha
                 P[p, k] -= self.alpha
         self._P_np = P
-        self._terms = tuple((d, g) for d, g in zip(self.durations, self.gammas) if g > 0)
+        # Terms with a non-zero weight, in increasing d.
+        self._terms = tuple(sorted((d, g) for d, g in zip(self.durations, self.gammas) if g > 0))
+        self._d_np = np.array([d for d, _ in self._terms], dtype=np.int64)
+        self._gam_np = np.array([g for _, g in self._terms], dtype=np.float64)
+        # _inside[n][i]: with n frames in the window, frame t-d_i is inside it (else frozen).
+        self._inside = {n: self._d_np < n for n in range(1, window + 1)}
+        # Terms moved from a leaving frame to the row of frame s+d (those with d < W).
+        self._n_freeze = int(np.sum(self._d_np < window))
         self._A_cache: dict = {}
         self._op_cache: dict = {}
         self.reset()
@@ -417,22 +424,20 @@ class OnlineSolver:
             self._op_cache.clear()
         self._op_kind = (xp, dtype)
         self._xp, self._dtype, self._shape = xp, dtype, (S, C)
+        self._array_type = type(J)
+        self._full_shape = (self.K, C) if S is None else (S, self.K, C)
         cols = (S or 1) * C
         self._b = xp.zeros((self.W, self.K, cols), dtype=dtype)
         self._hist = xp.zeros((self.H, self.K, cols), dtype=dtype)
         self._wts = xp.ones((self.W, self.K, S or 1), dtype=dtype) if self.confidences else None
         self._P = xp.asarray(self._P_np, dtype=dtype)
-
-    @property
-    def _full_shape(self):
-        S, C = self._shape
-        return (self.K, C) if S is None else (S, self.K, C)
+        self._gam = xp.asarray(self._gam_np, dtype=dtype).reshape(-1, 1, 1)
 
     def _to_cols(self, a, name):
         """(K, C) or (S, K, C) -> (K, S*C), the ring's layout (a view when S is None)."""
-        if tuple(a.shape) != self._full_shape:
+        if a.shape != self._full_shape:
             raise ValueError(f"{name} has shape {tuple(a.shape)}, expected {self._full_shape}")
-        if _array_module(a) is not self._xp:
+        if type(a) is not self._array_type and _array_module(a) is not self._xp:
             raise TypeError(f"{name} is not a {self._xp.__name__} array like the first frame; call reset() first")
         if self._shape[0] is None:
             return a
@@ -453,36 +458,42 @@ class OnlineSolver:
         # This frame's own contribution to its row of b (nothing is stored yet,
         # so a rejected frame leaves no trace).
         Jc = self._to_cols(J, "J")
-        own = Jc * w.reshape(K, 1, -1).repeat(self._shape[1], 2).reshape(K, -1) if self.confidences \
+        own = Jc * w.repeat(self._shape[1], axis=1) if self.confidences \
             else xp.array(Jc, dtype=self._dtype, copy=True)
         if self.alpha > 0:
             if B is None:
                 raise ValueError("this solver uses bones (alpha > 0) but B is None; pass B or build it with alpha=0")
             own += self._P @ self._to_cols(B, "B")
-        used = []
-        for d, g in self._terms:
-            if d > t:
-                continue                                     # frame t-d never existed
-            if deltas is None or d not in deltas:
-                raise ValueError(f"no displacement for duration {d} at frame {t}; "
+        # Durations whose frame t-d exists: their γ-weighted displacements, stacked (m, K, cols).
+        m = self._n_active(t)
+        if m:
+            if deltas is None or any(d not in deltas for d, _ in self._terms[:m]):
+                missing = [d for d, _ in self._terms[:m] if deltas is None or d not in deltas]
+                raise ValueError(f"no displacement for duration(s) {missing} at frame {t}; "
                                  f"deltas must hold every duration in {list(self.durations)}")
-            Dg = g * self._to_cols(deltas[d], f"deltas[{d}]")
-            own += Dg
-            used.append((d, g, Dg))
+            Dg = xp.stack([self._to_cols(deltas[d], f"deltas[{d}]") for d, _ in self._terms[:m]])
+            Dg *= self._gam[:m]
+            own += Dg.sum(axis=0)
         # One check covers every input: NaN/inf in any of them reaches `own`.
         if self.check_finite and not bool(xp.isfinite(own).all()):
             raise ValueError(self._nonfinite_message(J, B, deltas))
 
         # Store: own row, then -γ Δd into the row of frame t-d (inside the window),
         # or +γ v for a frame t-d already frozen (possible only when d == W).
-        for d, g, Dg in used:
-            if d >= n:
-                own += g * self._hist[(t - d) % self.H]
         slot = t % W
-        self._b[slot] = own
-        for d, g, Dg in used:
-            if d < n:
-                self._b[(t - d) % W] -= Dg
+        if m:
+            inside = self._inside[n][:m]
+            if not inside.all():
+                for i in np.flatnonzero(~inside):
+                    own += self._gam_np[i] * self._hist[(t - self._terms[i][0]) % self.H]
+            self._b[slot] = own
+            sel = np.flatnonzero(inside)
+            if len(sel) == m:
+                self._b[self._index((t - self._d_np[:m]) % W)] -= Dg
+            elif len(sel):
+                self._b[self._index((t - self._d_np[sel]) % W)] -= Dg[self._index(sel)]
+        else:
+            self._b[slot] = own
         if self.confidences:
             self._wts[slot] = w
             out = self._solve_weighted(n, H)
@@ -493,13 +504,21 @@ class OnlineSolver:
             # and move its terms with frames s+d (still in the window) to their rows.
             s, v = t - W + 1, out[K:]
             self._hist[s % self.H] = v
-            for d, g in self._terms:
-                if d < W:
-                    self._b[(s + d) % W] += g * v
+            f = self._n_freeze
+            if f:
+                self._b[self._index((s + self._d_np[:f]) % W)] += self._gam[:f] * v
         self.t = t + 1
         newest = out[:K]
         S, C = self._shape
         return newest if S is None else newest.reshape(K, S, C).transpose(1, 0, 2)
+
+    def _index(self, idx: np.ndarray):
+        """An integer index array usable on the working arrays (moved to the GPU for CuPy)."""
+        return idx if self._xp is np else self._xp.asarray(idx)
+
+    def _n_active(self, t: int) -> int:
+        """How many terms (in increasing d) reach a frame that exists at frame t."""
+        return int(np.searchsorted(self._d_np, t, side="right"))
 
     def _check_weights(self, weights):
         xp, K = self._xp, self.K
