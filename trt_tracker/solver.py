@@ -320,12 +320,6 @@ class OnlineSolver:
         self._P_np = P
         # Terms with a non-zero weight, in increasing d.
         self._terms = tuple(sorted((d, g) for d, g in zip(self.durations, self.gammas) if g > 0))
-        self._d_np = np.array([d for d, _ in self._terms], dtype=np.int64)
-        self._gam_np = np.array([g for _, g in self._terms], dtype=np.float64)
-        # _inside[n][i]: with n frames in the window, frame t-d_i is inside it (else frozen).
-        self._inside = {n: self._d_np < n for n in range(1, window + 1)}
-        # Terms moved from a leaving frame to the row of frame s+d (those with d < W).
-        self._n_freeze = int(np.sum(self._d_np < window))
         self._A_cache: dict = {}
         self._op_cache: dict = {}
         self.reset()
@@ -431,7 +425,6 @@ class OnlineSolver:
         self._hist = xp.zeros((self.H, self.K, cols), dtype=dtype)
         self._wts = xp.ones((self.W, self.K, S or 1), dtype=dtype) if self.confidences else None
         self._P = xp.asarray(self._P_np, dtype=dtype)
-        self._gam = xp.asarray(self._gam_np, dtype=dtype).reshape(-1, 1, 1)
 
     def _to_cols(self, a, name):
         """(K, C) or (S, K, C) -> (K, S*C), the ring's layout (a view when S is None)."""
@@ -464,38 +457,31 @@ class OnlineSolver:
             if B is None:
                 raise ValueError("this solver uses bones (alpha > 0) but B is None; pass B or build it with alpha=0")
             own += self._P @ self._to_cols(B, "B")
-        # Durations whose frame t-d exists: their γ-weighted displacements, stacked (m, K, cols).
-        m = self._n_active(t)
-        if m:
-            if deltas is None or any(d not in deltas for d, _ in self._terms[:m]):
-                missing = [d for d, _ in self._terms[:m] if deltas is None or d not in deltas]
+        # Terms whose frame t-d exists (all of them once t >= max d), γ-weighted.
+        active = self._terms if t >= self.dmax else [(d, g) for d, g in self._terms if d <= t]
+        Dg = []
+        for d, g in active:
+            if deltas is None or d not in deltas:
+                missing = [d for d, _ in active if deltas is None or d not in deltas]
                 raise ValueError(f"no displacement for duration(s) {missing} at frame {t}; "
                                  f"deltas must hold every duration in {list(self.durations)}")
-            Dg = xp.stack([self._to_cols(deltas[d], f"deltas[{d}]") for d, _ in self._terms[:m]])
-            Dg *= self._gam[:m]
-            own += Dg.sum(axis=0)
+            Dg.append(g * self._to_cols(deltas[d], f"deltas[{d}]"))
+            own += Dg[-1]
         # One check covers every input: NaN/inf in any of them reaches `own`.
         if self.check_finite and not bool(xp.isfinite(own).all()):
             raise ValueError(self._nonfinite_message(J, B, deltas))
 
-        # Store: own row, then -γ Δd into the row of frame t-d (inside the window),
-        # or +γ v for a frame t-d already frozen (possible only when d == W).
-        slot = t % W
-        if m:
-            inside = self._inside[n][:m]
-            if not inside.all():
-                for i in np.flatnonzero(~inside):
-                    own += self._gam_np[i] * self._hist[(t - self._terms[i][0]) % self.H]
-            self._b[slot] = own
-            sel = np.flatnonzero(inside)
-            if len(sel) == m:
-                self._b[self._index((t - self._d_np[:m]) % W)] -= Dg
-            elif len(sel):
-                self._b[self._index((t - self._d_np[sel]) % W)] -= Dg[self._index(sel)]
-        else:
-            self._b[slot] = own
+        # Store: -γ Δd goes to the row of frame t-d while that frame is in the
+        # window; a frame t-d already frozen (only when d == W) adds +γ v here.
+        for (d, g), Dgi in zip(active, Dg):
+            if d >= n:
+                own += g * self._hist[(t - d) % self.H]
+        self._b[t % W] = own
+        for (d, g), Dgi in zip(active, Dg):
+            if d < n:
+                self._b[(t - d) % W] -= Dgi
         if self.confidences:
-            self._wts[slot] = w
+            self._wts[t % W] = w
             out = self._solve_weighted(n, H)
         else:
             out = self._operator(n, H) @ self._b.reshape(W * K, -1)
@@ -504,21 +490,13 @@ class OnlineSolver:
             # and move its terms with frames s+d (still in the window) to their rows.
             s, v = t - W + 1, out[K:]
             self._hist[s % self.H] = v
-            f = self._n_freeze
-            if f:
-                self._b[self._index((s + self._d_np[:f]) % W)] += self._gam[:f] * v
+            for d, g in self._terms:
+                if d < W:
+                    self._b[(s + d) % W] += g * v
         self.t = t + 1
         newest = out[:K]
         S, C = self._shape
         return newest if S is None else newest.reshape(K, S, C).transpose(1, 0, 2)
-
-    def _index(self, idx: np.ndarray):
-        """An integer index array usable on the working arrays (moved to the GPU for CuPy)."""
-        return idx if self._xp is np else self._xp.asarray(idx)
-
-    def _n_active(self, t: int) -> int:
-        """How many terms (in increasing d) reach a frame that exists at frame t."""
-        return int(np.searchsorted(self._d_np, t, side="right"))
 
     def _check_weights(self, weights):
         xp, K = self._xp, self.K
