@@ -118,11 +118,55 @@ def score(split, fn, fps, params):
     return errs / n, accs / n
 
 
+def plot(result: dict, path) -> None:
+    """MPJPE and acceleration error per method, one group of bars per frame rate."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = result["table"]
+    rates = list(table)
+    names = list(table[rates[0]])
+    colours = {"single-frame": "0.45", "+bone": "0.65"}
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.2), sharey=False)
+    width = 0.8 / len(rates)
+    for ax, key, label in ((axes[0], "mpjpe", "MPJPE (mm)"), (axes[1], "accel", "acceleration error (mm/frame²)")):
+        for i, fps in enumerate(rates):
+            vals = [table[fps][n][key] for n in names]
+            ax.barh(np.arange(len(names)) + (i - (len(rates) - 1) / 2) * width, vals, height=width,
+                    label=f"{fps} fps", color=plt.cm.viridis(0.15 + 0.35 * i))
+        ax.set_yticks(np.arange(len(names)), names)
+        ax.invert_yaxis()
+        ax.set_xlabel(label)
+        ax.grid(axis="x", alpha=0.3)
+    for tick in axes[0].get_yticklabels():
+        if tick.get_text() in ("One Euro", "Kalman CV", "Savitzky-Golay"):
+            tick.set_color("tab:red")
+    axes[1].set_yticklabels([])
+    axes[0].legend(loc="lower right")
+    fig.suptitle("Simulated tracking study (BODY17, held-out sequences; peers in red; online = forward-only, W=16)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer and shorter sequences (CI smoke run)")
     ap.add_argument("--out", help="result file (default benchmarks/results/simulated_study.json)")
+    ap.add_argument("--plot-only", action="store_true", help="redraw the plot from the existing result file")
     args = ap.parse_args(argv)
+    from benchmarks.common import RESULTS
+
+    if args.plot_only:
+        import json
+        from pathlib import Path
+
+        src = Path(args.out) if args.out else RESULTS / "simulated_study.json"
+        plot(json.loads(src.read_text()), src.with_suffix(".png"))
+        print(f"wrote {src.with_suffix('.png')}")
+        return 0
     n_val, n_test, seconds = (2, 3, 8.0) if args.quick else (6, 12, 24.0)
     noise = NoiseModel()
     val_seeds = list(range(1000, 1000 + n_val))
@@ -146,6 +190,7 @@ def main(argv=None) -> int:
               "noise_model": noise.__dict__, "window": WINDOW, "val_seeds": val_seeds, "test_seeds": test_seeds,
               "seconds_per_sequence": seconds, "table": table}
     path = write_result("simulated_study", result, args.out)
+    plot(result, path.with_suffix(".png"))
 
     names = list(ms)
     print("\nMPJPE (mm) / acceleration error (mm/frame^2) on held-out sequences; change vs single-frame")
