@@ -144,7 +144,7 @@ def plot(result: dict, path) -> None:
         if tick.get_text() in ("One Euro", "Kalman CV", "Savitzky-Golay"):
             tick.set_color("tab:red")
     axes[1].set_yticklabels([])
-    axes[0].legend(loc="lower right")
+    axes[1].legend(loc="lower right")
     fig.suptitle("Simulated tracking study (BODY17, held-out sequences; peers in red; online = forward-only, W=16)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

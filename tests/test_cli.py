@@ -46,3 +46,17 @@ def test_demo_tracks_and_summarises(tmp_path, capsys):
         assert load_sequence(summary[kind]["sequence"]).skeleton.name == ("BODY17" if kind == "body" else "HAND21")
     out = capsys.readouterr().out
     assert "online Dmf" in out and "MPJPE" in out
+
+
+def test_preview_writes_grid_with_skeletons(tmp_path):
+    import cv2
+
+    out = tmp_path / "p.png"
+    assert main(["preview", "--kind", "hand", "--seeds", "1", "2", "--frame", "3", "--skeleton", "--out", str(out)]) == 0
+    img = cv2.imread(str(out))
+    assert img.shape == (2 * 240, 2 * 320, 3)
+    # The skeleton row differs from the plain row only where bones are drawn.
+    diff = np.any(img[:240] != img[240:], axis=-1)
+    assert 0.001 < diff.mean() < 0.2
+    with pytest.raises(SystemExit):                  # argparse: --seeds needs values
+        main(["preview", "--seeds", "--out", str(out)])

@@ -2,6 +2,7 @@
 
 Commands:
   synth   write synthetic sequences (body RGB or hand depth) in the sequence format
+  preview draw synthetic frames with their ground-truth skeletons into a PNG
   demo    generate body and hand sequences, simulate network outputs and track them
 """
 from __future__ import annotations
@@ -61,6 +62,28 @@ def cmd_synth(args) -> int:
         written.append(str(path))
         bar.set_postfix(frames=len(seq), fps=f"{seq.fps:g}")
     print(f"wrote {len(written)} {args.kind} sequence(s) of {args.frames} frames at {native / step:g} fps under {out}")
+    return 0
+
+
+def cmd_preview(args) -> int:
+    import cv2
+
+    from .data.preview import preview_grid
+
+    if not args.seeds:
+        raise CliError("--seeds needs at least one seed")
+    seqs = [_make_sequence(args.kind, s, args.frame + 2, args.size, args.camera, 50.0) for s in args.seeds]
+    top = preview_grid(seqs, [args.frame] * len(seqs), skeleton=False, scale=args.scale, cols=args.cols)
+    rows = [top]
+    if args.skeleton:
+        rows.append(preview_grid(seqs, [args.frame] * len(seqs), skeleton=True, scale=args.scale, cols=args.cols))
+    img = np.vstack(rows)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(out), img):
+        raise CliError(f"could not write {out} (is the extension .png or .jpg?)")
+    print(f"wrote {out}: {args.kind} seeds {args.seeds}, frame {args.frame}" +
+          (" (second row: ground-truth skeleton)" if args.skeleton else ""))
     return 0
 
 
@@ -141,6 +164,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="runs/synth", help="output folder")
     s.add_argument("--overwrite", action="store_true", help="replace existing sequences")
     s.set_defaults(func=cmd_synth)
+
+    v = sub.add_parser("preview", help="draw synthetic frames (and their skeletons) into a PNG",
+                       description="Render frame --frame of each seed's synthetic sequence into one image; "
+                                   "with --skeleton a second row repeats them with the ground-truth skeleton.")
+    v.add_argument("--kind", choices=("body", "hand"), default="body")
+    v.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
+    v.add_argument("--frame", type=int, default=40, help="frame index (at 50 fps)")
+    v.add_argument("--size", type=int, nargs="+", help="image size: side (body) or width height")
+    v.add_argument("--camera", choices=("h36m", "webcam"), help="body camera kind")
+    v.add_argument("--scale", type=float, default=1.0, help="resize each tile")
+    v.add_argument("--cols", type=int, help="tiles per row (default: all in one row)")
+    v.add_argument("--skeleton", action="store_true", help="add a row with the ground-truth skeleton drawn")
+    v.add_argument("--out", default="runs/preview.png")
+    v.set_defaults(func=cmd_preview)
 
     d = sub.add_parser("demo", help="synthetic body and hand sequences tracked from simulated network outputs")
     d.add_argument("--frames", type=int, default=100, help="frames per sequence at 25 fps")

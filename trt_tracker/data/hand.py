@@ -29,7 +29,7 @@ __all__ = [
     "CONTACT_GESTURES", "GESTURES", "LIMITS_DEG", "GENERATOR_VERSION", "CapsuleRaster", "DepthSensorModel",
     "HandDepthRenderer", "HandMotionDetails", "HandScene", "HandSubject", "clip_params", "default_hand_subject",
     "depth_to_color", "hand_fk", "hand_intrinsics", "hand_motion", "joint_angles", "make_hand_sequence",
-    "preview_image", "sample_hand_scene", "sample_hand_subject",
+    "sample_hand_scene", "sample_hand_subject",
 ]
 
 
@@ -86,49 +86,3 @@ def make_hand_sequence(seed: int, n_frames: int = 200, size=(320, 240), fps: flo
         "scene": scene.to_dict(),
     }
     return Sequence(HAND21, "depth", float(fps), intr, joints, frames, None, info)
-
-
-def preview_image(seq: Sequence, frame: int, skeleton: bool = True, scale: int = 2) -> np.ndarray:
-    """A false-colour view (BGR uint8) of one depth frame, coloured over the hand's depth range
-    (near red, far blue, holes black), upscaled ``scale`` times, optionally with the ground-truth skeleton."""
-    import cv2
-
-    if not 0 <= frame < len(seq):
-        raise ValueError(f"frame {frame} outside 0..{len(seq) - 1}")
-    J = seq.joints_cam[frame]
-    img = depth_to_color(np.asarray(seq.frames[frame]), J[:, 2].min() - 30.0, J[:, 2].max() + 120.0)
-    img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
-    if skeleton:
-        uv = seq.intrinsics.project(J) * scale + (scale - 1) / 2.0
-        colours = [(255, 255, 255), (0, 255, 0), (0, 255, 255), (255, 0, 255), (255, 255, 0), (0, 128, 255)]
-        for k in range(1, HAND21.K):
-            p = HAND21.parents[k]
-            c = colours[1 + (k - 1) // 4]
-            cv2.line(img, tuple(np.rint(uv[p]).astype(int)), tuple(np.rint(uv[k]).astype(int)), c, 1, cv2.LINE_AA)
-        for k in range(HAND21.K):
-            cv2.circle(img, tuple(np.rint(uv[k]).astype(int)), 2, colours[0 if k == 0 else 1 + (k - 1) // 4], -1)
-    return img
-
-
-def main(argv=None) -> int:
-    """``python -m trt_tracker.data.hand --seed S --frames i,j --out PNG``: write a preview of synthetic frames."""
-    import argparse
-
-    import cv2
-
-    p = argparse.ArgumentParser(description="Preview synthetic hand depth frames (false colour).")
-    p.add_argument("--seed", type=int, default=3)
-    p.add_argument("--frames", default="0", help="comma-separated frame indices (default 0)")
-    p.add_argument("--out", default="hand_example.png")
-    args = p.parse_args(argv)
-    idx = [int(v) for v in args.frames.split(",")]
-    seq = make_hand_sequence(args.seed, n_frames=max(idx) + 1)
-    rows = [np.hstack([preview_image(seq, i, skeleton=False), preview_image(seq, i)]) for i in idx]
-    if not cv2.imwrite(args.out, np.vstack(rows)):
-        raise OSError(f"could not write {args.out}")
-    print(f"wrote {args.out} (seed {args.seed}, frames {idx})")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
