@@ -402,6 +402,8 @@ class OnlineSolver:
 
     # ------------------------------------------------------------ update
     def _allocate(self, J):
+        if not hasattr(J, "shape"):
+            J = np.asarray(J, dtype=np.float64)
         xp = _array_module(J)
         if J.ndim == 2:
             S, (K, C) = None, J.shape
@@ -418,7 +420,7 @@ class OnlineSolver:
             self._op_cache.clear()
         self._op_kind = (xp, dtype)
         self._xp, self._dtype, self._shape = xp, dtype, (S, C)
-        self._array_type = type(J)
+        self._array_type = type(J) if hasattr(J, "shape") else np.ndarray
         self._full_shape = (self.K, C) if S is None else (S, self.K, C)
         cols = (S or 1) * C
         self._b = xp.zeros((self.W, self.K, cols), dtype=dtype)
@@ -428,6 +430,8 @@ class OnlineSolver:
 
     def _to_cols(self, a, name):
         """(K, C) or (S, K, C) -> (K, S*C), the ring's layout (a view when S is None)."""
+        if not hasattr(a, "shape"):
+            a = self._xp.asarray(a, dtype=self._dtype)     # lists and tuples
         if a.shape != self._full_shape:
             raise ValueError(f"{name} has shape {tuple(a.shape)}, expected {self._full_shape}")
         if type(a) is not self._array_type and _array_module(a) is not self._xp:

@@ -55,7 +55,7 @@ import numpy as np
 
 from ..camera import Intrinsics
 from ..skeleton import HAND21
-from .sequence import Sequence
+from .sequence import FrameList, Sequence
 
 #: MSRA15's camera (the readme): 320x240, principal point (160, 120), focal 241.42.
 MSRA15_INTRINSICS = Intrinsics(241.42, 241.42, 160.0, 120.0, 320, 240)
@@ -231,54 +231,18 @@ def _gesture_name(gesture) -> str:
     return g
 
 
-class MSRA15Frames:
+class MSRA15Frames(FrameList):
     """Depth frames of one MSRA15 gesture folder, read on access as (240, 320) uint16 mm."""
 
     def __init__(self, folder, n: int, dtype=np.uint16):
-        self.folder, self.n, self.dtype = Path(folder), int(n), dtype
+        super().__init__(n)
+        self.folder, self.dtype = Path(folder), dtype
 
     def path(self, i: int) -> Path:
         return self.folder / DEPTH_FILE_PATTERN.format(i)
 
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i):
-        if isinstance(i, (int, np.integer)):
-            i = int(i)
-            if i < 0:
-                i += self.n
-            if not 0 <= i < self.n:
-                raise IndexError(f"frame {i} outside 0..{self.n - 1}")
-            return read_depth_bin(self.path(i), self.dtype)[0]
-        return _FrameView(self, np.arange(self.n)[i])
-
-    def __iter__(self):
-        return (self[i] for i in range(self.n))
-
-    def __array__(self, dtype=None, copy=None):
-        a = np.stack([self[i] for i in range(self.n)])
-        return a if dtype is None else a.astype(dtype)
-
-
-class _FrameView:
-    def __init__(self, base, idx):
-        self.base, self.idx = base, np.asarray(idx)
-
-    def __len__(self):
-        return len(self.idx)
-
-    def __getitem__(self, i):
-        if isinstance(i, (int, np.integer)):
-            return self.base[int(self.idx[i])]
-        return _FrameView(self.base, self.idx[i])
-
-    def __iter__(self):
-        return (self[i] for i in range(len(self)))
-
-    def __array__(self, dtype=None, copy=None):
-        a = np.stack([self[i] for i in range(len(self))])
-        return a if dtype is None else a.astype(dtype)
+    def load(self, i: int) -> np.ndarray:
+        return read_depth_bin(self.path(i), self.dtype)[0]
 
 
 def load_msra15_sequence(root, subject, gesture, fps: float = 30.0, check_files: bool = True) -> Sequence:

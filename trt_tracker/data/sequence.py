@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence as _Seq
@@ -136,7 +137,7 @@ class Sequence:
         idx = np.arange(offset, len(self), step)
         frames = None
         if self.frames is not None:
-            frames = self.frames[idx] if isinstance(self.frames, np.ndarray) else _Indexed(self.frames, idx)
+            frames = self.frames[idx] if isinstance(self.frames, np.ndarray) else IndexedFrames(self.frames, idx)
         info = dict(self.info, subsample_step=step * self.info.get("subsample_step", 1))
         return Sequence(self.skeleton, self.modality, self.fps / step, self.intrinsics,
                         self.joints_cam[idx], frames, self.timestamps[idx], info)
@@ -148,29 +149,17 @@ class Sequence:
         return self.subsample(step)
 
 
-class _Indexed:
-    """A lazy view ``base[idx[i]]``."""
+class FrameList(ABC):
+    """Frames read on access: ``len``, integer indexing (negative too), slices and index
+    arrays (lazy views), iteration, and ``np.asarray`` (reads all).  Subclasses
+    implement :meth:`load`."""
 
-    def __init__(self, base, idx):
-        self.base, self.idx = base, np.asarray(idx)
+    def __init__(self, n: int):
+        self.n = int(n)
 
-    def __len__(self):
-        return len(self.idx)
-
-    def __getitem__(self, i):
-        if isinstance(i, (int, np.integer)):
-            return self.base[int(self.idx[i])]
-        return _Indexed(self.base, self.idx[i])
-
-    def __iter__(self):
-        return (self[i] for i in range(len(self)))
-
-
-class LazyFrames:
-    """Frames of a sequence directory, read from PNG on access."""
-
-    def __init__(self, root: Path, n: int, modality: str):
-        self.root, self.n, self.modality = Path(root), n, modality
+    @abstractmethod
+    def load(self, i: int) -> np.ndarray:
+        """Read frame ``i`` (0 <= i < n)."""
 
     def __len__(self) -> int:
         return self.n
@@ -182,15 +171,42 @@ class LazyFrames:
                 i += self.n
             if not 0 <= i < self.n:
                 raise IndexError(f"frame {i} outside 0..{self.n - 1}")
-            return read_frame_png(self.root / FRAME_PATTERN.format(i), self.modality)
-        return _Indexed(self, np.arange(self.n)[i])
+            return self.load(i)
+        return IndexedFrames(self, np.arange(self.n)[i])
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        return (self[i] for i in range(self.n))
+        return (self[i] for i in range(len(self)))
 
     def __array__(self, dtype=None, copy=None):
-        a = np.stack([self[i] for i in range(self.n)])
+        a = np.stack([self[i] for i in range(len(self))])
         return a if dtype is None else a.astype(dtype)
+
+
+class IndexedFrames(FrameList):
+    """A lazy view ``base[idx[i]]`` of any indexable of frames."""
+
+    def __init__(self, base, idx):
+        super().__init__(len(idx))
+        self.base, self.idx = base, np.asarray(idx)
+
+    def load(self, i: int) -> np.ndarray:
+        return self.base[int(self.idx[i])]
+
+    def __getitem__(self, i):
+        if isinstance(i, (int, np.integer)):
+            return super().__getitem__(i)
+        return IndexedFrames(self.base, self.idx[i])
+
+
+class LazyFrames(FrameList):
+    """Frames of a sequence directory, read from PNG on access."""
+
+    def __init__(self, root: Path, n: int, modality: str):
+        super().__init__(n)
+        self.root, self.modality = Path(root), modality
+
+    def load(self, i: int) -> np.ndarray:
+        return read_frame_png(self.root / FRAME_PATTERN.format(i), self.modality)
 
 
 class SequenceWriter:
