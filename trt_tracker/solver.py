@@ -374,24 +374,35 @@ class OnlineSolver:
             self._A_cache[key] = A
         return self._A_cache[key]
 
-    def _operator(self, n: int, H: int):
-        """Rows of ``A⁻¹`` for the newest and oldest window frame, columns in ring-slot order.
+    def _rows_by_age(self, n: int, H: int) -> np.ndarray:
+        """Rows of ``A⁻¹`` for the newest and oldest window frame, by frame age: (2K, W, K).
 
-        Shape (2K, W*K) in the working array module and dtype; cached per fill
-        state and ring phase.
+        Computed once per fill state (n, H); ages >= n (empty slots) are zero.
         """
-        key = (n, H, self.t % self.W)
-        op = self._op_cache.get(key)
-        if op is None:
-            K, W = self.K, self.W
+        key = ("rows", n, H)
+        rows_by_age = self._A_cache.get(key)
+        if rows_by_age is None:
+            K = self.K
             A = self.window_matrix(n, H) + np.eye(n * K)            # + data term (weight 1)
             rows = np.r_[(n - 1) * K + np.arange(K), np.arange(K)]  # newest, then oldest
             E = np.zeros((n * K, 2 * K))
             E[rows, np.arange(2 * K)] = 1.0
             Xt = np.linalg.solve(A, E).T.reshape(2 * K, n, K)       # A symmetric: rows of A^-1
-            by_age = np.zeros((2 * K, W, K))
-            by_age[:, :n] = Xt[:, ::-1]                             # age a = n-1-w
-            op = by_age[:, self._slot_ages()].reshape(2 * K, W * K)
+            rows_by_age = np.zeros((2 * K, self.W, K))
+            rows_by_age[:, :n] = Xt[:, ::-1]                        # age a = n-1-w
+            self._A_cache[key] = rows_by_age
+        return rows_by_age
+
+    def _operator(self, n: int, H: int):
+        """:meth:`_rows_by_age` with columns in ring-slot order for the current phase.
+
+        Shape (2K, W*K) in the working array module and dtype; cached per fill
+        state and ring phase (a column permutation of the same rows).
+        """
+        key = (n, H, self.t % self.W)
+        op = self._op_cache.get(key)
+        if op is None:
+            op = self._rows_by_age(n, H)[:, self._slot_ages()].reshape(2 * self.K, self.W * self.K)
             op = self._xp.asarray(np.ascontiguousarray(op), dtype=self._dtype)
             self._op_cache[key] = op
         return op
