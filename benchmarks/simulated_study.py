@@ -77,8 +77,8 @@ def run_offline(J, B, D, durations, alpha, gamma):
 
 def ours(durations, online, bones):
     """A method: its grid and how to run it on (J, B, D, fps, params)."""
-    alphas = [0.25, 0.5, 1.0, 2.0, 4.0] if bones else [0.0]
-    gammas = [1.0, 4.0, 16.0, 64.0, 256.0] if durations else [1.0]
+    alphas = [0.25, 1.0, 4.0, 16.0, 64.0] if bones else [0.0]
+    gammas = [0.25, 1.0, 4.0, 16.0, 64.0, 256.0, 1024.0] if durations else [1.0]
     grid = [{"alpha": a, "gamma": g} for a, g in itertools.product(alphas, gammas)]
     run = run_online if online else run_offline
     return grid, lambda J, B, D, fps, p: run(J, B, D, durations, p["alpha"], p["gamma"])
@@ -86,11 +86,11 @@ def ours(durations, online, bones):
 
 def peer_methods():
     return {
-        "One Euro": ([{"mincutoff": m, "beta": b} for m in (0.3, 1.0, 3.0) for b in (0.0, 0.003, 0.03)],
+        "One Euro": ([{"mincutoff": m, "beta": b} for m in (0.1, 0.3, 1.0, 3.0) for b in (0.0, 0.003, 0.03, 0.3)],
                      lambda J, B, D, fps, p: peers.one_euro(J, fps, p["mincutoff"], p["beta"])),
-        "Kalman CV": ([{"q": q, "r": r} for q in (1e5, 1e6, 1e7) for r in (400.0, 1600.0)],
+        "Kalman CV": ([{"q": q, "r": r} for q in (1e5, 1e6, 1e7, 1e8) for r in (100.0, 400.0, 1600.0)],
                       lambda J, B, D, fps, p: peers.kalman_cv(J, fps, p["q"], p["r"])),
-        "Savitzky-Golay": ([{"window": w, "order": o} for w in (3, 5, 9, 15) for o in (1, 2)],
+        "Savitzky-Golay": ([{"window": w, "order": o} for w in (3, 5, 9, 15, 25) for o in (1, 2, 3) if o < w],
                            lambda J, B, D, fps, p: peers.savgol_causal(J, p["window"], p["order"])),
     }
 
@@ -106,6 +106,16 @@ def methods():
         m[f"offline {name} +bone"] = ours(DURATION_SETS[name], online=False, bones=True)
     m.update(peer_methods())
     return m
+
+
+def grid_edges(grid, best) -> list[str]:
+    """Parameters whose chosen value is the smallest or largest the grid tried (widen the grid)."""
+    out = []
+    for k, v in best.items():
+        values = sorted({p[k] for p in grid})
+        if len(values) > 1 and v in (values[0], values[-1]):
+            out.append(k)
+    return out
 
 
 def score(split, fn, fps, params):
@@ -180,7 +190,7 @@ def main(argv=None) -> int:
         for name, (grid, fn) in tqdm(ms.items(), desc=f"{fps} fps methods", leave=False):
             best = min(grid, key=lambda p: score(val, fn, fps, p)[0]) if len(grid) > 1 else grid[0]
             err, acc = score(test, fn, fps, best)
-            rows[name] = {"mpjpe": err, "accel": acc, "params": best}
+            rows[name] = {"mpjpe": err, "accel": acc, "params": best, "at_grid_edge": grid_edges(grid, best)}
         base = rows["single-frame"]["mpjpe"]
         for r in rows.values():
             r["mpjpe_change"] = r["mpjpe"] / base - 1
@@ -202,6 +212,10 @@ def main(argv=None) -> int:
             r = table[str(f)][name]
             cells.append(f"{r['mpjpe']:7.1f} ({100 * r['mpjpe_change']:+5.1f}%) {r['accel']:7.1f}")
         print(f"{name:24s}" + "".join(f"{c:>26s}" for c in cells))
+    for f in STEPS:
+        for name, r in table[str(f)].items():
+            if r["at_grid_edge"]:
+                print(f"note: {f} fps {name}: tuned {', '.join(r['at_grid_edge'])} at the edge of its grid {r['params']}")
     for f in STEPS:
         r = table[str(f)]
         order = r["single-frame"]["mpjpe"] > r["online Df"]["mpjpe"] > r["online Dmf"]["mpjpe"]
