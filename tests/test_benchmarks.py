@@ -1,0 +1,62 @@
+"""Benchmark code: the peers do what they claim, and the scripts run and write complete results."""
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks import peers
+
+
+def _track(T=60, fps=25.0):
+    t = np.arange(T)[:, None, None] / fps
+    return 100.0 * np.sin(2.0 * t + np.arange(6).reshape(1, 2, 3)) + 30.0 * t
+
+
+def test_savgol_causal_is_exact_on_polynomials_and_causal():
+    t = np.arange(40.0)[:, None, None] * np.ones((1, 2, 3))
+    quad = 0.5 * t**2 - 3 * t + 7
+    assert np.abs(peers.savgol_causal(quad, 7, 2) - quad).max() < 1e-8
+    x = np.random.default_rng(0).normal(size=(30, 2, 3))
+    y = x.copy()
+    y[20:] += 100.0                                   # a change in the future ...
+    assert np.allclose(peers.savgol_causal(x, 9, 2)[:20], peers.savgol_causal(y, 9, 2)[:20])   # ... changes no past output
+
+
+def test_kalman_follows_precise_measurements_and_smooths_noisy_ones():
+    gt = _track()
+    assert np.abs(peers.kalman_cv(gt, 25.0, q=1e8, r=1e-6) - gt).max() < 1e-2
+    noisy = gt + np.random.default_rng(1).normal(0, 20, size=gt.shape)
+    out = peers.kalman_cv(noisy, 25.0, q=1e6, r=400.0)
+    assert np.abs(out - gt)[10:].mean() < np.abs(noisy - gt)[10:].mean()
+
+
+def test_one_euro_passes_slow_signals_and_smooths_noise():
+    gt = _track()
+    fast = peers.one_euro(gt, 25.0, mincutoff=1e4, beta=0.0)
+    assert np.abs(fast - gt).max() < 1e-2
+    noisy = gt + np.random.default_rng(2).normal(0, 20, size=gt.shape)
+    out = peers.one_euro(noisy, 25.0, mincutoff=1.0, beta=0.003)
+    assert np.abs(np.diff(out, 2, axis=0)).mean() < np.abs(np.diff(noisy, 2, axis=0)).mean()
+
+
+def test_solver_bench_quick_writes_complete_result(tmp_path):
+    from benchmarks import solver_bench
+
+    out = tmp_path / "solver.json"
+    assert solver_bench.main(["--quick", "--out", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["machine"]["cpu"] and r["headline"]["online_update"]["median"] > 0
+    assert r["headline"]["ratio_dense_over_online"] > 0 and len(r["headline"]["rounds"]) == 5
+    assert {row["W"] for row in r["scaling"]["window"]} >= {4, 16}
+    assert all(row["track_updates_per_s"] > 0 for row in r["scaling"]["batch_cpu"])
+
+
+@pytest.mark.slow
+def test_simulated_study_quick(tmp_path):
+    from benchmarks import simulated_study
+
+    out = tmp_path / "study.json"
+    assert simulated_study.main(["--quick", "--out", str(out)]) == 0
+    table = json.loads(out.read_text())["table"]
+    assert set(table) == {"25", "8", "2.5"}
+    assert (tmp_path / "study.png").exists()
