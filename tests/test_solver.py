@@ -293,6 +293,15 @@ def test_validation_messages(rng):
         solve_sequence(Jn, B, deltas, BODY17, (1,))
     with pytest.raises(ValueError, match="weights"):
         solve_sequence(J, B, deltas, BODY17, (1,), weights=np.ones((5, 16)))
+    bad = {1: deltas[1].copy()}
+    bad[1][3, 4, 0] = np.nan                          # a used row: must not be silently zeroed
+    with pytest.raises(ValueError, match=r"deltas\[1\] contains NaN .* frames 1\.\.4"):
+        solve_sequence(J, B, bad, BODY17, (1,))
+    with pytest.raises(ValueError, match="singular"):
+        solve_sequence(J, None, {}, BODY17, (), alpha=0, weights=np.zeros((5, 17)))
+    s = OnlineSolver(BODY17, (), alpha=0.0, window=2, confidences=True)
+    with pytest.raises(ValueError, match="frame 0: the least-squares system is singular"):
+        s.update(np.zeros((17, 3)), weights=np.zeros(17))
 
 
 # ----------------------------------------------------------------------- GPU

@@ -199,6 +199,12 @@ def solve_sequence(J, B=None, deltas=None, parents=None, durations=(), alpha: fl
             raise ValueError(f"B has shape {B.shape}, expected {J.shape} like J")
         _check_finite("B", B[..., parents >= 0, :])
     deltas = _check_deltas(deltas, durations, J.shape)
+    for d in durations:
+        # Only rows whose frame t-d exists are used; those must be finite.
+        lo, hi = max(d, 0), T + min(d, 0)
+        if hi > lo and not np.all(np.isfinite(deltas[d][..., lo:hi, :, :])):
+            raise ValueError(f"deltas[{d}] contains NaN or infinite values in frames {lo}..{hi - 1}, "
+                             "where frame t-d exists; only the other rows may be NaN")
     if weights is not None:
         weights = np.asarray(weights, dtype=np.float64)
         if weights.shape != (T, K):
@@ -232,8 +238,15 @@ def solve_sequence(J, B=None, deltas=None, parents=None, durations=(), alpha: fl
             np.add.at(rhs, jp, -tgt[pair])
             lo, hi = np.minimum(ip, jp), np.maximum(ip, jp)
             np.add.at(ab, (span + lo - hi, hi), -wp)
-    x = solveh_banded(ab, rhs, lower=False, check_finite=False)
+    try:
+        x = solveh_banded(ab, rhs, lower=False, check_finite=False)
+    except np.linalg.LinAlgError:
+        raise ValueError(_SINGULAR) from None
     return np.moveaxis(x.reshape(T * K, -1, C), 1, 0).reshape(lead + (T, K, C))
+
+
+_SINGULAR = ("the least-squares system is singular: some joints have zero data weight and no relation "
+             "term ties them to a weighted joint; give every joint a positive weight in some frame")
 
 
 def _check_finite(name, a):
@@ -546,6 +559,9 @@ class OnlineSolver:
         A = xp.broadcast_to(A_rel, (S, n * K, n * K)).copy()
         diag = xp.arange(n * K)
         A[:, diag, diag] += self._wts[slots].reshape(n * K, S).T
-        x = xp.linalg.solve(A, b)                                   # (S, nK, C)
+        try:
+            x = xp.linalg.solve(A, b)                               # (S, nK, C)
+        except np.linalg.LinAlgError:
+            raise ValueError(f"frame {t}: {_SINGULAR}") from None
         out = xp.concatenate([x[:, (n - 1) * K:], x[:, :K]], axis=1)   # newest, oldest: (S, 2K, C)
         return out.transpose(1, 0, 2).reshape(2 * K, S * C)
