@@ -32,6 +32,12 @@ def test_synth_refuses_to_overwrite(tmp_path, capsys):
     assert "use --overwrite" in capsys.readouterr().err
     assert main(args + ["--overwrite"]) == 0
     assert main(["synth", "--num", "0", "--out", str(tmp_path)]) == 2
+    assert main(["synth", "--fps", "0", "--out", str(tmp_path)]) == 2
+    assert main(["synth", "--size", "8", "--frames", "2", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "--fps must be in (0, 50]" in err and "size must be an integer side >= 16" in err
+    (tmp_path / "file").write_text("")
+    assert main(["synth", "--kind", "hand", "--frames", "2", "--out", str(tmp_path / "file")]) == 2
 
 
 def test_demo_tracks_and_summarises(tmp_path, capsys):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -45,6 +46,8 @@ def cmd_synth(args) -> int:
     out = Path(args.out)
     if args.num < 1 or args.frames < 1:
         raise CliError("--num and --frames must be positive")
+    if not 0 < args.fps <= 50:
+        raise CliError(f"--fps must be in (0, 50] (frames are rendered at 50 fps and sub-sampled), got {args.fps:g}")
     native = 50.0
     step = max(1, int(round(native / args.fps)))
     written = []
@@ -198,7 +201,11 @@ def main(argv=None) -> int:
         return 2
     try:
         return args.func(args)
-    except CliError as e:
+    except (CliError, ValueError, OSError) as e:
+        # Bad arguments and unusable files get their message, not a traceback
+        # (set TRT_TRACKER_TRACEBACK=1 to see where it came from).
+        if os.environ.get("TRT_TRACKER_TRACEBACK"):
+            raise
         print(f"trt-tracker {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
