@@ -313,3 +313,12 @@ def test_sequence_round_trip(short_seq, tmp_path):
     assert back.intrinsics == short_seq.intrinsics
     assert back.fps == short_seq.fps and back.skeleton is BODY17 and back.modality == "rgb"
     assert back.info == short_seq.info
+
+
+def test_subject_equality_and_too_few_frames():
+    from trt_tracker.data.body import body_motion, sample_body_subject
+
+    a = sample_body_subject(np.random.default_rng(1))
+    assert a == a and a != sample_body_subject(np.random.default_rng(1))   # identity, no array truth-value error
+    with pytest.raises(ValueError, match="2 actions need at least 2 frames"):
+        body_motion(["walk", "wave"], a, 1, rng=np.random.default_rng(0))

@@ -244,7 +244,7 @@ def _rgb(c) -> tuple[int, int, int]:
     return tuple(int(np.clip(round(float(x)), 0, 255)) for x in c)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class BodySubject:
     """One synthetic person, constant over a sequence.
 
@@ -859,6 +859,8 @@ def simulate_body(action, subject: BodySubject, n_frames: int, fps: float = 50.0
     if not fps > 0:
         raise ValueError(f"fps must be positive, got {fps}")
     n_frames = int(n_frames)
+    if n_frames < len(actions):
+        raise ValueError(f"{len(actions)} actions need at least {len(actions)} frames, got {n_frames}")
     rng = _as_rng(rng)
     t = np.arange(n_frames) / fps
     neutral = _neutral_pose(rng)

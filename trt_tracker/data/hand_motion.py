@@ -392,6 +392,8 @@ def hand_motion(subject: HandSubject, n_frames: int, fps: float = 50.0, rng=None
         raise ValueError(f"depth_range_mm must be (lo, hi) with 100 <= lo < hi, got {depth_range_mm}")
     if intrinsics is None:
         from .msra15 import MSRA15_INTRINSICS as intrinsics
+    if isinstance(gestures, str):
+        gestures = [gestures]
     names = list(GESTURES) if gestures is None else list(gestures)
     unknown = [g for g in names if g not in GESTURES]
     if unknown or not names:

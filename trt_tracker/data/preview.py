@@ -7,13 +7,24 @@ from ..skeleton import Skeleton
 from .hand_render import depth_to_color
 from .sequence import Sequence
 
-#: BGR colours: root/torso, right side or first finger group, left side, ... (cycled by limb).
+#: BGR colours by group (see :func:`limb_groups`): centre, right (red) / first finger, left (blue), ...
 _COLOURS = [(255, 255, 255), (60, 60, 255), (255, 160, 40), (60, 220, 60), (0, 220, 255), (255, 60, 255)]
 
 
 def limb_groups(skeleton: Skeleton) -> np.ndarray:
-    """A colour group per joint: the index of the root's child whose subtree holds it (root: 0)."""
+    """A colour group per joint.
+
+    Skeletons with left/right flip pairs (bodies): 1 for right-side joints, 2
+    for left-side joints, 0 for the rest, so a left/right swap shows.  Others
+    (hands): the index of the root's child whose subtree holds the joint (one
+    colour per finger), 0 for the root.
+    """
     groups = np.zeros(skeleton.K, dtype=int)
+    if skeleton.flip_pairs:
+        for a, b in skeleton.flip_pairs:
+            right, left = (a, b) if skeleton.names[a].startswith("r") else (b, a)
+            groups[right], groups[left] = 1, 2
+        return groups
     for i, c in enumerate(skeleton.children(skeleton.root)):
         stack = [c]
         while stack:
@@ -45,6 +56,8 @@ def draw_skeleton(img: np.ndarray, uv: np.ndarray, skeleton: Skeleton, thickness
 
 def frame_bgr(seq: Sequence, i: int) -> np.ndarray:
     """Frame ``i`` as a BGR uint8 image: RGB frames colour-swapped, depth in false colour around the subject."""
+    if seq.frames is None:
+        raise ValueError("this sequence has no frames to show (pose-only)")
     frame = np.asarray(seq.frames[i])
     if seq.modality == "rgb":
         return np.ascontiguousarray(frame[..., ::-1])
@@ -67,7 +80,7 @@ def preview_grid(sequences: list[Sequence], frames: list[int], skeleton: bool = 
         if scale != 1.0:
             img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         if skeleton:
-            uv = (seq.joints_uv[i] + 0.5) * scale - 0.5
+            uv = (seq.intrinsics.project(seq.joints_cam[i]) + 0.5) * scale - 0.5
             draw_skeleton(img, uv, seq.skeleton, thickness=max(1, int(round(scale))))
         tiles.append(img)
     h, w = tiles[0].shape[:2]
