@@ -33,6 +33,7 @@ from scipy.interpolate import PchipInterpolator
 from scipy.ndimage import gaussian_filter1d
 
 from ..skeleton import BODY17
+from .rng import as_rng
 
 ACTIONS = ("walk", "wave", "reach", "squat", "turn", "jump", "kick", "box", "stretch")
 
@@ -308,8 +309,9 @@ def _random_garment_colour(rng: np.random.Generator) -> tuple[int, int, int]:
     return _rgb(255 * np.array(colorsys.hsv_to_rgb(h, s, v)))
 
 
-def sample_body_subject(rng: np.random.Generator) -> BodySubject:
+def sample_body_subject(rng) -> BodySubject:
     """A random adult: overall scale 0.85-1.15, +-4 % per (symmetric) bone, girth, clothes and colours."""
+    rng = as_rng(rng)
     scale = rng.uniform(0.85, 1.15)
     nominal = np.asarray(BODY17.bone_lengths_mm, dtype=np.float64)
     lengths = nominal * scale
@@ -784,14 +786,6 @@ class BodyMotion:
     subject: BodySubject = field(repr=False)
 
 
-def _as_rng(rng) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None:
-        return np.random.default_rng(0)
-    return np.random.default_rng(rng)
-
-
 def _check_actions(action) -> tuple[str, ...]:
     actions = (action,) if isinstance(action, str) else tuple(action)
     if not actions:
@@ -861,7 +855,7 @@ def simulate_body(action, subject: BodySubject, n_frames: int, fps: float = 50.0
     n_frames = int(n_frames)
     if n_frames < len(actions):
         raise ValueError(f"{len(actions)} actions need at least {len(actions)} frames, got {n_frames}")
-    rng = _as_rng(rng)
+    rng = as_rng(rng, none_seed=0)
     t = np.arange(n_frames) / fps
     neutral = _neutral_pose(rng)
     idle = _smooth_noise(t, rng, _idle_amplitudes())

@@ -31,6 +31,7 @@ import numpy as np
 from ..camera import Intrinsics
 from ..skeleton import BODY17
 from .body_motion import BodySubject
+from .rng import as_rng
 
 CAMERA_KINDS = ("h36m", "webcam")
 #: Human3.6M's focal length relative to its 1000 px image side.
@@ -112,7 +113,7 @@ def _image_size(kind: str, size) -> tuple[int, int]:
     return w, h
 
 
-def sample_body_camera(rng: np.random.Generator, kind: str = "h36m", size=None) -> BodyCamera:
+def sample_body_camera(rng, kind: str = "h36m", size=None) -> BodyCamera:
     """A random camera looking at a subject standing at the world origin.
 
     Parameters
@@ -127,6 +128,7 @@ def sample_body_camera(rng: np.random.Generator, kind: str = "h36m", size=None) 
     """
     if kind not in CAMERA_KINDS:
         raise ValueError(f"unknown camera kind {kind!r}; choose one of {CAMERA_KINDS}")
+    rng = as_rng(rng)
     W, H = _image_size(kind, size)
     if kind == "h36m":
         f = H36M_FOCAL_PER_SIDE * max(W, H) * rng.uniform(0.995, 1.005)
@@ -526,8 +528,7 @@ class BodyRenderer:
     def __init__(self, intrinsics: Intrinsics, subject: BodySubject, rng: np.random.Generator,
                  camera: BodyCamera | None = None, person_box=None, *, occluders: int | None = None,
                  motion_blur: bool = True, blur: bool = True, noise: bool = True, antialias: bool = True):
-        if not isinstance(rng, np.random.Generator):
-            raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        rng = as_rng(rng)
         self.intr, self.subject = intrinsics, subject
         W, H = intrinsics.width, intrinsics.height
         self.size = (W, H)

@@ -35,6 +35,7 @@ from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
 from ..camera import Intrinsics
 from ..skeleton import HAND21
+from .rng import as_rng
 
 MOTION_VERSION = "1"
 
@@ -159,7 +160,7 @@ def sample_hand_subject(rng: np.random.Generator) -> HandSubject:
     radii ~7-10 mm (thinner distally, the little finger thinnest, the
     thumb's metacarpal thicker), palm thickness 22-32 mm.
     """
-    rng = _as_rng(rng)
+    rng = as_rng(rng)
     scale = rng.uniform(0.85, 1.15)
     nominal = np.asarray(HAND21.bone_lengths_mm, dtype=np.float64)
     per_bone = np.clip(rng.normal(1.0, 0.035, size=nominal.shape), 0.92, 1.08)
@@ -380,7 +381,7 @@ def hand_motion(subject: HandSubject, n_frames: int, fps: float = 50.0, rng=None
     ``rng`` is a :class:`numpy.random.Generator` or an int seed (required).
     With ``return_details`` also returns a :class:`HandMotionDetails`.
     """
-    rng = _as_rng(rng)
+    rng = as_rng(rng)
     if not isinstance(subject, HandSubject):
         raise ValueError(f"subject must be a HandSubject (see sample_hand_subject), got {type(subject).__name__}")
     if int(n_frames) != n_frames or n_frames < 1:
@@ -531,10 +532,3 @@ def joint_angles(joints_cam: np.ndarray, rotation: np.ndarray, subject: HandSubj
     return out
 
 
-def _as_rng(rng) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
-    raise ValueError("pass rng as a numpy.random.Generator or an int seed "
-                     f"(the data is deterministic from a seed), got {type(rng).__name__}")

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..camera import Intrinsics
-from .hand_motion import FINGER_JOINTS, HandSubject, _as_rng, default_hand_subject
+from .hand_motion import FINGER_JOINTS, HandSubject, default_hand_subject
+from .rng import as_rng
 
 RENDER_VERSION = "1"
 NEAR_MM = 20.0
@@ -302,7 +303,7 @@ def sample_hand_scene(rng, joints_cam: np.ndarray | None = None, subject: HandSu
     """A random scene: a wall at 0.8-1.5 m tilted up to ~15°, a table below the hand with
     probability 0.5 (below every joint of ``joints_cam`` when given), a forearm and upper arm
     with probability 0.85, and sensor settings (range limit 1.0-2.5 m, so the wall is sometimes out of range)."""
-    rng = _as_rng(rng)
+    rng = as_rng(rng)
     tilt = np.radians(rng.uniform(0, 15))
     az = rng.uniform(0, 2 * np.pi)
     n_wall = np.array([np.sin(tilt) * np.cos(az), np.sin(tilt) * np.sin(az), np.cos(tilt)])
@@ -358,7 +359,7 @@ class HandDepthRenderer:
             subject = default_hand_subject()
         if not isinstance(subject, HandSubject):
             raise ValueError(f"subject must be a HandSubject, got {type(subject).__name__}")
-        self.rng = _as_rng(0 if rng is None else rng)
+        self.rng = as_rng(rng, none_seed=0)
         self.intrinsics = intrinsics
         self.subject = subject
         self.scene = scene if scene is not None else sample_hand_scene(self.rng, subject=subject)
