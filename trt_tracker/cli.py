@@ -151,6 +151,40 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    try:
+        from .train import PRESETS, TrainConfig, preset, train
+    except ImportError as e:
+        raise CliError(f"training needs PyTorch: pip install -e '.[train]' ({e})") from None
+    if args.list:
+        for name in sorted(PRESETS):
+            m = PRESETS[name].model
+            print(f"{name:24s} {m.task:8s} {m.skeleton} {m.modality:5s} ResNet-{m.depth} x{m.width} "
+                  f"{m.input_size}px")
+        return 0
+    if args.config:
+        import json
+
+        try:
+            cfg = TrainConfig.from_dict(json.loads(Path(args.config).read_text()))
+        except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
+            raise CliError(f"cannot read training config {args.config}: {e}") from None
+    elif args.preset:
+        cfg = preset(args.preset)
+    else:
+        raise CliError("give --preset NAME (see --list) or --config FILE")
+    cfg = cfg.override(args.set)
+    if args.print_config:
+        import json
+
+        print(json.dumps(cfg.to_dict(), indent=2))
+        return 0
+    metrics = train(cfg, resume=not args.no_resume, progress=not args.quiet, device=args.device)
+    print(f"{cfg.name}: {metrics}")
+    print(f"weights: {cfg.out_dir / 'weights.pt'}")
+    return 0
+
+
 # ------------------------------------------------------------------ parser
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="trt-tracker", description=__doc__,
@@ -190,6 +224,21 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--out", default="runs/demo", help="output folder")
     d.set_defaults(func=cmd_demo)
+
+    t = sub.add_parser("train", help="train a pose or relation network on synthetic data",
+                       description="Train one network from a preset or a JSON config, with key=value overrides. "
+                                   "Resumes from OUT/NAME/checkpoint.pt when present. For several GPUs or "
+                                   "processes: torchrun --nproc_per_node=N -m trt_tracker.cli train ...")
+    t.add_argument("--preset", help="a preset name (see --list)")
+    t.add_argument("--config", help="a JSON training config (as printed by --print-config)")
+    t.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="overrides, e.g. steps=1500 model.width=0.5 augment.rotate_deg=20")
+    t.add_argument("--list", action="store_true", help="list the presets and exit")
+    t.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
+    t.add_argument("--no-resume", action="store_true", help="start afresh even if a checkpoint exists")
+    t.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda if available)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
     return p
 
 

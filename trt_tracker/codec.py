@@ -1,0 +1,98 @@
+"""The keypoint codec: image 2.5D <-> network frame, and input normalisation.
+
+Shared by training, evaluation and every runtime backend (NumPy only; no
+PyTorch).  For one crop (:class:`~trt_tracker.camera.CropTransform`):
+
+* points (joints): ``u, v`` full-image pixels -> heatmap pixels through the
+  crop's affine map; ``z`` (root-relative mm) -> ``z / (cube_mm / 2)``;
+* vectors (bones, displacements): the same with the affine's linear part only;
+* images: RGB uint8 -> ImageNet-normalised float CHW; depth uint16 mm ->
+  ``(d - centre) / (cube_mm / 2)`` clipped to [-1, 1], holes (0) -> 1 (far).
+
+``decode_*`` invert ``encode_*`` exactly (round-trip tests).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .camera import CropTransform
+
+RGB_MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255
+RGB_STD = np.array([0.229, 0.224, 0.225], np.float32) * 255
+
+
+@dataclass(frozen=True)
+class PoseCodec:
+    input_size: int
+    heatmap_size: int
+    cube_mm: float
+
+    def transform(self, box, rotation_deg: float = 0.0, flip: bool = False) -> CropTransform:
+        return CropTransform(box, self.input_size, self.heatmap_size, rotation_deg, flip)
+
+    @property
+    def z_scale(self) -> float:
+        return self.cube_mm / 2
+
+    # ----------------------------------------------------------- points
+    def encode_points(self, P: np.ndarray, tf: CropTransform) -> np.ndarray:
+        """(..., K, C) image points (u, v px[, z mm]) -> network frame."""
+        out = tf.to_heatmap(P)
+        if out.shape[-1] > 2:
+            out[..., 2] = P[..., 2] / self.z_scale
+        return out
+
+    def decode_points(self, P: np.ndarray, tf: CropTransform) -> np.ndarray:
+        out = tf.from_heatmap(P)
+        if out.shape[-1] > 2:
+            out[..., 2] = np.asarray(P, np.float64)[..., 2] * self.z_scale
+        return out
+
+    # ----------------------------------------------------------- vectors
+    def encode_vectors(self, V: np.ndarray, tf: CropTransform) -> np.ndarray:
+        V = np.asarray(V, np.float64)
+        out = V.copy()
+        A = tf.image_to_heatmap[:, :2]
+        out[..., :2] = V[..., :2] @ A.T
+        if out.shape[-1] > 2:
+            out[..., 2] = V[..., 2] / self.z_scale
+        return out
+
+    def decode_vectors(self, V: np.ndarray, tf: CropTransform) -> np.ndarray:
+        V = np.asarray(V, np.float64)
+        out = V.copy()
+        Ai = np.linalg.inv(tf.image_to_heatmap[:, :2])
+        out[..., :2] = V[..., :2] @ Ai.T
+        if out.shape[-1] > 2:
+            out[..., 2] = V[..., 2] * self.z_scale
+        return out
+
+    # ----------------------------------------------------------- images
+    def encode_rgb(self, crop: np.ndarray) -> np.ndarray:
+        """(S, S, 3) uint8 crop -> (3, S, S) float32."""
+        crop = np.asarray(crop)
+        if crop.dtype != np.uint8 or crop.ndim != 3 or crop.shape[2] != 3:
+            raise ValueError(f"expected an (S, S, 3) uint8 RGB crop, got {crop.shape} {crop.dtype}")
+        return ((crop.astype(np.float32) - RGB_MEAN) / RGB_STD).transpose(2, 0, 1)
+
+    def encode_depth(self, crop: np.ndarray, centre_mm: float) -> np.ndarray:
+        """(S, S) uint16 mm crop -> (1, S, S) float32; 0 (no reading) counts as far."""
+        crop = np.asarray(crop)
+        if crop.dtype != np.uint16 or crop.ndim != 2:
+            raise ValueError(f"expected an (S, S) uint16 depth crop, got {crop.shape} {crop.dtype}")
+        if not np.isfinite(centre_mm) or centre_mm <= 0:
+            raise ValueError(f"depth normalisation centre must be a positive depth in mm, got {centre_mm}")
+        d = (crop.astype(np.float32) - np.float32(centre_mm)) / np.float32(self.z_scale)
+        d = np.clip(d, -1.0, 1.0)
+        d[crop == 0] = 1.0
+        return d[None]
+
+    def crop_input(self, frame: np.ndarray, tf: CropTransform, modality: str, centre_mm: float | None = None):
+        """Warp a full frame to the crop and normalise it: (C, S, S) float32."""
+        if modality == "rgb":
+            return self.encode_rgb(tf.warp(frame, "linear", 0))
+        if centre_mm is None:
+            raise ValueError("a depth crop needs centre_mm (the depth the cube is centred on)")
+        return self.encode_depth(tf.warp(frame, "nearest", 0), centre_mm)

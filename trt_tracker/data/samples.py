@@ -1,0 +1,168 @@
+"""Training and evaluation samples cut from synthetic sequences (NumPy only).
+
+A sample is one crop (pose and spatial networks) or a pair of crops cut with
+one box (temporal networks), normalised by :class:`~trt_tracker.codec.PoseCodec`,
+with targets in the network frame:
+
+* ``pose``/``spatial``: ``image`` (C, S, S), ``joints`` (K, 3), ``bones``
+  (K, 3; the root's row is 0), ``related`` (K, 2) = the parents' (u, v)
+  (the root's own);
+* ``temporal``: ``image`` (2C, S, S) = [crop(t-g), crop(t)], ``related``
+  (K, 2) = joints of frame t-g, ``target`` (K, 3) = J[t] - J[t-g], ``gap``.
+
+Augmentations are the papers' (seed 000 supplement 2.1): body RGB - translation
++-2 % of the box, scale +-25 %, rotation +-30 deg, horizontal flip with the
+left/right joints swapped; hand depth - rotation +-180 deg, scale +-10 %.
+:class:`SyntheticSamples` makes them endlessly from sequences generated on
+the fly, each sequence from its own seed, so a stream is reproducible.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..camera import box_from_points
+from ..codec import PoseCodec
+from .sequence import Sequence
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    translate: float = 0.02      # +- fraction of the box side
+    scale: float = 0.25          # +- fraction
+    rotate_deg: float = 30.0     # +- degrees
+    flip: bool = True            # horizontal flip with joint swap, probability 0.5
+    margin: float = 1.25         # box side / extent of the joints
+    depth_centre_noise_mm: float = 15.0   # depth: error of the normalisation centre (sd)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+BODY_AUGMENT = AugmentConfig()
+HAND_AUGMENT = AugmentConfig(translate=0.0, scale=0.10, rotate_deg=180.0, flip=False, margin=1.3)
+NO_AUGMENT_BODY = AugmentConfig(0.0, 0.0, 0.0, False, 1.25, 0.0)
+NO_AUGMENT_HAND = AugmentConfig(0.0, 0.0, 0.0, False, 1.3, 0.0)
+
+
+def no_augment(modality: str) -> AugmentConfig:
+    return NO_AUGMENT_BODY if modality == "rgb" else NO_AUGMENT_HAND
+
+
+def _transform(codec: PoseCodec, uv: np.ndarray, aug: AugmentConfig, rng: np.random.Generator | None):
+    """Crop transform around the points with random translation/scale/rotation/flip."""
+    box = box_from_points(uv, aug.margin)
+    if rng is None:
+        return codec.transform(box), False
+    cx = box.cx + rng.uniform(-1, 1) * aug.translate * box.size
+    cy = box.cy + rng.uniform(-1, 1) * aug.translate * box.size
+    size = box.size * (1 + rng.uniform(-1, 1) * aug.scale)
+    rot = rng.uniform(-1, 1) * aug.rotate_deg
+    flip = bool(aug.flip and rng.random() < 0.5)
+    from ..camera import CropBox
+
+    return codec.transform(CropBox(cx, cy, size), rot, flip), flip
+
+
+def _depth_centre(seq: Sequence, t: int, aug: AugmentConfig, rng) -> float | None:
+    if seq.modality != "depth":
+        return None
+    c = float(seq.root_depth[t])
+    if rng is not None and aug.depth_centre_noise_mm > 0:
+        c += rng.normal(0, aug.depth_centre_noise_mm)
+    return c
+
+
+def pose_sample(seq: Sequence, t: int, codec: PoseCodec, aug: AugmentConfig, rng=None) -> dict:
+    """One frame's crop with joints, bones and parent locations in the network frame."""
+    P = seq.joints_2p5d[t]                                   # (K, 3): u, v px; z root-relative mm
+    tf, flip = _transform(codec, P[:, :2], aug, rng)
+    image = codec.crop_input(seq.frames[t], tf, seq.modality, _depth_centre(seq, t, aug, rng))
+    J = codec.encode_points(P, tf)
+    if flip:
+        J = J[seq.skeleton.flip_permutation]
+    sk = seq.skeleton
+    B = sk.bones(J)
+    B[sk.root] = 0.0
+    par = np.where(sk.parents_array < 0, np.arange(sk.K), sk.parents_array)
+    return {"image": image.astype(np.float32), "joints": J.astype(np.float32), "bones": B.astype(np.float32),
+            "related": J[par, :2].astype(np.float32)}
+
+
+def temporal_sample(seq: Sequence, t: int, gap: int, codec: PoseCodec, aug: AugmentConfig, rng=None) -> dict:
+    """Frames ``t - gap`` and ``t`` cropped with one box, the earlier frame's joints, and the displacement."""
+    if not 0 <= t - gap and t < len(seq):
+        raise ValueError(f"frames {t - gap} and {t} are not both in a sequence of {len(seq)}")
+    P0, P1 = seq.joints_2p5d[t - gap], seq.joints_2p5d[t]
+    tf, flip = _transform(codec, np.concatenate([P0[:, :2], P1[:, :2]]), aug, rng)
+    centre = _depth_centre(seq, t - gap, aug, rng)
+    a = codec.crop_input(seq.frames[t - gap], tf, seq.modality, centre)
+    b = codec.crop_input(seq.frames[t], tf, seq.modality, centre)
+    J0, J1 = codec.encode_points(P0, tf), codec.encode_points(P1, tf)
+    if flip:
+        perm = seq.skeleton.flip_permutation
+        J0, J1 = J0[perm], J1[perm]
+    return {"image": np.concatenate([a, b]).astype(np.float32), "related": J0[:, :2].astype(np.float32),
+            "target": (J1 - J0).astype(np.float32), "gap": np.int64(gap)}
+
+
+def sample_gap(rng: np.random.Generator, max_gap: int) -> int:
+    """A frame gap, log-uniform in [1, max_gap]: small and large motions equally often per octave."""
+    return int(np.clip(np.round(np.exp(rng.uniform(0, np.log(max_gap + 0.49)))), 1, max_gap))
+
+
+def make_sequence(modality: str, seed: int, n_frames: int) -> Sequence:
+    """The synthetic sequence for a seed (body RGB 256 x 256 at 50 fps, or hand depth 320 x 240)."""
+    if modality == "rgb":
+        from .body import make_body_sequence
+
+        return make_body_sequence(seed, n_frames)
+    from .hand import make_hand_sequence
+
+    return make_hand_sequence(seed, n_frames)
+
+
+@dataclass(frozen=True)
+class SampleStreamConfig:
+    frames_per_sequence: int = 100   # frames rendered per generated sequence (50 fps)
+    samples_per_sequence: int = 200  # samples cut from it (each frame is reused under new augmentations)
+    max_gap: int = 60                # temporal: largest frame gap (50 fps: d = 3 at 2.5 fps)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class SyntheticSamples:
+    """Endless samples for one task: sequence seeds ``first_seed + shard + k * num_shards``.
+
+    Sharding (``shard``, ``num_shards``) splits the seed stream between data
+    loader workers and distributed ranks without overlap; the samples of a
+    sequence depend only on its seed, so the stream is deterministic.
+    """
+
+    def __init__(self, task: str, modality: str, codec: PoseCodec, aug: AugmentConfig,
+                 stream: SampleStreamConfig = SampleStreamConfig(), first_seed: int = 0):
+        if task not in ("pose", "spatial", "temporal"):
+            raise ValueError(f"unknown task {task!r}")
+        self.task, self.modality, self.codec, self.aug, self.stream = task, modality, codec, aug, stream
+        self.first_seed = int(first_seed)
+
+    def from_sequence(self, seq: Sequence, seed: int):
+        rng = np.random.default_rng([int(seed), 7919])
+        T, n = len(seq), self.stream.samples_per_sequence
+        for _ in range(n):
+            if self.task == "temporal":
+                gap = sample_gap(rng, min(self.stream.max_gap, T - 1))
+                t = int(rng.integers(gap, T))
+                yield temporal_sample(seq, t, gap, self.codec, self.aug, rng)
+            else:
+                yield pose_sample(seq, int(rng.integers(0, T)), self.codec, self.aug, rng)
+
+    def __call__(self, shard: int = 0, num_shards: int = 1, start: int = 0):
+        k = start
+        while True:
+            seed = self.first_seed + shard + k * num_shards
+            seq = make_sequence(self.modality, seed, self.stream.frames_per_sequence)
+            yield from self.from_sequence(seq, seed)
+            k += 1

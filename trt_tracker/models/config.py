@@ -1,0 +1,122 @@
+"""One typed configuration per model, and the function that builds it.
+
+>>> cfg = ModelConfig(task="spatial", skeleton="BODY17", modality="rgb", depth=10, width=0.25, input_size=128)
+>>> net = build_model(cfg)
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+from ..skeleton import get_skeleton
+
+TASKS = ("pose", "spatial", "temporal")
+POSE_HEADS = ("integral", "joints", "bones")
+RELATION_ARCHS = ("maps", "fc", "sparseflow")
+FUSIONS = ("early", "late")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    task: str = "pose"              # pose | spatial | temporal
+    skeleton: str = "BODY17"
+    modality: str = "rgb"           # rgb (3 channels) | depth (1 channel)
+    input_size: int = 256           # square crop side (pixels)
+    depth: int = 50                 # ResNet depth (10, 18, 34, 50, 101)
+    width: float = 1.0              # ResNet channel multiplier
+    head_channels: int = 256        # deconvolution channels
+    n_deconv: int = 3               # 4x4 stride-2 deconvolutions (3: stride-32 features -> stride 4)
+    dims: int = 3                   # 3 for (u, v, z), 2 for 2D
+    cube_mm: float = 2000.0         # metric cube side: z in [-cube/2, cube/2] maps to [-1, 1]
+    # pose networks
+    pose_head: str = "integral"     # integral | joints | bones (seed 002 regression)
+    depth_bins: int = 64            # volumetric heatmap depth (integral, dims=3)
+    # relation networks
+    arch: str = "maps"              # maps (ours) | fc (Baseline) | sparseflow
+    decay: str = "binary"           # binary | gaussian | linear | exponential
+    beta: float = 5.0               # decay rate (binary: radius in heatmap pixels)
+    sampling: str = "decay"         # decay | full | rand_half | rand_one | joint_one
+    fusion: str = "early"           # temporal: early (stacked pair) | late (cached per-frame features)
+
+    def __post_init__(self) -> None:
+        def bad(name, value, allowed):
+            raise ValueError(f"model config: {name}={value!r} is not one of {allowed}")
+
+        if self.task not in TASKS:
+            bad("task", self.task, TASKS)
+        get_skeleton(self.skeleton)
+        if self.modality not in ("rgb", "depth"):
+            bad("modality", self.modality, ("rgb", "depth"))
+        if self.pose_head not in POSE_HEADS:
+            bad("pose_head", self.pose_head, POSE_HEADS)
+        if self.arch not in RELATION_ARCHS:
+            bad("arch", self.arch, RELATION_ARCHS)
+        if self.fusion not in FUSIONS:
+            bad("fusion", self.fusion, FUSIONS)
+        if self.dims not in (2, 3):
+            bad("dims", self.dims, (2, 3))
+        if self.input_size % 32 or self.input_size < 32:
+            raise ValueError(f"model config: input_size must be a positive multiple of 32, got {self.input_size}")
+        if self.fusion == "late" and self.task != "temporal":
+            raise ValueError("model config: fusion='late' is for temporal networks only")
+        if self.cube_mm <= 0:
+            raise ValueError(f"model config: cube_mm must be positive, got {self.cube_mm}")
+
+    @property
+    def frame_channels(self) -> int:
+        return 3 if self.modality == "rgb" else 1
+
+    @property
+    def in_channels(self) -> int:
+        """Input channels of the network: a stacked pair for early-fusion temporal networks."""
+        return self.frame_channels * (2 if self.task == "temporal" else 1)
+
+    @property
+    def heatmap_size(self) -> int:
+        return self.input_size // 32 * 2 ** self.n_deconv
+
+    @property
+    def K(self) -> int:
+        return get_skeleton(self.skeleton).K
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"model config: unknown key(s) {unknown}; known: {sorted(known)}")
+        return cls(**d)
+
+    def replace(self, **kw) -> "ModelConfig":
+        return replace(self, **kw)
+
+
+def build_model(cfg: ModelConfig):
+    """The ``torch.nn.Module`` for a config (see :mod:`trt_tracker.models.pose` and ``relation``)."""
+    from .backbone import ResNet, ResNetConfig
+    from .pose import IntegralPoseNet, RegressionPoseNet
+    from .relation import LateFusionTemporalNet, RelationBaseline, RelationNet
+
+    sk = get_skeleton(cfg.skeleton)
+    in_ch = cfg.frame_channels if (cfg.task == "temporal" and cfg.fusion == "late") else cfg.in_channels
+    backbone = ResNet(ResNetConfig(cfg.depth, cfg.width, in_ch))
+    if cfg.task == "pose":
+        if cfg.pose_head == "integral":
+            return IntegralPoseNet(backbone, sk.K, cfg.depth_bins if cfg.dims == 3 else 0, cfg.head_channels,
+                                   cfg.n_deconv)
+        return RegressionPoseNet(backbone, sk.parents, cfg.heatmap_size, cfg.pose_head, cfg.dims)
+    if cfg.arch == "fc":
+        return RelationBaseline(backbone, sk.K, cfg.dims, cfg.heatmap_size)
+    kw = dict(dims=cfg.dims, head_channels=cfg.head_channels, n_deconv=cfg.n_deconv, heatmap_size=cfg.heatmap_size,
+              decay_kind=cfg.decay, beta=cfg.beta, sampling=cfg.sampling)
+    if cfg.fusion == "late":
+        if cfg.arch != "maps":
+            raise ValueError("model config: late fusion is implemented for arch='maps' only")
+        return LateFusionTemporalNet(backbone, sk.K, **kw)
+    return RelationNet(backbone, sk.K, shared_map=cfg.arch == "sparseflow", **kw)
+
+
+def count_parameters(module) -> int:
+    return sum(p.numel() for p in module.parameters())

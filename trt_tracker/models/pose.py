@@ -1,0 +1,149 @@
+"""Single-frame pose networks.
+
+* :class:`IntegralPoseNet` - integral regression (Sun et al. 2018, the
+  single-frame estimator of seed 000): heatmaps, then a soft-argmax.  2D
+  (K maps) or 3D volumetric (K x D maps, D depth bins).
+* :class:`RegressionPoseNet` - seed 002's regression networks: a backbone,
+  global average pooling and a fully connected layer that outputs either
+  joints (the "direct joint regression" baseline) or bones (trained with the
+  compositional loss of :mod:`trt_tracker.models.losses`).
+
+Units (the network frame): ``u, v`` in heatmap pixels (pixel centres at
+integers, so a map of side H spans -0.5 .. H-0.5), ``z`` root-relative depth
+normalised by half the metric cube, so the cube maps to [-1, 1].
+:mod:`trt_tracker.codec` converts to and from image pixels and millimetres.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .backbone import ResNet
+from .heads import DeconvHead
+
+
+def soft_argmax_2d(logits: torch.Tensor) -> torch.Tensor:
+    """(N, K, H, W) logits -> (N, K, 2) expected (u, v) under the softmax over H x W."""
+    if logits.ndim != 4:
+        raise ValueError(f"expected (N, K, H, W) logits, got {tuple(logits.shape)}")
+    N, K, H, W = logits.shape
+    p = F.softmax(logits.reshape(N, K, H * W), dim=-1).reshape(N, K, H, W)
+    xs = torch.arange(W, dtype=p.dtype, device=p.device)
+    ys = torch.arange(H, dtype=p.dtype, device=p.device)
+    u = (p.sum(2) * xs).sum(-1)          # marginal over rows, then E[x]
+    v = (p.sum(3) * ys).sum(-1)
+    return torch.stack([u, v], dim=-1)
+
+
+def soft_argmax_3d(logits: torch.Tensor) -> torch.Tensor:
+    """(N, K, D, H, W) logits -> (N, K, 3) expected (u, v, z); z in [-1, 1] over the D bins' centres."""
+    if logits.ndim != 5:
+        raise ValueError(f"expected (N, K, D, H, W) logits, got {tuple(logits.shape)}")
+    N, K, D, H, W = logits.shape
+    p = F.softmax(logits.reshape(N, K, D * H * W), dim=-1).reshape(N, K, D, H, W)
+    xs = torch.arange(W, dtype=p.dtype, device=p.device)
+    ys = torch.arange(H, dtype=p.dtype, device=p.device)
+    zs = (torch.arange(D, dtype=p.dtype, device=p.device) + 0.5) / D * 2 - 1
+    u = (p.sum((2, 3)) * xs).sum(-1)
+    v = (p.sum((2, 4)) * ys).sum(-1)
+    z = (p.sum((3, 4)) * zs).sum(-1)
+    return torch.stack([u, v, z], dim=-1)
+
+
+class IntegralPoseNet(nn.Module):
+    """Image (N, Cin, S, S) -> joints (N, K, 3) (or (N, K, 2) for 2D) in the network frame."""
+
+    def __init__(self, backbone: ResNet, num_joints: int, depth_bins: int = 64, head_channels: int = 256,
+                 n_deconv: int = 3):
+        super().__init__()
+        self.backbone = backbone
+        self.K = num_joints
+        self.D = depth_bins  # 0 -> 2D
+        self.head = DeconvHead(backbone.out_channels, num_joints * max(depth_bins, 1), head_channels, n_deconv)
+        self.stride = backbone.stride // self.head.upsample
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.head(self.backbone(x))
+        N, _, H, W = h.shape
+        return h.reshape(N, self.K, self.D, H, W) if self.D else h
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.logits(x)
+        return soft_argmax_3d(h) if self.D else soft_argmax_2d(h)
+
+
+class RegressionPoseNet(nn.Module):
+    """Seed 002: backbone -> average pool -> FC to K x C normalised outputs.
+
+    ``target="joints"`` predicts joints; ``target="bones"`` predicts bones
+    (the root's "bone" is its position) and :meth:`forward` composes them into
+    joints, so both variants return joints in the network frame while
+    :meth:`bones` exposes the raw prediction for the compositional loss.
+    The normalisation (seed 002 Eq. 1-2) is parameter-free and inside the
+    network: ``value = out * scale + mean``.
+    """
+
+    def __init__(self, backbone: ResNet, parents, heatmap_size: int, target: str = "bones", dims: int = 3):
+        super().__init__()
+        if target not in ("joints", "bones"):
+            raise ValueError(f"target must be 'joints' or 'bones', got {target!r}")
+        self.backbone = backbone
+        self.target = target
+        self.K = len(parents)
+        self.C = dims
+        self.fc = nn.Linear(backbone.out_channels, self.K * dims)
+        nn.init.normal_(self.fc.weight, std=0.001)
+        nn.init.zeros_(self.fc.bias)
+        parents = list(parents)
+        self.register_buffer("parents", torch.tensor(parents), persistent=False)
+        order, seen = [], set()
+        while len(order) < self.K:  # topological order for composing bones
+            for k, p in enumerate(parents):
+                if k not in seen and (p < 0 or p in seen):
+                    order.append(k)
+                    seen.add(k)
+        self.order = order
+        H = float(heatmap_size)
+        scale = torch.tensor([H / 4, H / 4, 0.5][:dims])
+        mean = torch.zeros(self.K, dims)
+        root = parents.index(-1)
+        if target == "joints":
+            mean[:, :2] = (H - 1) / 2
+        else:
+            mean[root, :2] = (H - 1) / 2
+        self.register_buffer("scale", scale, persistent=False)
+        self.register_buffer("mean", mean, persistent=False)
+
+    def raw(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.backbone(x).mean((2, 3))
+        return self.fc(f).reshape(-1, self.K, self.C) * self.scale + self.mean
+
+    def bones(self, x: torch.Tensor) -> torch.Tensor:
+        if self.target != "bones":
+            raise ValueError("this network regresses joints, not bones")
+        return self.raw(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.raw(x)
+        if self.target == "joints":
+            return out
+        return compose_bones(out, self.parents.tolist(), self.order)
+
+
+def compose_bones(B: torch.Tensor, parents, order=None) -> torch.Tensor:
+    """Joints from bones (..., K, C): ``J[k] = J[parent(k)] + B[k]``, the root's bone being its position."""
+    parents = list(parents)
+    if order is None:
+        order, seen = [], set()
+        while len(order) < len(parents):
+            for k, p in enumerate(parents):
+                if k not in seen and (p < 0 or p in seen):
+                    order.append(k)
+                    seen.add(k)
+    J = [None] * len(parents)
+    for k in order:
+        p = parents[k]
+        J[k] = B[..., k, :] if p < 0 else J[p] + B[..., k, :]
+    return torch.stack(J, dim=-2)
+

@@ -1,0 +1,224 @@
+"""Relation networks (seed 000 section 3): per-pixel relation maps with pixel weighting.
+
+One architecture for both relations; only the input differs:
+
+* spatial: one image -> bones ``B[k] = J[k] - J[parent(k)]``, related joint = the parent in frame t;
+* temporal: two images stacked on the channel axis (``I[t-d]`` then ``I[t]``,
+  both cropped with one box) -> displacements ``J[t,k] - J[t-d,k]``, related
+  joint = the joint itself in frame t-d.
+
+The head outputs K relation maps of C-vectors ``M`` (N, K, C, H, W).  A pixel
+weighting map ``W = O(F, beta)`` decays with the distance ``F`` (heatmap
+pixels) from the related joint.  Training minimises Eq. 6,
+``sum_p W |M - M_gt|_1`` (divided by ``sum_p W`` so that the scale does not
+depend on beta); inference pools Eq. 7, ``R = sum_p W M / sum_p W``.  The
+related joints are an input of :meth:`RelationNet.forward`, so an exported
+graph returns (N, K, C) relations, never full maps.
+
+Comparisons of the paper, in this module too: the fully connected
+:class:`RelationBaseline`; the pixel sampling modes ``full``, ``rand_half``,
+``rand_one``, ``joint_one`` (Table 2); :class:`RelationNet` with
+``shared_map=True`` is the SparseFlow baseline (one flow map for all joints,
+read at each joint).  :class:`LateFusionTemporalNet` (beyond the paper)
+computes per-frame features once, so each extra duration costs only a head.
+
+Units are those of :mod:`trt_tracker.models.pose`: ``u, v`` in heatmap
+pixels, ``z`` normalised by half the metric cube.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .backbone import ResNet
+from .heads import DeconvHead
+
+DECAYS = ("binary", "gaussian", "linear", "exponential")
+SAMPLINGS = ("decay", "full", "rand_half", "rand_one", "joint_one")
+#: Added to the weights as a multiple of the bilinear weights at the related
+#: joint, so ``sum W`` never vanishes (a binary window with beta below the
+#: pixel spacing, or a joint outside the map) and beta -> 0 gives JointOne.
+_FLOOR = 1e-4
+
+
+def decay(F: torch.Tensor, kind: str, beta: float) -> torch.Tensor:
+    """Table 4's decay functions ``O(F, beta)`` of a distance map ``F``."""
+    if kind == "binary":
+        return (F <= beta).to(F.dtype)
+    if kind == "gaussian":
+        return torch.exp(-beta * F * F)
+    if kind == "linear":
+        return torch.clamp(1 - beta * F, min=0.0)
+    if kind == "exponential":
+        return torch.exp(-beta * F)
+    raise ValueError(f"unknown decay {kind!r}; choose one of {DECAYS}")
+
+
+def _grids(H: int, W: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    xs = torch.arange(W, dtype=like.dtype, device=like.device)
+    ys = torch.arange(H, dtype=like.dtype, device=like.device)
+    return xs, ys
+
+
+def bilinear_weights(related: torch.Tensor, H: int, W: int) -> torch.Tensor:
+    """(N, K, >=2) locations -> (N, K, H, W) bilinear interpolation weights (clamped to the map)."""
+    xs, ys = _grids(H, W, related)
+    u = related[..., 0].clamp(0, W - 1)
+    v = related[..., 1].clamp(0, H - 1)
+    wx = torch.clamp(1 - (xs - u[..., None]).abs(), min=0.0)   # (N, K, W)
+    wy = torch.clamp(1 - (ys - v[..., None]).abs(), min=0.0)   # (N, K, H)
+    return wy[..., :, None] * wx[..., None, :]
+
+
+def weighting_map(related: torch.Tensor, H: int, W: int, kind: str = "binary", beta: float = 2.5,
+                  sampling: str = "decay") -> torch.Tensor:
+    """Pixel weighting maps (N, K, H, W) for related joints (N, K, >=2) in heatmap pixels.
+
+    ``sampling="decay"`` is Eq. 4; the others are Table 2's strategies:
+    ``full`` (every pixel), ``rand_half`` (a random half), ``rand_one`` (one
+    random pixel), ``joint_one`` (the pixel at the related joint, bilinear).
+    """
+    if related.ndim != 3 or related.shape[-1] < 2:
+        raise ValueError(f"related joints must be (N, K, 2 or 3), got {tuple(related.shape)}")
+    N, K = related.shape[:2]
+    bil = bilinear_weights(related, H, W)
+    if sampling == "decay":
+        xs, ys = _grids(H, W, related)
+        dx = xs - related[..., 0, None]                     # (N, K, W)
+        dy = ys - related[..., 1, None]                     # (N, K, H)
+        F = torch.sqrt(dy[..., :, None] ** 2 + dx[..., None, :] ** 2)
+        Wm = decay(F, kind, beta)
+    elif sampling == "full":
+        Wm = torch.ones(N, K, H, W, dtype=related.dtype, device=related.device)
+    elif sampling == "rand_half":
+        Wm = (torch.rand(N, K, H, W, device=related.device) < 0.5).to(related.dtype)
+    elif sampling == "rand_one":
+        idx = torch.randint(0, H * W, (N, K, 1), device=related.device)
+        Wm = torch.zeros(N, K, H * W, dtype=related.dtype, device=related.device)
+        Wm = Wm.scatter(2, idx, 1.0).reshape(N, K, H, W)
+    elif sampling == "joint_one":
+        return bil
+    else:
+        raise ValueError(f"unknown sampling {sampling!r}; choose one of {SAMPLINGS}")
+    return Wm + _FLOOR * bil
+
+
+def weighted_pool(maps: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Eq. 7: (N, K, C, H, W) maps and (N, K, H, W) weights -> (N, K, C) weighted averages."""
+    num = (maps * weights[:, :, None]).sum((3, 4))
+    return num / weights.sum((2, 3))[..., None]
+
+
+def weighted_l1(maps: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Eq. 6 per joint, divided by ``sum W``: maps (N, K, C, H, W), target (N, K, C) -> scalar mean."""
+    err = (maps - target[..., None, None]).abs().sum(2)            # (N, K, H, W), L1 over C
+    per_joint = (weights * err).sum((2, 3)) / weights.sum((2, 3))
+    return per_joint.mean()
+
+
+class RelationNet(nn.Module):
+    """Per-pixel relation regression with pixel weighting (spatial or early-fusion temporal).
+
+    ``forward(image, related) -> (N, K, C)`` pools the maps at the related
+    joints (Eq. 7); ``maps(image)`` gives the raw (N, K, C, H, W) maps.
+    ``shared_map=True`` makes it the SparseFlow baseline: one C-channel map
+    for every joint, read with each joint's own weighting.
+    """
+
+    def __init__(self, backbone: ResNet, num_joints: int, dims: int = 3, head_channels: int = 256,
+                 n_deconv: int = 3, heatmap_size: int = 64, decay_kind: str = "binary", beta: float = 2.5,
+                 sampling: str = "decay", shared_map: bool = False):
+        super().__init__()
+        if decay_kind not in DECAYS:
+            raise ValueError(f"unknown decay {decay_kind!r}; choose one of {DECAYS}")
+        if sampling not in SAMPLINGS:
+            raise ValueError(f"unknown sampling {sampling!r}; choose one of {SAMPLINGS}")
+        self.backbone = backbone
+        self.K, self.C = num_joints, dims
+        self.shared_map = shared_map
+        self.head = DeconvHead(backbone.out_channels, dims * (1 if shared_map else num_joints), head_channels,
+                               n_deconv)
+        self.decay_kind, self.beta, self.sampling = decay_kind, float(beta), sampling
+        H = float(heatmap_size)
+        # Maps predict relation / scale (seed 002's normalisation, inside the network).
+        self.register_buffer("scale", torch.tensor([H / 4, H / 4, 0.5][:dims]), persistent=False)
+
+    def maps_from_features(self, f: torch.Tensor) -> torch.Tensor:
+        h = self.head(f)
+        N, _, H, W = h.shape
+        m = h.reshape(N, 1 if self.shared_map else self.K, self.C, H, W) * self.scale[:, None, None]
+        return m.expand(N, self.K, self.C, H, W) if self.shared_map else m
+
+    def maps(self, x: torch.Tensor) -> torch.Tensor:
+        return self.maps_from_features(self.backbone(x))
+
+    def weights(self, related: torch.Tensor, H: int, W: int) -> torch.Tensor:
+        return weighting_map(related, H, W, self.decay_kind, self.beta, self.sampling)
+
+    def forward(self, x: torch.Tensor, related: torch.Tensor) -> torch.Tensor:
+        m = self.maps(x)
+        return weighted_pool(m, self.weights(related, m.shape[-2], m.shape[-1]))
+
+    def loss(self, x: torch.Tensor, related: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        m = self.maps(x)
+        w = self.weights(related, m.shape[-2], m.shape[-1])
+        return weighted_l1(m / self.scale[:, None, None], target / self.scale, w)
+
+
+class LateFusionTemporalNet(RelationNet):
+    """Temporal relations from per-frame features computed once and cached.
+
+    The backbone sees one frame; the head sees ``[f(t-d), f(t)]`` concatenated
+    and fused by a 1x1 convolution.  In a tracker each frame's features are
+    computed once, so |D| durations cost |D| heads and no extra backbones.
+    ``forward`` takes the same stacked pair as the early-fusion network.
+    """
+
+    def __init__(self, backbone: ResNet, num_joints: int, dims: int = 3, head_channels: int = 256,
+                 n_deconv: int = 3, heatmap_size: int = 64, decay_kind: str = "binary", beta: float = 2.5,
+                 sampling: str = "decay"):
+        super().__init__(backbone, num_joints, dims, head_channels, n_deconv, heatmap_size, decay_kind, beta,
+                         sampling)
+        c = backbone.out_channels
+        self.fuse = nn.Sequential(nn.Conv2d(2 * c, c, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True))
+        self.frame_channels = backbone.cfg.in_channels
+
+    def features(self, frame: torch.Tensor) -> torch.Tensor:
+        """Per-frame features (N, C_b, h, w) to cache."""
+        return self.backbone(frame)
+
+    def maps_from_pair_features(self, f_prev: torch.Tensor, f_cur: torch.Tensor) -> torch.Tensor:
+        return self.maps_from_features(self.fuse(torch.cat([f_prev, f_cur], 1)))
+
+    def maps(self, x: torch.Tensor) -> torch.Tensor:
+        c = self.frame_channels
+        if x.ndim != 4 or x.shape[1] != 2 * c:
+            raise ValueError(f"expected a stacked pair (N, {2 * c}, H, W), got {tuple(x.shape)}")
+        f = self.backbone(torch.cat([x[:, :c], x[:, c:]], 0))   # both frames in one batch
+        n = x.shape[0]
+        return self.maps_from_pair_features(f[:n], f[n:])
+
+    def forward_features(self, f_prev: torch.Tensor, f_cur: torch.Tensor, related: torch.Tensor) -> torch.Tensor:
+        m = self.maps_from_pair_features(f_prev, f_cur)
+        return weighted_pool(m, self.weights(related, m.shape[-2], m.shape[-1]))
+
+
+class RelationBaseline(nn.Module):
+    """Seed 000 section 3.1: backbone -> average pool -> FC to K x C relations (ignores ``related``)."""
+
+    def __init__(self, backbone: ResNet, num_joints: int, dims: int = 3, heatmap_size: int = 64):
+        super().__init__()
+        self.backbone = backbone
+        self.K, self.C = num_joints, dims
+        self.fc = nn.Linear(backbone.out_channels, num_joints * dims)
+        nn.init.normal_(self.fc.weight, std=0.001)
+        nn.init.zeros_(self.fc.bias)
+        H = float(heatmap_size)
+        self.register_buffer("scale", torch.tensor([H / 4, H / 4, 0.5][:dims]), persistent=False)
+
+    def forward(self, x: torch.Tensor, related: torch.Tensor | None = None) -> torch.Tensor:
+        f = self.backbone(x).mean((2, 3))
+        return self.fc(f).reshape(-1, self.K, self.C) * self.scale
+
+    def loss(self, x: torch.Tensor, related: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return ((self.forward(x) - target) / self.scale).abs().sum(-1).mean()

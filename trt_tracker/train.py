@@ -1,0 +1,448 @@
+"""Training: typed configs, on-the-fly synthetic samples, checkpoints with resume, DDP.
+
+>>> cfg = preset("body-lite-pose").override(["steps=2000", "batch_size=32"])
+>>> train(cfg)                                   # writes runs/train/body-lite-pose/{checkpoint.pt, weights.pt, log.jsonl}
+
+Multi-GPU / multi-node: ``torchrun --nproc_per_node=N -m trt_tracker.cli train --preset ...``;
+each rank draws its own shard of sequence seeds, gradients are averaged by
+DistributedDataParallel (NCCL on GPUs, gloo on CPUs) and rank 0 writes.
+
+Losses (in the network frame, see :mod:`trt_tracker.models`):
+pose ``integral``/``joints`` - joint L1 (seed 002 Eq. 3); ``bones`` - the
+compositional loss over ``pairs`` (Eq. 8); relation maps - Eq. 6 with the
+pixel weighting of the model config around the ground-truth related joints;
+the fully connected Baseline - L1 on the relation vector.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from .codec import PoseCodec
+from .data.samples import (BODY_AUGMENT, HAND_AUGMENT, AugmentConfig, SampleStreamConfig, SyntheticSamples,
+                           no_augment)
+from .models import CompositionalLoss, ModelConfig, build_model, joint_loss
+from .skeleton import get_skeleton
+
+#: Seed ranges that never overlap: training sequences, validation, held-out test.
+TRAIN_SEEDS, VAL_SEEDS, TEST_SEEDS = 0, 10_000_000, 20_000_000
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    name: str
+    model: ModelConfig
+    steps: int = 2000
+    batch_size: int = 32
+    lr: float = 1e-3
+    lr_drop_at: float = 0.8          # fraction of steps after which lr *= lr_drop
+    lr_drop: float = 0.1
+    weight_decay: float = 0.0
+    grad_clip: float = 5.0
+    pairs: str = "all"               # compositional loss pair set (pose_head="bones")
+    augment: AugmentConfig = BODY_AUGMENT
+    stream: SampleStreamConfig = SampleStreamConfig()
+    seed: int = 0                    # initialisation and data order
+    data_seed: int = TRAIN_SEEDS     # first training sequence seed
+    num_workers: int = 1             # data loader processes (0: in the training process)
+    threads: int = 0                 # torch intra-op threads (0: leave the default)
+    val_every: int = 250
+    val_sequences: int = 4
+    val_samples_per_sequence: int = 32
+    checkpoint_every: int = 250
+    out: str = "runs/train"
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.out) / self.name
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        d = dict(d)
+        _reject_unknown(cls, d, "train config")
+        d["model"] = ModelConfig.from_dict(d["model"])
+        if "augment" in d:
+            _reject_unknown(AugmentConfig, d["augment"], "augment")
+            d["augment"] = AugmentConfig(**d["augment"])
+        if "stream" in d:
+            _reject_unknown(SampleStreamConfig, d["stream"], "stream")
+            d["stream"] = SampleStreamConfig(**d["stream"])
+        return cls(**d)
+
+    def override(self, items) -> "TrainConfig":
+        """Apply ``key=value`` overrides; ``model.``/``augment.``/``stream.`` prefixes reach the parts."""
+        d = self.to_dict()
+        for item in items or ():
+            if "=" not in item:
+                raise ValueError(f"override {item!r} is not key=value (e.g. steps=500 or model.width=0.5)")
+            key, value = item.split("=", 1)
+            target, leaf = d, key
+            if "." in key:
+                part, leaf = key.split(".", 1)
+                if part not in ("model", "augment", "stream"):
+                    raise ValueError(f"override {key!r}: only model., augment. and stream. have sub-keys")
+                target = d[part]
+            if leaf not in target:
+                raise ValueError(f"override {key!r}: unknown key; known: {sorted(target)}")
+            target[leaf] = _parse_like(value, target[leaf], key)
+        return TrainConfig.from_dict(d)
+
+
+def _reject_unknown(cls, d: dict, what: str) -> None:
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ValueError(f"{what}: unknown key(s) {unknown}; known: {sorted(known)}")
+
+
+def _parse_like(value: str, current, key: str):
+    try:
+        if isinstance(current, bool):
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise ValueError
+            return value.lower() in ("true", "1")
+        if isinstance(current, int):
+            return int(value)
+        if isinstance(current, float):
+            return float(value)
+    except ValueError:
+        raise ValueError(f"override {key}={value!r}: expected a {type(current).__name__}") from None
+    return value
+
+
+# ------------------------------------------------------------------ presets
+def _lite(modality: str, task: str, **kw) -> ModelConfig:
+    base = dict(skeleton="BODY17", modality="rgb", input_size=128, cube_mm=2000.0) if modality == "rgb" else \
+        dict(skeleton="HAND21", modality="depth", input_size=96, cube_mm=300.0)
+    return ModelConfig(task=task, depth=10, width=0.5, head_channels=64, depth_bins=16, decay="binary", beta=2.5,
+                       **base, **kw)
+
+
+def _full(modality: str, task: str, **kw) -> ModelConfig:
+    # The papers: ResNet-50 at 256 x 256 (body), ResNet-18 at 128 x 128 (hand); 64 x 64 / 32 x 32 maps.
+    base = dict(skeleton="BODY17", modality="rgb", input_size=256, depth=50, cube_mm=2000.0) \
+        if modality == "rgb" else dict(skeleton="HAND21", modality="depth", input_size=128, depth=18, cube_mm=300.0)
+    return ModelConfig(task=task, width=1.0, head_channels=256, depth_bins=64, decay="binary", beta=5.0, **base, **kw)
+
+
+#: Steps of the shipped lite models (sized to train on a 2-core CPU in about an hour in all).
+LITE_STEPS = {"pose": 1500, "spatial": 1000, "temporal": 1200, "temporal-late": 800}
+
+
+def _presets() -> dict[str, TrainConfig]:
+    out = {}
+    for prefix, modality, aug in (("body", "rgb", BODY_AUGMENT), ("hand", "depth", HAND_AUGMENT)):
+        for size, make, extra in (("lite", _lite, {}), ("full", _full, {"batch_size": 128, "lr": 1e-4,
+                                                                         "steps": 100_000, "num_workers": 8})):
+            for task, kw in (("pose", {}), ("spatial", {}), ("temporal", {}), ("temporal-late", {"fusion": "late"})):
+                t = task.split("-")[0]
+                name = f"{prefix}-{size}-{task}"
+                steps = {"steps": LITE_STEPS[task]} if size == "lite" else {}
+                out[name] = TrainConfig(name=name, model=make(modality, t, **kw), augment=aug, **extra, **steps)
+    return out
+
+
+PRESETS = _presets()
+
+
+def preset(name: str) -> TrainConfig:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; known: {', '.join(sorted(PRESETS))}") from None
+
+
+def codec_for(m: ModelConfig) -> PoseCodec:
+    return PoseCodec(m.input_size, m.heatmap_size, m.cube_mm)
+
+
+# ------------------------------------------------------------------ data
+class SampleDataset(IterableDataset):
+    """Endless samples sharded by distributed rank and data-loader worker."""
+
+    def __init__(self, cfg: TrainConfig, rank: int = 0, world: int = 1, start: int = 0):
+        self.samples = SyntheticSamples(_data_task(cfg.model), cfg.model.modality, codec_for(cfg.model), cfg.augment,
+                                        cfg.stream, cfg.data_seed)
+        self.rank, self.world, self.start = rank, world, start
+
+    def __iter__(self):
+        info = get_worker_info()
+        wid, nw = (info.id, info.num_workers) if info else (0, 1)
+        yield from self.samples(shard=self.rank * nw + wid, num_shards=self.world * nw, start=self.start)
+
+
+def _data_task(m: ModelConfig) -> str:
+    return "temporal" if m.task == "temporal" else "pose"
+
+
+def validation_set(cfg: TrainConfig) -> list[dict]:
+    """Fixed, un-augmented samples from the validation seeds (the same for every run of a preset)."""
+    m = cfg.model
+    stream = replace(cfg.stream, samples_per_sequence=cfg.val_samples_per_sequence)
+    src = SyntheticSamples(_data_task(m), m.modality, codec_for(m), no_augment(m.modality), stream, VAL_SEEDS)
+    from .data.samples import make_sequence
+
+    out = []
+    for i in range(cfg.val_sequences):
+        seq = make_sequence(m.modality, VAL_SEEDS + i, cfg.stream.frames_per_sequence)
+        out.extend(src.from_sequence(seq, VAL_SEEDS + i))
+    return out
+
+
+def collate(samples: list[dict]) -> dict[str, torch.Tensor]:
+    return {k: torch.as_tensor(np.stack([s[k] for s in samples])) for k in samples[0]}
+
+
+# ------------------------------------------------------------------ losses
+def value_scale(m: ModelConfig) -> torch.Tensor:
+    H = float(m.heatmap_size)
+    return torch.tensor([H / 4, H / 4, 0.5][: m.dims])
+
+
+class Objective:
+    """The training loss of a model config, and the validation errors."""
+
+    def __init__(self, cfg: TrainConfig):
+        self.m = cfg.model
+        self.scale = value_scale(self.m)
+        self.comp = None
+        if self.m.task == "pose" and self.m.pose_head == "bones":
+            self.comp = CompositionalLoss(get_skeleton(self.m.skeleton), cfg.pairs)
+
+    def loss(self, model, batch: dict) -> torch.Tensor:
+        """``model`` is a :class:`TrainForward` (or DDP around one), so DDP sees every forward."""
+        m, x = self.m, batch["image"]
+        if m.task == "pose":
+            J_gt = batch["joints"][..., : m.dims]
+            if self.comp is not None:
+                return self.comp(model(x, mode="bones"), J_gt, self.scale)
+            return joint_loss(model(x), J_gt, self.scale)
+        target = batch["bones" if m.task == "spatial" else "target"][..., : m.dims]
+        return model(x, batch["related"], target, mode="loss")
+
+    @torch.no_grad()
+    def errors(self, model, batch: dict) -> dict[str, float]:
+        """Validation errors in crop pixels (u, v) and mm (z)."""
+        m, net = self.m, unwrap(model)
+        if m.task == "pose":
+            pred, gt = net(batch["image"]), batch["joints"][..., : m.dims]
+        else:
+            pred = net(batch["image"], batch["related"])
+            gt = batch["bones" if m.task == "spatial" else "target"][..., : m.dims]
+        if m.task == "spatial":
+            pred, gt = pred[:, 1:], gt[:, 1:]   # the root has no bone
+        d = pred - gt
+        px = m.input_size / m.heatmap_size
+        out = {"err_uv_px": float(d[..., :2].norm(dim=-1).mean() * px)}
+        if m.dims == 3:
+            out["err_z_mm"] = float(d[..., 2].abs().mean() * m.cube_mm / 2)
+        return out
+
+
+class TrainForward(torch.nn.Module):
+    """Routes every training computation through ``forward`` (DDP's gradient hooks need that)."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x, related=None, target=None, mode: str = "predict"):
+        if mode == "loss":
+            return self.net.loss(x, related, target)
+        if mode == "bones":
+            return self.net.bones(x)
+        return self.net(x) if related is None else self.net(x, related)
+
+
+# ------------------------------------------------------------------ distributed
+def distributed_env() -> tuple[int, int, int]:
+    """(rank, world size, local rank) from torchrun's environment (1 process: 0, 1, 0)."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+
+
+def setup_distributed(device: torch.device) -> tuple[int, int]:
+    rank, world, _ = distributed_env()
+    if world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        torch.distributed.init_process_group(backend)
+    return rank, world
+
+
+def wrap_model(net: torch.nn.Module, device: torch.device, world: int) -> torch.nn.Module:
+    """The model the training step calls: the network itself, or DDP around it on several processes."""
+    if world <= 1:
+        return TrainForward(net)
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    ids = [device.index] if device.type == "cuda" else None
+    return DDP(TrainForward(net), device_ids=ids)
+
+
+def unwrap(model) -> torch.nn.Module:
+    m = getattr(model, "module", model)
+    return getattr(m, "net", m)
+
+
+def train_step(model, objective: Objective, batch: dict, opt: torch.optim.Optimizer, grad_clip: float) -> float:
+    opt.zero_grad(set_to_none=True)
+    loss = objective.loss(model, batch)
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"training loss became {float(loss)}; lower the learning rate (lr=...)")
+    loss.backward()
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    opt.step()
+    return float(loss.detach())
+
+
+def lr_at(cfg: TrainConfig, step: int) -> float:
+    return cfg.lr * (cfg.lr_drop if step >= math.ceil(cfg.lr_drop_at * cfg.steps) else 1.0)
+
+
+# ------------------------------------------------------------------ checkpoints
+def save_checkpoint(path: Path, net, opt, step: int, cfg: TrainConfig, log: list) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"step": step, "model": net.state_dict(), "optimizer": opt.state_dict(),
+                "config": cfg.to_dict(), "log": log, "torch_rng": torch.get_rng_state()}, tmp)
+    os.replace(tmp, path)   # never a half-written checkpoint
+
+
+def save_weights(path: Path, net, cfg: TrainConfig, step: int, metrics: dict) -> None:
+    """The shipped form: model config + weights (+ how they were trained)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    torch.save({"format": "trt_tracker.weights", "version": 1, "model": cfg.model.to_dict(), "state_dict": state,
+                "train": cfg.to_dict(), "step": step, "metrics": metrics}, tmp)
+    os.replace(tmp, path)
+
+
+def load_weights(path, map_location="cpu"):
+    """(network in eval mode, ModelConfig, the saved dict) from a weights file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model weights {path} not found")
+    try:
+        d = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch raises many kinds for a damaged file
+        raise ValueError(f"{path} is not a readable weights file ({type(e).__name__}: {e}); "
+                         "re-download or retrain it") from None
+    if not isinstance(d, dict) or d.get("format") != "trt_tracker.weights":
+        raise ValueError(f"{path} is not a trt_tracker weights file (no format tag)")
+    cfg = ModelConfig.from_dict(d["model"])
+    net = build_model(cfg)
+    try:
+        net.load_state_dict(d["state_dict"])
+    except RuntimeError as e:
+        raise ValueError(f"{path}: weights do not match the model config ({e})") from None
+    return net.eval(), cfg, d
+
+
+# ------------------------------------------------------------------ the loop
+def train(cfg: TrainConfig, resume: bool = True, progress: bool = True, device: str | None = None) -> dict:
+    """Train one network; returns the final validation metrics.  Resumes from ``checkpoint.pt`` if present."""
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    rank, world = setup_distributed(dev)
+    if dev.type == "cuda" and world > 1:
+        dev = torch.device("cuda", distributed_env()[2])
+        torch.cuda.set_device(dev)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    net = build_model(cfg.model).to(dev)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    out = cfg.out_dir
+    ckpt = out / "checkpoint.pt"
+    step, log = 0, []
+    if resume and ckpt.is_file():
+        c = torch.load(ckpt, map_location=dev, weights_only=False)
+        if c["config"] != cfg.to_dict():
+            raise ValueError(f"{ckpt} was written by a different config; use another out directory "
+                             "or delete it (or pass --no-resume)")
+        net.load_state_dict(c["model"])
+        opt.load_state_dict(c["optimizer"])
+        step, log = int(c["step"]), list(c["log"])
+        torch.set_rng_state(c["torch_rng"])
+    model = wrap_model(net, dev, world)
+    objective = Objective(cfg)
+    val = collate(validation_set(cfg)) if rank == 0 and cfg.val_sequences > 0 else None
+    # Each step consumes batch_size samples; resuming skips the sequences already used.
+    start_seq = step * cfg.batch_size // max(cfg.stream.samples_per_sequence, 1) // max(world, 1)
+    loader = DataLoader(SampleDataset(cfg, rank, world, start_seq), batch_size=cfg.batch_size,
+                        num_workers=cfg.num_workers, collate_fn=_collate_list,
+                        persistent_workers=cfg.num_workers > 0)
+    bar = None
+    if progress and rank == 0:
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.steps, initial=step, desc=cfg.name, unit="step", dynamic_ncols=True)
+    metrics: dict = log[-1] if log else {}
+    t_last, n_last = time.perf_counter(), 0
+    try:
+        it = iter(loader)
+        while step < cfg.steps:
+            batch = {k: v.to(dev, non_blocking=True) for k, v in collate(next(it)).items()}
+            for g in opt.param_groups:
+                g["lr"] = lr_at(cfg, step)
+            net.train()
+            loss = train_step(model, objective, batch, opt, cfg.grad_clip)
+            step += 1
+            n_last += cfg.batch_size * world
+            if bar is not None:
+                rate = n_last / max(time.perf_counter() - t_last, 1e-9)
+                bar.set_postfix(loss=f"{loss:.4f}", samples_s=f"{rate:.0f}", lr=f"{lr_at(cfg, step - 1):.0e}")
+                bar.update(1)
+            if rank == 0 and (step % cfg.val_every == 0 or step == cfg.steps):
+                metrics = {"step": step, "loss": loss, "time": time.time(), **_validate(net, objective, val, dev)}
+                log.append(metrics)
+                _append_jsonl(out / "log.jsonl", metrics)
+                if bar is not None:
+                    bar.write(f"{cfg.name} step {step}: " + ", ".join(
+                        f"{k}={v:.4g}" for k, v in metrics.items() if k not in ("step", "time")))
+            if rank == 0 and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
+                save_checkpoint(ckpt, net, opt, step, cfg, log)
+    finally:
+        if bar is not None:
+            bar.close()
+    if rank == 0:
+        save_weights(out / "weights.pt", net, cfg, step, metrics)
+    if world > 1:
+        torch.distributed.barrier()
+    return metrics
+
+
+def _collate_list(samples):
+    return samples
+
+
+def _validate(net, objective: Objective, val, dev) -> dict:
+    if val is None:
+        return {}
+    net.eval()
+    errs: dict[str, list] = {}
+    n = len(val["image"])
+    for i in range(0, n, 64):
+        b = {k: v[i:i + 64].to(dev) for k, v in val.items()}
+        for k, v in objective.errors(net, b).items():
+            errs.setdefault(k, []).append(v * len(b["image"]))
+    net.train()
+    return {f"val_{k}": float(sum(v) / n) for k, v in errs.items()}
+
+
+def _append_jsonl(path: Path, rec: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        f.write(json.dumps(rec) + "\n")
+        f.flush()
