@@ -185,6 +185,31 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_card(args) -> int:
+    try:
+        from .card import check_card, make_card
+    except ImportError as e:
+        raise CliError(f"evaluating models needs PyTorch: pip install -e '.[train]' ({e})") from None
+    if args.check:
+        bad = check_card(args.model, rtol=args.rtol, progress=not args.quiet)
+        if bad:
+            print(f"{args.model}: {len(bad)} figure(s) differ from card.json by more than {args.rtol:.0%}:")
+            for b in bad:
+                print("  " + b)
+            return 1
+        print(f"{args.model}: every figure of card.json reproduced within {args.rtol:.0%}")
+        return 0
+    latency = None
+    if args.latency:
+        latency = json.loads(Path(args.latency).read_text()).get("models", {}).get(Path(args.model).name)
+    card = make_card(args.model, progress=not args.quiet, latency_ms=latency)
+    from .card import card_table
+
+    print("\n".join(card_table(card["results"])))
+    print(f"\nwrote {Path(args.model) / 'card.json'} and README.md")
+    return 0
+
+
 # ------------------------------------------------------------------ parser
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="trt-tracker", description=__doc__,
@@ -239,6 +264,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda if available)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
+
+    c = sub.add_parser("card", help="evaluate a model directory on held-out synthetic data (model card)",
+                       description="Evaluate export/<name>/ (pose, spatial, temporal networks) on held-out "
+                                   "synthetic sequences at 25/8/2.5 fps and write card.json and README.md; "
+                                   "with --check, re-run and compare with the stored card.")
+    c.add_argument("--model", default="export/body-lite", help="model directory")
+    c.add_argument("--check", action="store_true", help="reproduce the stored card's figures (exit 1 if not)")
+    c.add_argument("--rtol", type=float, default=0.01, help="relative tolerance for --check")
+    c.add_argument("--latency", help="a benchmarks/results/model_latency*.json to copy latencies from")
+    c.add_argument("--quiet", action="store_true")
+    c.set_defaults(func=cmd_card)
     return p
 
 

@@ -368,9 +368,10 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True, device: 
     step, log = 0, []
     if resume and ckpt.is_file():
         c = torch.load(ckpt, map_location=dev, weights_only=False)
-        if c["config"] != cfg.to_dict():
-            raise ValueError(f"{ckpt} was written by a different config; use another out directory "
-                             "or delete it (or pass --no-resume)")
+        diff = _config_diff(c["config"], cfg.to_dict())
+        if diff:
+            raise ValueError(f"{ckpt} was written by a different config ({', '.join(diff)}); use another out "
+                             "directory or delete it (or pass --no-resume)")
         net.load_state_dict(c["model"])
         opt.load_state_dict(c["optimizer"])
         step, log = int(c["step"]), list(c["log"])
@@ -378,8 +379,9 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True, device: 
     model = wrap_model(net, dev, world)
     objective = Objective(cfg)
     val = collate(validation_set(cfg)) if rank == 0 and cfg.val_sequences > 0 else None
-    # Each step consumes batch_size samples; resuming skips the sequences already used.
-    start_seq = step * cfg.batch_size // max(cfg.stream.samples_per_sequence, 1) // max(world, 1)
+    # Each rank's loader takes its batches from its workers in turn, each worker from its own
+    # sequences; resuming skips the sequences a worker has already used.
+    start_seq = step * cfg.batch_size // max(cfg.num_workers, 1) // max(cfg.stream.samples_per_sequence, 1)
     loader = DataLoader(SampleDataset(cfg, rank, world, start_seq), batch_size=cfg.batch_size,
                         num_workers=cfg.num_workers, collate_fn=_collate_list,
                         persistent_workers=cfg.num_workers > 0)
@@ -421,6 +423,15 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True, device: 
     if world > 1:
         torch.distributed.barrier()
     return metrics
+
+
+#: Settings that may change when resuming: more steps extend a run (the learning-rate
+#: schedule follows the new length), the rest does not change the arithmetic.
+RESUMABLE_CHANGES = ("steps", "val_every", "checkpoint_every", "threads", "out")
+
+
+def _config_diff(old: dict, new: dict) -> list[str]:
+    return [k for k in sorted(set(old) | set(new)) if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k)]
 
 
 def _collate_list(samples):

@@ -92,7 +92,7 @@ def pose_sample(seq: Sequence, t: int, codec: PoseCodec, aug: AugmentConfig, rng
 
 def temporal_sample(seq: Sequence, t: int, gap: int, codec: PoseCodec, aug: AugmentConfig, rng=None) -> dict:
     """Frames ``t - gap`` and ``t`` cropped with one box, the earlier frame's joints, and the displacement."""
-    if not 0 <= t - gap and t < len(seq):
+    if not (0 <= t - gap < len(seq) and 0 <= t < len(seq)):
         raise ValueError(f"frames {t - gap} and {t} are not both in a sequence of {len(seq)}")
     P0, P1 = seq.joints_2p5d[t - gap], seq.joints_2p5d[t]
     tf, flip = _transform(codec, np.concatenate([P0[:, :2], P1[:, :2]]), aug, rng)

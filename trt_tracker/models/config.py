@@ -43,7 +43,10 @@ class ModelConfig:
 
         if self.task not in TASKS:
             bad("task", self.task, TASKS)
-        get_skeleton(self.skeleton)
+        try:
+            get_skeleton(self.skeleton)
+        except KeyError as e:
+            raise ValueError(f"model config: {e.args[0]}") from None
         if self.modality not in ("rgb", "depth"):
             bad("modality", self.modality, ("rgb", "depth"))
         if self.pose_head not in POSE_HEADS:
@@ -58,6 +61,8 @@ class ModelConfig:
             raise ValueError(f"model config: input_size must be a positive multiple of 32, got {self.input_size}")
         if self.fusion == "late" and self.task != "temporal":
             raise ValueError("model config: fusion='late' is for temporal networks only")
+        if self.task == "pose" and self.pose_head == "integral" and self.dims == 3 and self.depth_bins < 1:
+            raise ValueError("model config: a 3D integral pose network needs depth_bins >= 1")
         if self.cube_mm <= 0:
             raise ValueError(f"model config: cube_mm must be positive, got {self.cube_mm}")
 
@@ -107,13 +112,13 @@ def build_model(cfg: ModelConfig):
             return IntegralPoseNet(backbone, sk.K, cfg.depth_bins if cfg.dims == 3 else 0, cfg.head_channels,
                                    cfg.n_deconv)
         return RegressionPoseNet(backbone, sk.parents, cfg.heatmap_size, cfg.pose_head, cfg.dims)
+    if cfg.fusion == "late" and cfg.arch != "maps":
+        raise ValueError("model config: late fusion is implemented for arch='maps' only")
     if cfg.arch == "fc":
         return RelationBaseline(backbone, sk.K, cfg.dims, cfg.heatmap_size)
     kw = dict(dims=cfg.dims, head_channels=cfg.head_channels, n_deconv=cfg.n_deconv, heatmap_size=cfg.heatmap_size,
               decay_kind=cfg.decay, beta=cfg.beta, sampling=cfg.sampling)
     if cfg.fusion == "late":
-        if cfg.arch != "maps":
-            raise ValueError("model config: late fusion is implemented for arch='maps' only")
         return LateFusionTemporalNet(backbone, sk.K, **kw)
     return RelationNet(backbone, sk.K, shared_map=cfg.arch == "sparseflow", **kw)
 

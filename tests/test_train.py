@@ -1,0 +1,403 @@
+"""Training: configs and overrides, presets (full sizes smoke-tested), the loop end to end, resume, DDP, CLI.
+
+Runs are tiny (ResNet-10 x0.25 at 64 px, 8-frame sequences, a few steps) and use no data-loader workers.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+import trt_tracker.train as train_mod
+from trt_tracker.cli import main
+from trt_tracker.data.samples import BODY_AUGMENT, HAND_AUGMENT, AugmentConfig, SampleStreamConfig
+from trt_tracker.models import ModelConfig, build_model
+from trt_tracker.train import (PRESETS, Objective, TrainConfig, TrainForward, load_weights, lr_at, preset, train,
+                               train_step)
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_OVERRIDES = [
+    "steps=3", "batch_size=2", "val_every=2", "checkpoint_every=2", "val_sequences=1", "val_samples_per_sequence=2",
+    "stream.frames_per_sequence=8", "stream.samples_per_sequence=4", "stream.max_gap=3", "num_workers=0",
+    "model.width=0.25", "model.input_size=64", "model.head_channels=16", "model.depth_bins=8",
+]
+
+
+def tiny_cfg(out, *extra, name="body-lite-pose") -> TrainConfig:
+    return preset(name).override(TINY_OVERRIDES + [f"out={out}", *extra])
+
+
+def random_batch(m: ModelConfig, n: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    """A training batch in the network frame for any model config."""
+    g = torch.Generator().manual_seed(seed)
+    H = m.heatmap_size
+
+    def pts():
+        return torch.cat([torch.rand(n, m.K, 2, generator=g) * (H - 1), torch.rand(n, m.K, 1, generator=g) * 2 - 1], -1)
+
+    bones = torch.randn(n, m.K, 3, generator=g) * torch.tensor([H / 8, H / 8, 0.2])
+    bones[:, 0] = 0
+    return {"image": torch.randn(n, m.in_channels, m.input_size, m.input_size, generator=g), "joints": pts(),
+            "bones": bones, "related": pts()[..., :2], "target": torch.randn(n, m.K, 3, generator=g) * 0.5}
+
+
+def weights_of(path) -> dict[str, torch.Tensor]:
+    return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+
+
+# ---------------------------------------------------------------- configs
+def test_override_reaches_every_part():
+    cfg = preset("body-full-pose").override(["model.width=0.5", "augment.rotate_deg=10", "stream.max_gap=5", "steps=7",
+                                             "lr=2e-4", "augment.flip=false", "name=x", "model.task=spatial"])
+    assert cfg.model.width == 0.5 and isinstance(cfg.model.width, float)
+    assert cfg.augment.rotate_deg == 10.0 and cfg.augment.flip is False
+    assert cfg.stream.max_gap == 5 and isinstance(cfg.stream.max_gap, int)
+    assert (cfg.steps, cfg.lr, cfg.name, cfg.model.task) == (7, 2e-4, "x", "spatial")
+    assert isinstance(cfg.model, ModelConfig) and isinstance(cfg.augment, AugmentConfig)
+    assert isinstance(cfg.stream, SampleStreamConfig)
+    # The original is untouched (frozen configs).
+    assert preset("body-full-pose").model.width == 1.0 and preset("body-full-pose").steps != 7
+    assert preset("body-full-pose").override([]) == preset("body-full-pose")
+
+
+@pytest.mark.parametrize("item, match", [
+    ("bogus=1", r"override 'bogus': unknown key; known: \["),
+    ("model.bogus=1", r"override 'model.bogus': unknown key"),
+    ("augment.nope=1", r"override 'augment.nope': unknown key"),
+    ("optim.lr=1", "only model., augment. and stream. have sub-keys"),
+    ("steps", "is not key=value"),
+    ("steps=ten", r"override steps='ten': expected a int"),
+    ("model.width=wide", r"override model.width='wide': expected a float"),
+    ("augment.flip=maybe", "expected a bool"),
+    ("model.task=segment", "task='segment' is not one of"),
+    ("model.input_size=48", "multiple of 32"),
+    ("model.skeleton=BODY99", None),
+])
+def test_override_rejects_bad_items(item, match):
+    cfg = preset("body-lite-pose")
+    if match is None:      # an unknown skeleton is a KeyError from get_skeleton
+        with pytest.raises((KeyError, ValueError), match="BODY99"):
+            cfg.override([item])
+        return
+    with pytest.raises(ValueError, match=match):
+        cfg.override([item])
+
+
+def test_config_dict_round_trip():
+    for name in ("body-lite-temporal-late", "hand-full-spatial"):
+        cfg = preset(name).override(["augment.scale=0.3", "stream.max_gap=7"])
+        d = json.loads(json.dumps(cfg.to_dict()))
+        assert TrainConfig.from_dict(d) == cfg
+    d = preset("body-lite-pose").to_dict()
+    with pytest.raises(ValueError, match=r"train config: unknown key\(s\) \['extra'\]"):
+        TrainConfig.from_dict({**d, "extra": 1})
+    with pytest.raises(ValueError, match=r"augment: unknown key\(s\) \['mirror'\]"):
+        TrainConfig.from_dict({**d, "augment": {**d["augment"], "mirror": True}})
+    with pytest.raises(ValueError, match=r"stream: unknown key\(s\)"):
+        TrainConfig.from_dict({**d, "stream": {"fps": 3}})
+    with pytest.raises(ValueError, match=r"model config: unknown key\(s\)"):
+        TrainConfig.from_dict({**d, "model": {**d["model"], "layers": 3}})
+
+
+def test_unknown_preset():
+    with pytest.raises(ValueError, match="unknown preset 'nope'; known: body-full-pose"):
+        preset("nope")
+
+
+def test_lr_schedule():
+    cfg = replace(preset("body-lite-pose"), steps=10, lr=1e-3, lr_drop_at=0.8, lr_drop=0.1)
+    assert [lr_at(cfg, s) for s in (0, 7)] == [1e-3, 1e-3]
+    assert lr_at(cfg, 8) == pytest.approx(1e-4) and lr_at(cfg, 9) == pytest.approx(1e-4)
+
+
+# ---------------------------------------------------------------- presets
+def test_presets_cover_every_task():
+    assert len(PRESETS) == 16
+    for name, cfg in PRESETS.items():
+        assert cfg.name == name
+        m = cfg.model
+        assert m.skeleton == ("BODY17" if name.startswith("body") else "HAND21")
+        assert (m.fusion == "late") == name.endswith("temporal-late")
+        assert cfg.augment == (BODY_AUGMENT if name.startswith("body") else HAND_AUGMENT)
+    assert PRESETS["body-full-pose"].model.depth == 50 and PRESETS["body-full-pose"].model.input_size == 256
+    assert PRESETS["hand-full-pose"].model.depth == 18 and PRESETS["hand-full-pose"].model.input_size == 128
+
+
+LITE = sorted(n for n in PRESETS if "-lite-" in n)
+FULL = sorted(n for n in PRESETS if "-full-" in n)
+
+
+@pytest.mark.parametrize("name", LITE)
+def test_lite_presets_build(name):
+    m = PRESETS[name].model
+    net = build_model(m).eval()
+    batch = random_batch(m, 1)
+    with torch.no_grad():
+        out = net(batch["image"]) if m.task == "pose" else net(batch["image"], batch["related"])
+    assert out.shape == (1, m.K, m.dims)
+
+
+@pytest.mark.parametrize("name", FULL)
+def test_full_presets_train_one_step(name):
+    """The paper-sized networks (ResNet-50 at 256 px, ResNet-18 at 128 px): one optimiser step, batch 1."""
+    cfg = PRESETS[name]
+    torch.manual_seed(0)
+    net = build_model(cfg.model).train()
+    before = net.backbone.stem[0].weight.detach().clone()
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    loss = train_step(TrainForward(net), Objective(cfg), random_batch(cfg.model, 1), opt, cfg.grad_clip)
+    assert loss > 0 and torch.isfinite(torch.tensor(loss))
+    assert not torch.equal(before, net.backbone.stem[0].weight)
+
+
+# ------------------------------------------------------------- the loop
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One tiny end-to-end run: (config, output folder)."""
+    out = tmp_path_factory.mktemp("train")
+    cfg = tiny_cfg(out)
+    metrics = train(cfg, progress=False, device="cpu")
+    return cfg, metrics
+
+
+def test_train_writes_outputs(trained):
+    cfg, metrics = trained
+    d = cfg.out_dir
+    assert {p.name for p in d.iterdir()} >= {"checkpoint.pt", "weights.pt", "log.jsonl"}
+    assert not list(d.glob("*.tmp"))
+    log = [json.loads(line) for line in (d / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [2, 3]                     # val_every=2, plus the last step
+    assert metrics == log[-1]
+    assert {"loss", "val_err_uv_px", "val_err_z_mm"} <= set(metrics)
+    ckpt = torch.load(d / "checkpoint.pt", map_location="cpu", weights_only=False)
+    assert ckpt["step"] == 3 and ckpt["config"] == cfg.to_dict() and len(ckpt["log"]) == 2
+
+
+def test_load_weights_reproduces_the_trained_net(trained):
+    cfg, _ = trained
+    net, mcfg, d = load_weights(cfg.out_dir / "weights.pt")
+    assert mcfg == cfg.model and not net.training
+    assert d["step"] == 3 and d["train"] == cfg.to_dict()
+    ref = build_model(cfg.model)
+    ref.load_state_dict(torch.load(cfg.out_dir / "checkpoint.pt", weights_only=False)["model"])
+    ref.eval()
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.equal(net(x), ref(x))
+
+
+def test_load_weights_errors(tmp_path, trained):
+    with pytest.raises(FileNotFoundError, match="not found"):
+        load_weights(tmp_path / "missing.pt")
+    bad = tmp_path / "corrupt.pt"
+    bad.write_bytes(os.urandom(256))
+    with pytest.raises(ValueError, match=str(bad).replace("\\", "\\\\") + " is not a readable weights file"):
+        load_weights(bad)
+    untagged = tmp_path / "untagged.pt"
+    torch.save({"model": {}}, untagged)
+    with pytest.raises(ValueError, match="no format tag"):
+        load_weights(untagged)
+    cfg, _ = trained
+    d = torch.load(cfg.out_dir / "weights.pt", weights_only=True)
+    d["model"] = {**d["model"], "width": 0.5}
+    wrong = tmp_path / "wrong.pt"
+    torch.save(d, wrong)
+    with pytest.raises(ValueError, match="weights do not match the model config"):
+        load_weights(wrong)
+
+
+def test_resume_with_another_config_is_refused(trained):
+    cfg, _ = trained
+    with pytest.raises(ValueError, match="written by a different config") as e:
+        train(cfg.override(["lr=0.002"]), progress=False, device="cpu")
+    assert "lr" in str(e.value) and str(cfg.out_dir / "checkpoint.pt") in str(e.value)
+    with pytest.raises(ValueError, match="written by a different config"):
+        train(cfg.override(["model.beta=1.5"]), progress=False, device="cpu")
+
+
+def test_fresh_runs_are_deterministic(trained, tmp_path):
+    cfg, _ = trained
+    again = replace(cfg, out=str(tmp_path))
+    train(again, progress=False, device="cpu")
+    a, b = weights_of(cfg.out_dir / "weights.pt"), weights_of(again.out_dir / "weights.pt")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
+    """A run stopped after step 2 (checkpoint) resumes at step 3 and ends with the uninterrupted run's weights."""
+    cfg = tiny_cfg(tmp_path / "a", "steps=5")
+    calls = {"n": 0}
+
+    def stop_at_third(*a, **kw):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return train_step(*a, **kw)
+
+    monkeypatch.setattr(train_mod, "train_step", stop_at_third)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, progress=False, device="cpu")
+    monkeypatch.setattr(train_mod, "train_step", train_step)
+    assert torch.load(cfg.out_dir / "checkpoint.pt", weights_only=False)["step"] == 2
+    assert not (cfg.out_dir / "weights.pt").exists()
+    train(cfg, progress=False, device="cpu")
+    log = [json.loads(line)["step"] for line in (cfg.out_dir / "log.jsonl").read_text().splitlines()]
+    assert log == [2, 4, 5]
+    # step * batch_size is a whole number of sequences, so the resumed data stream is the original one.
+    straight = replace(cfg, out=str(tmp_path / "b"))
+    train(straight, progress=False, device="cpu")
+    a, b = weights_of(cfg.out_dir / "weights.pt"), weights_of(straight.out_dir / "weights.pt")
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_resume_with_more_steps_continues(trained, tmp_path):
+    """A finished 3-step run extended to 5 steps starts at step 4 from the saved weights and optimiser."""
+    cfg, _ = trained
+    import shutil
+
+    shutil.copytree(cfg.out_dir, tmp_path / cfg.name)
+    more = replace(cfg, out=str(tmp_path), steps=5)
+    metrics = train(more, progress=False, device="cpu")
+    log = [json.loads(line)["step"] for line in (more.out_dir / "log.jsonl").read_text().splitlines()]
+    assert log == [2, 3, 4, 5] and metrics["step"] == 5
+    ckpt = torch.load(more.out_dir / "checkpoint.pt", weights_only=False)
+    assert ckpt["step"] == 5 and ckpt["config"]["steps"] == 5
+    assert [r["step"] for r in ckpt["log"]] == [2, 3, 4, 5]
+    # The saved optimiser state went on: Adam's step count is 5, not 2.
+    assert all(int(st["step"]) == 5 for st in ckpt["optimizer"]["state"].values())
+
+
+# ------------------------------------------------------------------- DDP
+DDP_WORKER = textwrap.dedent("""
+    import sys
+    import torch
+    from trt_tracker.models import ModelConfig, build_model
+    from trt_tracker.train import Objective, TrainConfig, setup_distributed, train_step, wrap_model
+
+    torch.set_num_threads(1)
+    data = torch.load(sys.argv[1], weights_only=False)
+    dev = torch.device("cpu")
+    rank, world = setup_distributed(dev)
+    assert world == 2 and torch.distributed.get_backend() == "gloo"
+    cfg = TrainConfig(name="ddp", model=ModelConfig(**data["model"]))
+    torch.manual_seed(0)
+    net = build_model(cfg.model).train()
+    model = wrap_model(net, dev, world)
+    assert type(model).__name__ == "DistributedDataParallel"
+    opt = torch.optim.Adam(net.parameters(), lr=data["lr"])
+    objective = Objective(cfg)
+    for batch in data["batches"]:
+        half = {k: v[2 * rank: 2 * rank + 2] for k, v in batch.items()}
+        train_step(model, objective, half, opt, data["grad_clip"])
+    if rank == 0:
+        torch.save({k: v for k, v in net.named_parameters()}, sys.argv[2])
+    torch.distributed.barrier()
+    torch.distributed.destroy_process_group()
+""")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ddp_matches_single_process(tmp_path):
+    """Two gloo ranks on halves of a batch == one process averaging the two halves' losses."""
+    m = ModelConfig(task="pose", pose_head="integral", depth=10, width=0.25, input_size=64, head_channels=16,
+                    depth_bins=8)
+    lr, clip = 1e-3, 1.0
+    batches = [random_batch(m, 4, seed=s) for s in range(3)]
+    data = tmp_path / "data.pt"
+    torch.save({"model": m.to_dict(), "batches": batches, "lr": lr, "grad_clip": clip}, data)
+    script = tmp_path / "worker.py"
+    script.write_text(DDP_WORKER)
+    result = tmp_path / "rank0.pt"
+    port = _free_port()
+    procs = []
+    for rank in range(2):
+        env = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2",
+               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "OMP_NUM_THREADS": "1",
+               "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+        procs.append(subprocess.Popen([sys.executable, str(script), str(data), str(result)], env=env, cwd=tmp_path,
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    try:
+        outs = [p.communicate(timeout=120)[0] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    for p, out in zip(procs, outs):
+        assert p.returncode == 0, out
+
+    # The same three steps in one process.
+    cfg = TrainConfig(name="ddp", model=m)
+    torch.manual_seed(0)
+    net = build_model(m).train()
+    model = TrainForward(net)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    objective = Objective(cfg)
+    for batch in batches:
+        opt.zero_grad()
+        halves = [{k: v[i:i + 2] for k, v in batch.items()} for i in (0, 2)]
+        loss = 0.5 * (objective.loss(model, halves[0]) + objective.loss(model, halves[1]))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
+        opt.step()
+    ddp = torch.load(result, weights_only=True)
+    single = dict(net.named_parameters())
+    assert ddp.keys() == single.keys()
+    initial = build_model(m)
+    moved = 0
+    for k, p in single.items():
+        assert (ddp[k] - p.detach()).abs().max() < 1e-5, k
+        moved += int(not torch.equal(p.detach(), dict(initial.named_parameters())[k]))
+    assert moved > len(single) // 2        # the comparison is not between two untrained networks
+
+
+# ------------------------------------------------------------------- CLI
+def test_cli_train_list(capsys):
+    assert main(["train", "--list"]) == 0
+    out = capsys.readouterr().out
+    for name in PRESETS:
+        assert name in out
+    assert "ResNet-50" in out and "ResNet-10" in out
+
+
+def test_cli_train_errors(capsys):
+    assert main(["train", "--preset", "nope"]) == 2
+    assert "unknown preset 'nope'" in capsys.readouterr().err
+    assert main(["train", "--preset", "body-lite-pose", "--set", "bogus=1"]) == 2
+    assert "override 'bogus': unknown key" in capsys.readouterr().err
+    assert main(["train"]) == 2
+    assert "--preset NAME" in capsys.readouterr().err
+
+
+def test_cli_unknown_skeleton_is_a_user_error(capsys):
+    assert main(["train", "--preset", "body-lite-pose", "--set", "model.skeleton=BODY99", "--print-config"]) == 2
+
+
+def test_cli_print_config(capsys, tmp_path):
+    assert main(["train", "--preset", "hand-lite-spatial", "--set", "steps=9", "model.beta=3", "--print-config"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    cfg = TrainConfig.from_dict(d)
+    assert cfg.name == "hand-lite-spatial" and cfg.steps == 9 and cfg.model.beta == 3.0
+    assert cfg == preset("hand-lite-spatial").override(["steps=9", "model.beta=3"])
+    # The printed JSON is a valid --config file.
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps(d))
+    assert main(["train", "--config", str(path), "--print-config"]) == 0
+    assert json.loads(capsys.readouterr().out) == d
+    assert main(["train", "--config", str(tmp_path / "none.json")]) == 2
+    assert "cannot read training config" in capsys.readouterr().err

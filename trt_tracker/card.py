@@ -1,0 +1,149 @@
+"""Shipped models and their model cards.
+
+A model directory (``export/<name>/``) holds one weights file per network
+(``pose.pt``, ``spatial.pt``, ``temporal.pt``, optionally ``temporal-late.pt``,
+each as written by :func:`trt_tracker.train.save_weights`), ``card.json`` and
+``README.md``.  :func:`make_card` evaluates the networks on held-out synthetic
+sequences (:mod:`trt_tracker.evaluate`) and writes both; :func:`check_card`
+re-runs the evaluation and compares it with the stored card.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import platform
+from pathlib import Path
+
+import numpy as np
+
+from .evaluate import FPS, evaluate_model, torch_predictor
+from .train import TEST_SEEDS, VAL_SEEDS, load_weights
+
+NETWORKS = ("pose", "spatial", "temporal")
+#: How the shipped cards were made (and how --check re-makes them).
+CARD_PROTOCOL = {"test_sequences": 8, "val_sequences": 4, "frames_at_50fps": 300}
+
+
+def load_model_dir(path, late: bool = False) -> dict:
+    """{network name: (net, ModelConfig, saved dict)}; the temporal network is the late-fusion one with ``late``."""
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"model directory {path} not found (shipped models live in export/<name>/)")
+    out = {}
+    for name in NETWORKS:
+        f = path / (f"{name}-late.pt" if (late and name == "temporal") else f"{name}.pt")
+        out[name] = load_weights(f)
+    cfgs = [out[n][1] for n in NETWORKS]
+    if len({(c.skeleton, c.modality, c.input_size, c.cube_mm) for c in cfgs}) != 1:
+        raise ValueError(f"{path}: the networks disagree on skeleton, modality, input size or cube")
+    return out
+
+
+def evaluate_dir(path, late: bool = False, protocol: dict = CARD_PROTOCOL, progress: bool = True) -> dict:
+    nets = load_model_dir(path, late)
+    cfg = nets["pose"][1]
+    pred = torch_predictor(cfg, nets["pose"][0], nets["spatial"][0], nets["temporal"][0])
+    return evaluate_model(pred, cfg.modality, range(TEST_SEEDS, TEST_SEEDS + protocol["test_sequences"]),
+                          range(VAL_SEEDS + 100, VAL_SEEDS + 100 + protocol["val_sequences"]),
+                          protocol["frames_at_50fps"], FPS, progress)
+
+
+def _training_summary(saved: dict) -> dict:
+    t = saved["train"]
+    return {"preset": t["name"], "steps": saved["step"], "batch_size": t["batch_size"], "lr": t["lr"],
+            "data_seed": t["data_seed"], "sequences_seen_approx": int(saved["step"] * t["batch_size"]
+                                                                       / t["stream"]["samples_per_sequence"]),
+            "model": saved["model"], "final_validation": saved.get("metrics", {}),
+            "command": f"trt-tracker train --preset {t['name']}"}
+
+
+def make_card(path, name: str | None = None, progress: bool = True, latency_ms: dict | None = None) -> dict:
+    path = Path(path)
+    nets = load_model_dir(path)
+    results = evaluate_dir(path, progress=progress)
+    late = None
+    if (path / "temporal-late.pt").is_file():
+        late = evaluate_dir(path, late=True, progress=progress)
+    card = {
+        "name": name or path.name,
+        "skeleton": nets["pose"][1].skeleton,
+        "modality": nets["pose"][1].modality,
+        "networks": {n: {"file": f"{n}.pt", "parameters": int(sum(v.numel() for v in nets[n][0].parameters())),
+                         "training": _training_summary(nets[n][2])} for n in NETWORKS},
+        "protocol": {**CARD_PROTOCOL, "test_seeds_from": TEST_SEEDS, "val_seeds_from": VAL_SEEDS + 100,
+                     "crops": "ground-truth boxes", "root_depth": "ground truth",
+                     "tracker_params": "alpha, gamma tuned on the validation sequences per fps"},
+        "results": results,
+        "late_fusion": late,
+        "latency_ms": latency_ms or {},
+        "made": {"date": _dt.date.today().isoformat(), "machine": platform.processor() or platform.machine(),
+                 "command": f"trt-tracker card --model {path}"},
+    }
+    (path / "card.json").write_text(json.dumps(card, indent=2, default=float) + "\n")
+    (path / "README.md").write_text(card_markdown(card))
+    return card
+
+
+def card_table(results: dict) -> list[str]:
+    rows = ["| fps | single-frame MPJPE | Bone Error | Displ Error (zero-motion) | Df MPJPE | Dmf MPJPE | Dmf+bone MPJPE |",
+            "|---|---|---|---|---|---|---|"]
+    for fps, r in results.items():
+        tr = r.get("tracker", {})
+
+        def cell(v):
+            if v not in tr:
+                return "-"
+            return f"{tr[v]['mpjpe']:.1f} ({-100 * tr[v]['reduction']:+.1f} %)"
+        rows.append(f"| {fps} | {r['single_mpjpe']:.1f} | {r.get('bone_error', float('nan')):.1f} | "
+                    f"{r.get('displ_error', float('nan')):.1f} ({r.get('displ_zero_motion', float('nan')):.1f}) | "
+                    f"{cell('Df')} | {cell('Dmf')} | {cell('Dmf+bone')} |")
+    return rows
+
+
+def card_markdown(card: dict) -> str:
+    lines = [f"# {card['name']}: {card['skeleton']} from {card['modality']}", "",
+             "Errors in mm on held-out synthetic sequences (" + ", ".join(
+                 f"{k}={v}" for k, v in card["protocol"].items()) + ").", "",
+             "Tracker rows: MPJPE of the online tracker and its change against single-frame.", ""]
+    lines += card_table(card["results"])
+    if card.get("late_fusion"):
+        lines += ["", "With the late-fusion temporal network (per-frame features cached):", ""]
+        lines += card_table(card["late_fusion"])
+    lines += ["", "| network | parameters | steps | command |", "|---|---|---|---|"]
+    for n, v in card["networks"].items():
+        t = v["training"]
+        lines.append(f"| {n} | {v['parameters']:,} | {t['steps']} | `{t['command']}` |")
+    if card.get("latency_ms"):
+        lines += ["", "ONNX Runtime latency, batch 1 (ms, median): " + ", ".join(
+            f"{k} {v:.2f}" for k, v in card["latency_ms"].items())]
+    lines += ["", f"Made {card['made']['date']} by `{card['made']['command']}`.", ""]
+    return "\n".join(lines)
+
+
+def _flatten(d, prefix=""):
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            yield from _flatten(v, key + ".")
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            yield key, float(v)
+
+
+def check_card(path, rtol: float = 0.01, progress: bool = True) -> list[str]:
+    """Re-evaluate and compare with card.json; returns the figures that differ by more than ``rtol``."""
+    path = Path(path)
+    f = path / "card.json"
+    if not f.is_file():
+        raise FileNotFoundError(f"{f} not found; make it with trt-tracker card --model {path}")
+    stored = json.loads(f.read_text())
+    fresh = {"results": evaluate_dir(path, progress=progress)}
+    if stored.get("late_fusion"):
+        fresh["late_fusion"] = evaluate_dir(path, late=True, progress=progress)
+    want = dict(_flatten({k: stored[k] for k in fresh}))
+    got = dict(_flatten(fresh))
+    bad = []
+    for k, v in want.items():
+        g = got.get(k)
+        if g is None or not np.isclose(g, v, rtol=rtol, atol=1e-6):
+            bad.append(f"{k}: card {v:.4g}, now {g}")
+    return bad

@@ -1,0 +1,257 @@
+"""Evaluation of a model (pose + spatial + temporal networks) on held-out synthetic sequences.
+
+The protocol (the model cards' figures):
+
+* sequences are rendered at 50 fps from the test seeds (never trained on) and
+  sub-sampled to 25, 8 (8.33) and 2.5 fps;
+* crops come from ground-truth boxes (the Human3.6M protocol of the papers):
+  one box per frame for the pose and spatial networks, one box around both
+  frames for a temporal pair;
+* related joints are predicted: the spatial network pools at the pose
+  network's parents, the temporal network at the pose network's joints of
+  frame t-d;
+* 2.5D results become camera millimetres with the ground-truth root depth;
+* Joint Error = MPJPE; Bone Error adds the predicted bone to the
+  ground-truth parent; Displ Error adds the predicted displacement (d=1) to
+  the ground-truth joints of the previous frame (seed 000 section 5.1);
+* the online tracker (:class:`~trt_tracker.solver.OnlineSolver`, forward
+  durations only) runs with alpha, gamma chosen on validation sequences.
+
+Networks are called through a :class:`Predictor` (batched NumPy in and out),
+so the same evaluation runs on PyTorch here and on any runtime backend.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .camera import box_from_points, p2p5d_to_cam
+from .codec import PoseCodec
+from .data.samples import make_sequence, no_augment
+from .data.sequence import Sequence
+from .metrics import accel_error, displacement_error_buckets, mpjpe
+from .solver import OnlineSolver
+
+FPS = (25.0, 8.0, 2.5)
+ALPHAS = (0.0, 0.1, 0.3, 1.0, 3.0)
+GAMMAS = (0.3, 1.0, 3.0, 10.0, 30.0)
+#: The tracker variants of the card: name -> (durations, uses bones).
+VARIANTS = {"Df": ((1,), False), "Dmf": ((1, 2, 3), False), "Dmf+bone": ((1, 2, 3), True)}
+
+
+@dataclass
+class Predictor:
+    """Batched network calls in the network frame (NumPy float32 in and out).
+
+    pose(images (N, C, S, S)) -> (N, K, 3); spatial(images, related (N, K, 2)) -> (N, K, 3);
+    temporal(pairs (N, 2C, S, S), related) -> (N, K, 3).
+    """
+
+    pose: Callable
+    spatial: Callable | None
+    temporal: Callable | None
+    codec: PoseCodec
+    modality: str
+    margin: float
+    batch: int = 64
+
+
+def torch_predictor(cfg, pose_net, spatial_net=None, temporal_net=None, batch: int = 64) -> Predictor:
+    """A :class:`Predictor` over PyTorch networks (eval mode, no gradients); ``cfg`` is the pose net's ModelConfig."""
+    import torch
+
+    def wrap(net, with_related):
+        if net is None:
+            return None
+        net.eval()
+
+        @torch.no_grad()
+        def call(x, related=None):
+            xt = torch.from_numpy(np.ascontiguousarray(x, np.float32))
+            if with_related:
+                return net(xt, torch.from_numpy(np.ascontiguousarray(related, np.float32))).numpy()
+            return net(xt).numpy()
+        return call
+
+    codec = PoseCodec(cfg.input_size, cfg.heatmap_size, cfg.cube_mm)
+    return Predictor(wrap(pose_net, False), wrap(spatial_net, True), wrap(temporal_net, True), codec,
+                     cfg.modality, no_augment(cfg.modality).margin, batch)
+
+
+def _batched(fn, n, make, batch):
+    outs = []
+    for i in range(0, n, batch):
+        outs.append(fn(*make(range(i, min(n, i + batch)))))
+    return np.concatenate(outs) if outs else np.zeros((0,))
+
+
+def predict_sequence(seq: Sequence, pred: Predictor, durations: Iterable[int] = (1, 2, 3)) -> dict:
+    """Single-frame joints, bones and displacements of a sequence, in image 2.5D (u, v px; z mm).
+
+    Returns ``J`` (T, K, 3), ``B`` (T, K, 3) (root row 0) and ``deltas``
+    {d: (T, K, 3)} with NaN rows for t < d.
+    """
+    c, T, K = pred.codec, len(seq), seq.skeleton.K
+    P = seq.joints_2p5d
+    root_z = seq.root_depth
+    tfs = [c.transform(box_from_points(P[t, :, :2], pred.margin)) for t in range(T)]
+
+    def crops(idx):
+        return (np.stack([c.crop_input(seq.frames[t], tfs[t], seq.modality, root_z[t]) for t in idx]),)
+
+    Jn = _batched(pred.pose, T, crops, pred.batch)
+    J = np.stack([c.decode_points(Jn[t], tfs[t]) for t in range(T)])
+    sk = seq.skeleton
+    par = np.where(sk.parents_array < 0, np.arange(K), sk.parents_array)
+    out = {"J": J, "B": None, "deltas": {}}
+    if pred.spatial is not None:
+        def sp(idx):
+            return crops(idx)[0], np.stack([Jn[t][par, :2] for t in idx])
+        Bn = _batched(pred.spatial, T, sp, pred.batch)
+        B = np.stack([c.decode_vectors(Bn[t], tfs[t]) for t in range(T)])
+        B[:, sk.root] = 0.0
+        out["B"] = B
+    if pred.temporal is not None:
+        for d in durations:
+            D = np.full((T, K, 3), np.nan)
+            ts = list(range(d, T))
+            if not ts:
+                out["deltas"][d] = D
+                continue
+            ptf = {t: c.transform(box_from_points(np.concatenate([P[t - d, :, :2], P[t, :, :2]]), pred.margin))
+                   for t in ts}
+
+            def pairs(idx, d=d, ptf=ptf):
+                idx = [ts[i] for i in idx]
+                x = np.stack([np.concatenate([c.crop_input(seq.frames[t - d], ptf[t], seq.modality, root_z[t - d]),
+                                              c.crop_input(seq.frames[t], ptf[t], seq.modality, root_z[t - d])])
+                              for t in idx])
+                # Related joints: the pose network's joints of frame t-d, in the pair's frame.
+                rel = np.stack([c.encode_points(J[t - d], ptf[t])[:, :2] for t in idx])
+                return x, rel
+            Dn = _batched(pred.temporal, len(ts), pairs, pred.batch)
+            for i, t in enumerate(ts):
+                D[t] = c.decode_vectors(Dn[i], ptf[t])
+            out["deltas"][d] = D
+    return out
+
+
+def to_cam(seq: Sequence, P: np.ndarray) -> np.ndarray:
+    return p2p5d_to_cam(P, seq.intrinsics, seq.root_depth, seq.skeleton.root)
+
+
+_SOLVERS: dict = {}
+
+
+def _solver(skeleton, durations, alpha, gamma, window):
+    """One solver per setting, reset between sequences (its factorisations are kept)."""
+    key = (skeleton.name, tuple(durations), float(alpha), float(gamma), int(window))
+    s = _SOLVERS.get(key)
+    if s is None:
+        if len(_SOLVERS) > 256:
+            _SOLVERS.clear()
+        s = _SOLVERS[key] = OnlineSolver(skeleton, durations, alpha=alpha, gammas=gamma, window=window)
+    s.reset()
+    return s
+
+
+def track(pred: dict, skeleton, durations, alpha: float, gamma: float, window: int = 16) -> np.ndarray:
+    """Run the online solver over a sequence's predictions: (T, K, 3) tracked 2.5D joints."""
+    solver = _solver(skeleton, durations, alpha, gamma, window)
+    out = np.empty_like(pred["J"])
+    for t in range(len(out)):
+        deltas = {d: pred["deltas"][d][t] for d in durations if t >= d}
+        out[t] = solver.update(pred["J"][t], pred["B"][t] if alpha > 0 else None, deltas)
+    return out
+
+
+def sequence_metrics(seq: Sequence, pred: dict) -> dict:
+    """Single-frame Joint/Bone/Displ errors (mm) of one sequence."""
+    sk, P, G = seq.skeleton, seq.joints_2p5d, seq.joints_cam
+    out = {"mpjpe": mpjpe(to_cam(seq, pred["J"]), G), "accel": accel_error(to_cam(seq, pred["J"]), G)}
+    if pred["B"] is not None:
+        nr = sk.non_root
+        child = P.copy()
+        child[:, nr] = P[:, sk.parents_array[nr]] + pred["B"][:, nr]     # GT parent + predicted bone
+        Bc = to_cam(seq, child)[:, nr] - G[:, sk.parents_array[nr]]
+        out["bone_error"] = float(np.linalg.norm(Bc - (G[:, nr] - G[:, sk.parents_array[nr]]), axis=-1).mean())
+    if 1 in pred["deltas"] and len(seq) > 1:
+        est = P[:-1] + pred["deltas"][1][1:]                          # GT previous frame + predicted displacement
+        cam_est = p2p5d_to_cam(est, seq.intrinsics, seq.root_depth[1:], sk.root)
+        out["displ"] = displacement_error_buckets(cam_est - G[:-1], G[:-1], G[1:])
+    return out
+
+
+def _mean(xs):
+    return float(np.mean(xs)) if xs else float("nan")
+
+
+def load_sequences(modality: str, seeds: Iterable[int], n_frames: int, progress: bool = False) -> list[Sequence]:
+    seeds = list(seeds)
+    it = seeds
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(seeds, desc=f"rendering {modality} sequences", unit="seq")
+    return [make_sequence(modality, s, n_frames) for s in it]
+
+
+def tune_tracker(val_preds: list[tuple[Sequence, dict]], durations, bones: bool) -> tuple[float, float, float]:
+    """(alpha, gamma, MPJPE) minimising validation MPJPE over the ALPHAS x GAMMAS grid."""
+    best = (0.0, 1.0, np.inf)
+    alphas = [a for a in ALPHAS if a > 0] if bones else [0.0]
+    for a, g in itertools.product(alphas, GAMMAS):
+        e = _mean([mpjpe(to_cam(s, track(p, s.skeleton, durations, a, g)), s.joints_cam) for s, p in val_preds])
+        if e < best[2]:
+            best = (a, g, e)
+    return best
+
+
+def evaluate_model(pred: Predictor, modality: str, test_seeds, val_seeds, n_frames: int = 300,
+                   fps_list=FPS, progress: bool = True) -> dict:
+    """The model card's figures: per fps, single-frame errors and each tracker variant's MPJPE."""
+    test = load_sequences(modality, test_seeds, n_frames, progress)
+    val = load_sequences(modality, val_seeds, n_frames, progress)
+    results = {}
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(fps_list) * (len(test) + len(val)), desc="evaluating", unit="seq")
+    for fps in fps_list:
+        def run(seqs):
+            out = []
+            for s in seqs:
+                s = s.at_fps(fps)
+                out.append((s, predict_sequence(s, pred)))
+                if bar is not None:
+                    bar.update(1)
+            return out
+        vp, tp = run(val), run(test)
+        row = {"fps": fps, "frames": int(sum(len(s) for s, _ in tp))}
+        m = [sequence_metrics(s, p) for s, p in tp]
+        row["single_mpjpe"] = _mean([x["mpjpe"] for x in m])
+        row["single_accel"] = _mean([x["accel"] for x in m])
+        if "bone_error" in m[0]:
+            row["bone_error"] = _mean([x["bone_error"] for x in m])
+        if "displ" in m[0]:
+            row["displ_error"] = _mean([x["displ"]["mean"] for x in m])
+            row["displ_zero_motion"] = _mean([x["displ"]["max"] for x in m])
+        row["tracker"] = {}
+        for name, (durations, bones) in VARIANTS.items():
+            if (bones and tp[0][1]["B"] is None) or not tp[0][1]["deltas"]:
+                continue
+            a, g, val_err = tune_tracker(vp, durations, bones)
+            tracked = [(s, track(p, s.skeleton, durations, a, g)) for s, p in tp]
+            e = _mean([mpjpe(to_cam(s, Jh), s.joints_cam) for s, Jh in tracked])
+            acc = _mean([accel_error(to_cam(s, Jh), s.joints_cam) for s, Jh in tracked])
+            row["tracker"][name] = {"durations": list(durations), "alpha": a, "gamma": g, "val_mpjpe": val_err,
+                                    "mpjpe": e, "accel": acc,
+                                    "reduction": 1 - e / row["single_mpjpe"]}
+        results[f"{fps:g}"] = row
+    if bar is not None:
+        bar.close()
+    return results
