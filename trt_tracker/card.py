@@ -54,7 +54,27 @@ def _training_summary(saved: dict) -> dict:
             "data_seed": t["data_seed"], "sequences_seen_approx": int(saved["step"] * t["batch_size"]
                                                                        / t["stream"]["samples_per_sequence"]),
             "model": saved["model"], "final_validation": saved.get("metrics", {}),
-            "command": f"trt-tracker train --preset {t['name']}"}
+            "command": reproduce_command(t)}
+
+
+def reproduce_command(train: dict) -> str:
+    """The ``trt-tracker train`` command that re-creates a training config (preset + overrides)."""
+    from .train import TrainConfig, preset
+
+    train = TrainConfig.from_dict(train).to_dict()   # fills settings added since it was saved
+    try:
+        base = preset(train["name"]).to_dict()
+    except ValueError:
+        return "trt-tracker train --config <the training config stored in the weights file>"
+    sets = []
+    for k, v in train.items():
+        if k == "out":
+            continue
+        if isinstance(v, dict):
+            sets += [f"{k}.{kk}={vv}" for kk, vv in v.items() if base[k].get(kk) != vv]
+        elif base.get(k) != v:
+            sets.append(f"{k}={v}")
+    return f"trt-tracker train --preset {train['name']}" + (" --set " + " ".join(sets) if sets else "")
 
 
 def make_card(path, name: str | None = None, progress: bool = True, latency_ms: dict | None = None) -> dict:

@@ -30,6 +30,7 @@ class ModelConfig:
     # pose networks
     pose_head: str = "integral"     # integral | joints | bones (seed 002 regression)
     depth_bins: int = 64            # volumetric heatmap depth (integral, dims=3)
+    logit_scale: float = 1.0        # integral: heatmap logits = head output x this (faster training when small)
     # relation networks
     arch: str = "maps"              # maps (ours) | fc (Baseline) | sparseflow
     decay: str = "binary"           # binary | gaussian | linear | exponential
@@ -110,7 +111,7 @@ def build_model(cfg: ModelConfig):
     if cfg.task == "pose":
         if cfg.pose_head == "integral":
             return IntegralPoseNet(backbone, sk.K, cfg.depth_bins if cfg.dims == 3 else 0, cfg.head_channels,
-                                   cfg.n_deconv)
+                                   cfg.n_deconv, cfg.logit_scale)
         return RegressionPoseNet(backbone, sk.parents, cfg.heatmap_size, cfg.pose_head, cfg.dims)
     if cfg.fusion == "late" and cfg.arch != "maps":
         raise ValueError("model config: late fusion is implemented for arch='maps' only")

@@ -55,16 +55,21 @@ class IntegralPoseNet(nn.Module):
     """Image (N, Cin, S, S) -> joints (N, K, 3) (or (N, K, 2) for 2D) in the network frame."""
 
     def __init__(self, backbone: ResNet, num_joints: int, depth_bins: int = 64, head_channels: int = 256,
-                 n_deconv: int = 3):
+                 n_deconv: int = 3, logit_scale: float = 1.0):
         super().__init__()
         self.backbone = backbone
         self.K = num_joints
         self.D = depth_bins  # 0 -> 2D
         self.head = DeconvHead(backbone.out_channels, num_joints * max(depth_bins, 1), head_channels, n_deconv)
         self.stride = backbone.stride // self.head.upsample
+        # A soft-argmax needs logits spread over ~10 units to localise; Adam moves the last
+        # layer's weights by ~lr per step, so a fixed gain lets a briefly trained network get there.
+        self.logit_scale = float(logit_scale)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         h = self.head(self.backbone(x))
+        if self.logit_scale != 1.0:
+            h = h * self.logit_scale
         N, _, H, W = h.shape
         return h.reshape(N, self.K, self.D, H, W) if self.D else h
 

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Copy the trained lite networks into export/<model>/, time them with ONNX Runtime
+# and write their model cards.  Run after scripts/train_lite.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+OUT=${OUT:-runs/train}
+for model in body hand; do
+  dst=export/$model-lite
+  mkdir -p "$dst"
+  for net in pose spatial temporal temporal-late; do
+    src=$OUT/$model-lite-$net/weights.pt
+    [ -f "$src" ] && cp "$src" "$dst/$net.pt"
+  done
+done
+"$PY" -m benchmarks.model_latency --models export/body-lite export/hand-lite
+for model in body hand; do
+  "$PY" -m trt_tracker.cli card --model export/$model-lite --latency benchmarks/results/model_latency.json
+done
