@@ -151,11 +151,18 @@ def cmd_demo(args) -> int:
     return 0
 
 
-def cmd_train(args) -> int:
+def _need_torch(what: str) -> None:
+    """A clear message instead of an ImportError where a command needs the ``train`` extra."""
     try:
-        from .train import PRESETS, TrainConfig, preset, train
+        import torch  # noqa: F401
     except ImportError as e:
-        raise CliError(f"training needs PyTorch: pip install -e '.[train]' ({e})") from None
+        raise CliError(f"{what} needs PyTorch: pip install -e '.[train]' ({e})") from None
+
+
+def cmd_train(args) -> int:
+    _need_torch("training")
+    from .train import PRESETS, TrainConfig, preset, train
+
     if args.list:
         for name in sorted(PRESETS):
             m = PRESETS[name].model
@@ -186,10 +193,9 @@ def cmd_train(args) -> int:
 
 
 def cmd_card(args) -> int:
-    try:
-        from .card import check_card, make_card
-    except ImportError as e:
-        raise CliError(f"evaluating models needs PyTorch: pip install -e '.[train]' ({e})") from None
+    _need_torch("evaluating models")
+    from .card import card_table, check_card, make_card
+
     if args.check:
         bad = check_card(args.model, rtol=args.rtol, progress=not args.quiet)
         if bad:
@@ -203,8 +209,6 @@ def cmd_card(args) -> int:
     if args.latency:
         latency = json.loads(Path(args.latency).read_text()).get("models", {}).get(Path(args.model).name)
     card = make_card(args.model, progress=not args.quiet, latency_ms=latency)
-    from .card import card_table
-
     print("\n".join(card_table(card["results"])))
     print(f"\nwrote {Path(args.model) / 'card.json'} and README.md")
     return 0

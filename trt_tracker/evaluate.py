@@ -54,7 +54,6 @@ class Predictor:
     spatial: Callable | None
     temporal: Callable | None
     codec: PoseCodec
-    modality: str
     margin: float
     batch: int = 64
 
@@ -78,7 +77,7 @@ def torch_predictor(cfg, pose_net, spatial_net=None, temporal_net=None, batch: i
 
     codec = PoseCodec(cfg.input_size, cfg.heatmap_size, cfg.cube_mm)
     return Predictor(wrap(pose_net, False), wrap(spatial_net, True), wrap(temporal_net, True), codec,
-                     cfg.modality, no_augment(cfg.modality).margin, batch)
+                     no_augment(cfg.modality).margin, batch)
 
 
 def _batched(fn, n, make, batch):

@@ -33,21 +33,26 @@ def example_inputs(cfg, batch: int = 1, seed: int = 0) -> dict[str, np.ndarray]:
     return out
 
 
+def _to_onnx(module, args: tuple, names: list[str], output: str) -> bytes:
+    """Trace ``module(*args)`` to ONNX bytes with a dynamic batch axis on every input and the output."""
+    import torch
+
+    buf = io.BytesIO()
+    dyn = {n: {0: "batch"} for n in names + [output]}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")   # tracer warnings about shape checks in forward()
+        torch.onnx.export(module.eval(), args, buf, input_names=names, output_names=[output], dynamic_axes=dyn,
+                          opset_version=OPSET, dynamo=False)
+    return buf.getvalue()
+
+
 def export_network(net, cfg, path=None) -> bytes:
     """Export one network in eval mode; returns the ONNX bytes (and writes them to ``path`` if given)."""
     import torch
 
-    net = net.eval()
     ex = {k: torch.from_numpy(v) for k, v in example_inputs(cfg, 2).items()}
     names = input_names(cfg)
-    dyn = {n: {0: "batch"} for n in names}
-    dyn[output_name(cfg)] = {0: "batch"}
-    buf = io.BytesIO()
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")   # tracer warnings about shape checks in forward()
-        torch.onnx.export(net, tuple(ex[n] for n in names), buf, input_names=names,
-                          output_names=[output_name(cfg)], dynamic_axes=dyn, opset_version=OPSET, dynamo=False)
-    data = buf.getvalue()
+    data = _to_onnx(net, tuple(ex[n] for n in names), names, output_name(cfg))
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_bytes(data)
@@ -84,15 +89,5 @@ def export_late_fusion(net, cfg) -> tuple[bytes, bytes]:
     with torch.no_grad():
         f = net.features(img)
     rel = torch.zeros(2, cfg.K, 2)
-    out = []
-    for mod, args, names, oname in ((Features(net), (img,), ["image"], "features"),
-                                    (Head(net), (f, f, rel), ["features_prev", "features_cur", "related"],
-                                     "relations")):
-        buf = io.BytesIO()
-        dyn = {n: {0: "batch"} for n in names + [oname]}
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(mod, args, buf, input_names=names, output_names=[oname], dynamic_axes=dyn,
-                              opset_version=OPSET, dynamo=False)
-        out.append(buf.getvalue())
-    return out[0], out[1]
+    return (_to_onnx(Features(net), (img,), ["image"], "features"),
+            _to_onnx(Head(net), (f, f, rel), ["features_prev", "features_cur", "related"], "relations"))

@@ -27,7 +27,7 @@ normal matrix ``A``, so every solve has C right-hand sides.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Mapping
 
 import numpy as np
 

@@ -19,7 +19,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from .codec import PoseCodec
 from .data.samples import (BODY_AUGMENT, HAND_AUGMENT, AugmentConfig, SampleStreamConfig, SyntheticSamples,
                            no_augment)
+from .models.pose import value_scale
 from .models import CompositionalLoss, ModelConfig, build_model, joint_loss, soft_argmax_2d, soft_argmax_3d
 from .skeleton import get_skeleton
 
@@ -209,17 +210,12 @@ def collate(samples: list[dict]) -> dict[str, torch.Tensor]:
 
 
 # ------------------------------------------------------------------ losses
-def value_scale(m: ModelConfig) -> torch.Tensor:
-    H = float(m.heatmap_size)
-    return torch.tensor([H / 4, H / 4, 0.5][: m.dims])
-
-
 class Objective:
     """The training loss of a model config, and the validation errors."""
 
     def __init__(self, cfg: TrainConfig):
         self.m = cfg.model
-        self.scale = value_scale(self.m)
+        self.scale = value_scale(self.m.heatmap_size, self.m.dims)
         self.comp = None
         self.heatmap_loss, self.sigma = cfg.heatmap_loss, cfg.heatmap_sigma
         if self.m.task == "pose" and self.m.pose_head == "bones":

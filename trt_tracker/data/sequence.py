@@ -25,7 +25,7 @@ import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence as _Seq
+from typing import Iterator
 
 import numpy as np
 

@@ -23,6 +23,27 @@ from .backbone import ResNet
 from .heads import DeconvHead
 
 
+def value_scale(heatmap_size: int, dims: int = 3) -> torch.Tensor:
+    """The normalisation of regressed values (seed 002 Eq. 1): ``u, v`` / (H/4), ``z`` / 0.5.
+
+    Used by every regression output (joints, bones, relation maps) and by the losses.
+    """
+    H = float(heatmap_size)
+    return torch.tensor([H / 4, H / 4, 0.5][:dims])
+
+
+def topological_order(parents) -> list[int]:
+    """Joint indices with every parent before its children."""
+    parents = list(parents)
+    order, seen = [], set()
+    while len(order) < len(parents):
+        for k, p in enumerate(parents):
+            if k not in seen and (p < 0 or p in seen):
+                order.append(k)
+                seen.add(k)
+    return order
+
+
 def soft_argmax_2d(logits: torch.Tensor) -> torch.Tensor:
     """(N, K, H, W) logits -> (N, K, 2) expected (u, v) under the softmax over H x W."""
     if logits.ndim != 4:
@@ -102,15 +123,9 @@ class RegressionPoseNet(nn.Module):
         nn.init.zeros_(self.fc.bias)
         parents = list(parents)
         self.register_buffer("parents", torch.tensor(parents), persistent=False)
-        order, seen = [], set()
-        while len(order) < self.K:  # topological order for composing bones
-            for k, p in enumerate(parents):
-                if k not in seen and (p < 0 or p in seen):
-                    order.append(k)
-                    seen.add(k)
-        self.order = order
+        self.order = topological_order(parents)
         H = float(heatmap_size)
-        scale = torch.tensor([H / 4, H / 4, 0.5][:dims])
+        scale = value_scale(heatmap_size, dims)
         mean = torch.zeros(self.K, dims)
         root = parents.index(-1)
         if target == "joints":
@@ -140,12 +155,7 @@ def compose_bones(B: torch.Tensor, parents, order=None) -> torch.Tensor:
     """Joints from bones (..., K, C): ``J[k] = J[parent(k)] + B[k]``, the root's bone being its position."""
     parents = list(parents)
     if order is None:
-        order, seen = [], set()
-        while len(order) < len(parents):
-            for k, p in enumerate(parents):
-                if k not in seen and (p < 0 or p in seen):
-                    order.append(k)
-                    seen.add(k)
+        order = topological_order(parents)
     J = [None] * len(parents)
     for k in order:
         p = parents[k]

@@ -32,6 +32,7 @@ from torch import nn
 
 from .backbone import ResNet
 from .heads import DeconvHead
+from .pose import value_scale
 
 DECAYS = ("binary", "gaussian", "linear", "exponential")
 SAMPLINGS = ("decay", "full", "rand_half", "rand_one", "joint_one")
@@ -139,9 +140,8 @@ class RelationNet(nn.Module):
         self.head = DeconvHead(backbone.out_channels, dims * (1 if shared_map else num_joints), head_channels,
                                n_deconv)
         self.decay_kind, self.beta, self.sampling = decay_kind, float(beta), sampling
-        H = float(heatmap_size)
         # Maps predict relation / scale (seed 002's normalisation, inside the network).
-        self.register_buffer("scale", torch.tensor([H / 4, H / 4, 0.5][:dims]), persistent=False)
+        self.register_buffer("scale", value_scale(heatmap_size, dims), persistent=False)
 
     def maps_from_features(self, f: torch.Tensor) -> torch.Tensor:
         h = self.head(f)
@@ -213,8 +213,7 @@ class RelationBaseline(nn.Module):
         self.fc = nn.Linear(backbone.out_channels, num_joints * dims)
         nn.init.normal_(self.fc.weight, std=0.001)
         nn.init.zeros_(self.fc.bias)
-        H = float(heatmap_size)
-        self.register_buffer("scale", torch.tensor([H / 4, H / 4, 0.5][:dims]), persistent=False)
+        self.register_buffer("scale", value_scale(heatmap_size, dims), persistent=False)
 
     def forward(self, x: torch.Tensor, related: torch.Tensor | None = None) -> torch.Tensor:
         f = self.backbone(x).mean((2, 3))
