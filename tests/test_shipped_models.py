@@ -52,7 +52,7 @@ def test_card_matches_weights(name):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "the shipped body-lite networks are under-trained (about 10 CPU-minutes each): their relation "
+    "the shipped body-lite networks are under-trained (3 to 10 CPU-minutes each): their relation "
     "networks predict little more than zero motion, and the card shows the tracker raising MPJPE; "
     "issue 3 stays open until longer-trained models are shipped"))
 def test_body_tracker_lowers_mpjpe_per_card():
