@@ -3,7 +3,12 @@
 Commands:
   synth   write synthetic sequences (body RGB or hand depth) in the sequence format
   preview draw synthetic frames with their ground-truth skeletons into a PNG
-  demo    generate body and hand sequences, simulate network outputs and track them
+  demo     track a synthetic body and hand sequence with the shipped models (the main job)
+  track    track a camera, video, folder, sequence or RealSense recording
+  evaluate offline reference MPJPE of the tracker on a sequence
+  export   ONNX frame and temporal graphs + manifest.json for a model
+  build    TensorRT engines for a model
+  train    train a network;  card  evaluate a model folder (model card)
 """
 from __future__ import annotations
 
@@ -90,64 +95,134 @@ def cmd_preview(args) -> int:
     return 0
 
 
-# -------------------------------------------------------------------- demo
-def _track_simulated(seq, durations_online, rng):
-    """Simulated network outputs on a sequence's ground truth, tracked online and offline."""
-    from .data.observations import NoiseModel, simulate_observations
-    from .metrics import accel_error, mpjpe
-    from .solver import OnlineSolver, solve_sequence
+# ------------------------------------------------------- runtime commands
+def _backend_args(args) -> dict:
+    return {"backend": args.backend, "device": args.device, "threads": args.threads,
+            "precision": getattr(args, "precision", "fp32"), "cuda_graph": getattr(args, "cuda_graph", False),
+            "engines_dir": getattr(args, "engines", "engines")}
 
-    gt = seq.joints_cam
-    sk = seq.skeleton
-    # Hands are smaller than bodies: scale the error model to the skeleton's size.
-    scale = 1.0 if sk.name == "BODY17" else 0.15
-    J, B, D = simulate_observations(gt, sk, (1, 2, 3, -1, -2, -3), NoiseModel().scaled(scale), rng, fps=seq.fps)
-    rows = {"single-frame": J}
-    timings = {}
-    for name, durs in durations_online.items():
-        s = OnlineSolver(sk, durs, alpha=1.0, gammas=16.0, window=16)
-        est = np.empty_like(J)
-        per_frame = np.empty(len(J))
-        for t in range(len(J)):
-            t0 = time.perf_counter()
-            est[t] = s.update(J[t], B[t], {d: D[d][t] for d in durs if t - d >= 0})
-            per_frame[t] = time.perf_counter() - t0
-        # Median: the first W + max(d) frames also build the operator of each fill state.
-        timings[name] = float(np.median(per_frame) * 1e6)
-        rows[f"online {name}"] = est
-    rows["offline Dmfb"] = solve_sequence(J, B, {d: D[d] for d in (1, 2, 3, -1, -2, -3)}, sk, "Dmfb", 1.0, 16.0)
-    table = {k: {"mpjpe_mm": float(mpjpe(v, gt)), "accel_mm_per_frame2": float(accel_error(v, gt))}
-             for k, v in rows.items()}
-    return table, timings, rows
+
+def _open_model(args):
+    from .stream.model import TrackerModel
+
+    if args.backend == "torch":
+        _need_torch("--backend torch")
+    return TrackerModel(args.model, **_backend_args(args))
+
+
+def _intrinsics(spec):
+    if not spec:
+        return None
+    from .camera import Intrinsics
+
+    try:
+        vals = [float(x) for x in spec.split(",")]
+        return Intrinsics.from_array(vals)
+    except ValueError as e:
+        raise CliError(f"--intrinsics {spec!r}: give fx,fy,cx,cy,width,height ({e})") from None
 
 
 def cmd_demo(args) -> int:
-    from .data.sequence import save_sequence
+    from .stream.app import demo
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(args.seed)
-    print("trt-tracker demo: synthetic sequences + the spatiotemporal solver on simulated network outputs")
-    print("(the trained networks and the live tracker replace the simulated outputs in later releases)\n")
-    summary = {}
-    for kind in ("body", "hand"):
-        t0 = time.perf_counter()
-        seq = _make_sequence(kind, args.seed, args.frames * 2, None, None, 50.0).subsample(2)   # 25 fps
-        t_gen = time.perf_counter() - t0
-        path = save_sequence(seq, out / f"{kind}_sequence", overwrite=True, progress=True)
-        table, timings, _ = _track_simulated(seq, {"Df": (1,), "Dmf": (1, 2, 3)}, rng)
-        summary[kind] = {"sequence": str(path), "frames": len(seq), "fps": seq.fps,
-                         "generate_s": t_gen, "table": table, "online_update_us": timings}
-        base = table["single-frame"]["mpjpe_mm"]
-        print(f"\n{kind}: {len(seq)} frames at {seq.fps:g} fps ({seq.modality}, {seq.skeleton.name}), "
-              f"generated and rendered in {t_gen:.1f} s -> {path}")
-        print(f"  {'method':16s} {'MPJPE mm':>9s} {'change':>8s} {'accel mm/f^2':>13s}")
-        for name, r in table.items():
-            print(f"  {name:16s} {r['mpjpe_mm']:9.1f} {100 * (r['mpjpe_mm'] / base - 1):+7.1f}% "
-                  f"{r['accel_mm_per_frame2']:13.1f}")
-        print("  online solver update (median): " + ", ".join(f"{k} {v:.0f} us/frame" for k, v in timings.items()))
-    (out / "demo_summary.json").write_text(json.dumps(summary, indent=2))
-    print(f"\nwrote {out / 'demo_summary.json'}")
+    if args.frames < 2:
+        raise CliError("--frames must be at least 2")
+    print("trt-tracker demo: the shipped models track a synthetic body (RGB) and hand (depth) sequence "
+          f"on {args.backend}\n")
+    res = demo(args.out, args.frames, args.backend, args.durations, video=not args.no_video)
+    bad = [k for k, s in res.items() if s.error or s.frames == 0]
+    return 1 if bad else 0
+
+
+def cmd_export(args) -> int:
+    _need_torch("export")
+    from .export import export_model
+
+    m = export_model(args.model, args.out, progress=True)
+    out = Path(args.out or args.model)
+    print(f"wrote {out / 'frame.onnx'}, {out / 'temporal.onnx'} and {out / 'manifest.json'} "
+          f"(model version {m['model_version']})")
+    return 0
+
+
+def cmd_build(args) -> int:
+    from .runtime.tensorrt import build_engine
+    from .stream.model import GRAPHS, load_manifest
+
+    m = load_manifest(args.model)
+    for g in GRAPHS:
+        onnx = Path(args.model) / m["graphs"][g]["file"]
+        path = build_engine(onnx, precision=args.precision, batch_sizes=tuple(args.batch), cache_dir=args.engines)
+        print(f"{g}: {path}")
+    return 0
+
+
+def cmd_track(args) -> int:
+    from .stream.app import _WithGT, load_gt, track, tracker_config
+    from .stream.frame import SourceError
+    from .stream.sources import open_source
+
+    intr = _intrinsics(args.intrinsics)
+    gt = None
+    if args.gt:
+        gt_joints, gt_intr = load_gt(args.gt)
+        intr = intr or gt_intr
+        gt = (gt_joints, gt_intr)
+    model = _open_model(args)
+    try:
+        def make_source():
+            src = open_source(args.source, intrinsics=intr)
+            return _WithGT(src, gt[0], intr) if gt else src
+        source = make_source()
+        if source.modality != model.modality:
+            source.close()
+            raise CliError(f"the source gives {source.modality} frames but {args.model} tracks {model.modality}; "
+                           "use export/body-lite for RGB and export/hand-lite for depth")
+        cfg = tracker_config(model, args.durations, args.alpha, args.gamma, args.window, args.root_depth)
+        out = Path(args.out or Path("runs/track") / time.strftime("%Y%m%d-%H%M%S"))
+        print(f"tracking {args.source} with {args.model} on {args.backend} ({args.device}); durations "
+              f"{list(cfg.durations) or 'none'}, alpha {cfg.alpha:g}, gamma {cfg.gamma:g} -> {out}")
+        s = track(source, model, cfg, out, video=not args.no_video, window=args.show, max_frames=args.max_frames,
+                  progress=not args.quiet, reopen=make_source if args.reconnect else None,
+                  reconnect=args.reconnect, lossless=True if args.lossless else None)
+    except SourceError as e:
+        raise CliError(str(e)) from None
+    finally:
+        model.close()
+    from .stream.pipeline import format_summary
+
+    print("\n".join(format_summary(Path(args.source).name or args.source, s)))
+    if s.error:
+        print(f"trt-tracker track: error: {s.error}", file=sys.stderr)
+        return 3
+    if s.frames and not s.tracked:
+        print("trt-tracker track: error: no frame could be tracked (for depth: is there valid depth? "
+              "for RGB: is a person in view?)", file=sys.stderr)
+        return 4
+    if s.frames == 0:
+        print("trt-tracker track: error: the source delivered no frames", file=sys.stderr)
+        return 3
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .data.sequence import SequenceFormatError, load_sequence
+    from .stream.app import evaluate_offline, tracker_config
+    from .stream.model import TrackerModel
+
+    if args.backend == "torch":
+        _need_torch("--backend torch")
+    try:
+        seq = load_sequence(args.sequence)
+    except SequenceFormatError as e:
+        raise CliError(str(e)) from None
+    with TrackerModel(args.model, backend="onnxruntime") as m:
+        cfg = tracker_config(m, args.durations, args.alpha, args.gamma, args.window, args.root_depth)
+    s = evaluate_offline(args.model, seq, cfg, backend=args.backend)
+    print(f"{args.sequence}: {s.frames} frames, {s.tracked} tracked; MPJPE single-frame {s.mpjpe_single:.2f} mm, "
+          f"tracked {s.mpjpe_tracked:.2f} mm ({args.backend}, durations {list(cfg.durations) or 'none'})")
+    if args.json:
+        Path(args.json).write_text(json.dumps(s.to_dict(), indent=2, default=float) + "\n")
     return 0
 
 
@@ -248,11 +323,81 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--out", default="runs/preview.png")
     v.set_defaults(func=cmd_preview)
 
-    d = sub.add_parser("demo", help="synthetic body and hand sequences tracked from simulated network outputs")
-    d.add_argument("--frames", type=int, default=100, help="frames per sequence at 25 fps")
-    d.add_argument("--seed", type=int, default=0)
+    d = sub.add_parser("demo", help="track a synthetic body and hand sequence with the shipped models",
+                       description="With no arguments: render a synthetic body RGB and hand depth sequence, "
+                                   "track them with export/body-lite and export/hand-lite on ONNX Runtime, "
+                                   "write annotated videos and JSONL under --out and print fps, latency "
+                                   "percentiles per stage and MPJPE single-frame vs tracked.")
+    d.add_argument("--frames", type=int, default=150, help="frames per sequence at 25 fps")
+    d.add_argument("--backend", choices=("onnxruntime", "torch", "tensorrt"), default="onnxruntime")
+    d.add_argument("--durations", default="Dmf", help="Df, Dmf, a list such as 1,2 or none")
+    d.add_argument("--no-video", action="store_true", help="skip the annotated videos")
     d.add_argument("--out", default="runs/demo", help="output folder")
     d.set_defaults(func=cmd_demo)
+
+    def model_args(q, default_model="export/body-lite"):
+        q.add_argument("--model", default=default_model, help="model folder with manifest.json (export/<name>)")
+        q.add_argument("--backend", choices=("onnxruntime", "torch", "tensorrt"), default="onnxruntime")
+        q.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+        q.add_argument("--threads", type=int, help="CPU threads per graph (default: cores - 1)")
+        q.add_argument("--precision", choices=("fp32", "fp16"), default="fp32", help="TensorRT precision")
+        q.add_argument("--cuda-graph", action="store_true", help="replay CUDA graphs (torch, tensorrt)")
+        q.add_argument("--engines", default="engines", help="TensorRT engine cache folder")
+
+    def tracker_args(q):
+        q.add_argument("--durations", default="Dmf", help="forward duration set: Df, Dmf, 1,2,... or none")
+        q.add_argument("--alpha", type=float, help="bone weight (default: the model's tuned value)")
+        q.add_argument("--gamma", type=float, help="displacement weight (default: the model's tuned value)")
+        q.add_argument("--window", type=int, default=16, help="solver window in frames")
+        q.add_argument("--root-depth", choices=("auto", "gt", "depth", "bones"), default="auto",
+                       help="absolute root depth: ground truth, depth map, or fitted to bone lengths")
+
+    tr = sub.add_parser("track", help="track a camera, video, image folder, sequence or RealSense recording",
+                        description="Track frames from --source and write track.jsonl, annotated.mp4 and run.json "
+                                    "under --out. Sources: a camera index (0), realsense[:SERIAL], a .bag/.db3 "
+                                    "RealSense recording, a video file, an image folder, a sequence folder "
+                                    "(with ground truth) or synthetic:body|hand[:SEED[:FRAMES]].")
+    tr.add_argument("--source", required=True)
+    model_args(tr)
+    tracker_args(tr)
+    tr.add_argument("--out", help="run folder (default runs/track/<time>)")
+    tr.add_argument("--gt", help="a sequence folder whose ground truth matches the source frame by frame")
+    tr.add_argument("--intrinsics", help="fx,fy,cx,cy,width,height of the camera (default: 60 degree FOV guess)")
+    tr.add_argument("--max-frames", type=int)
+    tr.add_argument("--lossless", action="store_true", help="never drop frames, even from a live camera")
+    tr.add_argument("--reconnect", type=int, default=0, help="reopen a disconnected camera up to N times")
+    tr.add_argument("--show", action="store_true", help="show a window (ignored where there is no display)")
+    tr.add_argument("--no-video", action="store_true", help="skip annotated.mp4")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.set_defaults(func=cmd_track)
+
+    ev = sub.add_parser("evaluate", help="offline reference MPJPE of the tracker on a sequence folder",
+                        description="Run the tracker over a sequence folder in a plain loop (no threads, no "
+                                    "video) on the PyTorch backend: the reference that `track` output is "
+                                    "checked against.")
+    ev.add_argument("--sequence", required=True)
+    ev.add_argument("--model", default="export/body-lite")
+    ev.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch")
+    tracker_args(ev)
+    ev.add_argument("--json", help="write the summary here")
+    ev.set_defaults(func=cmd_evaluate)
+
+    ex = sub.add_parser("export", help="export a model folder to ONNX (frame and temporal graphs + manifest)",
+                        description="Export pose.pt + spatial.pt (frame graph) and temporal.pt (temporal graph) "
+                                    "to ONNX with manifest.json, checked with the ONNX checker and against "
+                                    "PyTorch through ONNX Runtime.")
+    ex.add_argument("--model", default="export/body-lite")
+    ex.add_argument("--out", help="output folder (default: the model folder)")
+    ex.set_defaults(func=cmd_export)
+
+    bu = sub.add_parser("build", help="build TensorRT engines for a model (cached in engines/)",
+                        description="Build (or reuse) TensorRT engines for both graphs of a model; needs TensorRT "
+                                    "and an NVIDIA GPU.")
+    bu.add_argument("--model", default="export/body-lite")
+    bu.add_argument("--precision", choices=("fp32", "fp16"), default="fp32")
+    bu.add_argument("--batch", type=int, nargs="+", default=[1, 4], help="batch sizes the profile covers")
+    bu.add_argument("--engines", default="engines")
+    bu.set_defaults(func=cmd_build)
 
     t = sub.add_parser("train", help="train a pose or relation network on synthetic data",
                        description="Train one network from a preset or a JSON config, with key=value overrides. "
@@ -260,7 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "processes: torchrun --nproc_per_node=N -m trt_tracker.cli train ...")
     t.add_argument("--preset", help="a preset name (see --list)")
     t.add_argument("--config", help="a JSON training config (as printed by --print-config)")
-    t.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+    t.add_argument("--set", nargs="*", action="extend", default=[], metavar="KEY=VALUE",
                    help="overrides, e.g. steps=1500 model.width=0.5 augment.rotate_deg=20")
     t.add_argument("--list", action="store_true", help="list the presets and exit")
     t.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
@@ -288,9 +433,12 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    from .runtime.base import BackendError
+    from .stream.frame import SourceError
+
     try:
         return args.func(args)
-    except (CliError, ValueError, OSError) as e:
+    except (CliError, ValueError, OSError, BackendError, SourceError) as e:
         # Bad arguments and unusable files get their message, not a traceback
         # (set TRT_TRACKER_TRACEBACK=1 to see where it came from).
         if os.environ.get("TRT_TRACKER_TRACEBACK"):

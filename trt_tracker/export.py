@@ -91,3 +91,226 @@ def export_late_fusion(net, cfg) -> tuple[bytes, bytes]:
     rel = torch.zeros(2, cfg.K, 2)
     return (_to_onnx(Features(net), (img,), ["image"], "features"),
             _to_onnx(Head(net), (f, f, rel), ["features_prev", "features_cur", "related"], "relations"))
+
+
+# ---------------------------------------------------------------------------
+# Model export: the frame graph, the temporal graph and manifest.json (DESIGN §4)
+# ---------------------------------------------------------------------------
+
+MANIFEST_FORMAT = "trt_tracker.manifest"
+MANIFEST_VERSION = 1
+FRAME_GRAPH, TEMPORAL_GRAPH = "frame", "temporal"
+
+
+def _graph_modules():
+    """The two wrapper modules (defined lazily: PyTorch is only needed for export)."""
+    import torch
+    from torch import nn
+
+    class FrameGraph(nn.Module):
+        """image (N, C, S, S) -> joints (N, K, 3) and bones (N, K, 3) pooled at the joints' parents.
+
+        The spatial network's related joints are the pose network's own
+        predictions (DESIGN §4), so one call gives both; the root's bone is 0.
+        """
+
+        def __init__(self, pose, spatial, parents):
+            super().__init__()
+            self.pose, self.spatial = pose.eval(), spatial.eval()
+            K = len(parents)
+            par = [p if p >= 0 else k for k, p in enumerate(parents)]
+            self.register_buffer("par", torch.tensor(par, dtype=torch.long), persistent=False)
+            self.register_buffer("nonroot", torch.tensor([[0.0] if p < 0 else [1.0] for p in parents]),
+                                 persistent=False)
+            self.K = K
+
+        def forward(self, image):
+            joints = self.pose(image)
+            related = joints[:, self.par, :2]
+            bones = self.spatial(image, related) * self.nonroot
+            return joints, bones
+
+    class TemporalGraph(nn.Module):
+        """pair (N, 2C, S, S) = [I(t-d), I(t)] and related (N, K, 2) = Ĵ(t-d) -> displacements (N, K, 3)."""
+
+        def __init__(self, temporal):
+            super().__init__()
+            self.temporal = temporal.eval()
+
+        def forward(self, pair, related):
+            return self.temporal(pair, related)
+
+    return FrameGraph, TemporalGraph
+
+
+def graph_io(cfg) -> dict:
+    """Input/output specs of both graphs for a pose ModelConfig ``cfg`` (None = dynamic batch)."""
+    S, C, K, D = cfg.input_size, cfg.in_channels, cfg.K, cfg.dims
+    f32 = "float32"
+    return {
+        FRAME_GRAPH: {"inputs": [{"name": "image", "shape": [None, C, S, S], "dtype": f32}],
+                      "outputs": [{"name": "joints", "shape": [None, K, D], "dtype": f32},
+                                  {"name": "bones", "shape": [None, K, D], "dtype": f32}]},
+        TEMPORAL_GRAPH: {"inputs": [{"name": "pair", "shape": [None, 2 * C, S, S], "dtype": f32},
+                                    {"name": "related", "shape": [None, K, 2], "dtype": f32}],
+                         "outputs": [{"name": "displacements", "shape": [None, K, D], "dtype": f32}]},
+    }
+
+
+def build_graphs(nets: dict):
+    """{"frame": FrameGraph, "temporal": TemporalGraph} from ``load_model_dir`` output."""
+    from .skeleton import get_skeleton
+
+    FrameGraph, TemporalGraph = _graph_modules()
+    cfg = nets["pose"][1]
+    parents = list(get_skeleton(cfg.skeleton).parents)
+    return {FRAME_GRAPH: FrameGraph(nets["pose"][0], nets["spatial"][0], parents),
+            TEMPORAL_GRAPH: TemporalGraph(nets["temporal"][0])}
+
+
+def graph_example(cfg, graph: str, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Random inputs for a graph (images ~ N(0, 1), related joints inside the heatmap)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for spec in graph_io(cfg)[graph]["inputs"]:
+        shape = [batch] + spec["shape"][1:]
+        if spec["name"] == "related":
+            out["related"] = (rng.random(shape) * (cfg.heatmap_size - 1)).astype(np.float32)
+        else:
+            out[spec["name"]] = rng.normal(size=shape).astype(np.float32)
+    return out
+
+
+def _export_graph(module, cfg, graph: str) -> bytes:
+    import torch
+
+    io_ = graph_io(cfg)[graph]
+    names = [s["name"] for s in io_["inputs"]]
+    outs = [s["name"] for s in io_["outputs"]]
+    ex = graph_example(cfg, graph, 2)
+    buf = io.BytesIO()
+    dyn = {n: {0: "batch"} for n in names + outs}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module.eval(), tuple(torch.from_numpy(ex[n]) for n in names), buf, input_names=names,
+                          output_names=outs, dynamic_axes=dyn, opset_version=OPSET, dynamo=False)
+    return buf.getvalue()
+
+
+def torch_outputs(module, feeds: dict[str, np.ndarray], names: list[str]) -> dict[str, np.ndarray]:
+    import torch
+
+    with torch.no_grad():
+        out = module(*[torch.from_numpy(np.ascontiguousarray(v)) for v in feeds.values()])
+    out = out if isinstance(out, tuple) else (out,)
+    return {n: o.numpy() for n, o in zip(names, out)}
+
+
+def parity_errors(module, onnx_bytes: bytes, cfg, graph: str, batches=(1, 3), seed: int = 0) -> dict[str, float]:
+    """Max |ONNX Runtime - PyTorch| per output over random inputs at each batch size."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(onnx_bytes, so, providers=["CPUExecutionProvider"])
+    outs = [s["name"] for s in graph_io(cfg)[graph]["outputs"]]
+    err = {n: 0.0 for n in outs}
+    for i, b in enumerate(batches):
+        feeds = graph_example(cfg, graph, b, seed + i)
+        ref = torch_outputs(module, feeds, outs)
+        got = dict(zip(outs, sess.run(outs, feeds)))
+        for n in outs:
+            err[n] = max(err[n], float(np.abs(got[n] - ref[n]).max()))
+    return err
+
+
+def normalisation(cfg) -> dict:
+    """How a crop becomes the network input (mirrors :class:`~trt_tracker.codec.PoseCodec`)."""
+    from .codec import RGB_MEAN, RGB_STD
+
+    if cfg.modality == "rgb":
+        return {"kind": "rgb", "layout": "NCHW", "mean": [float(x) for x in RGB_MEAN],
+                "std": [float(x) for x in RGB_STD], "interpolation": "linear"}
+    return {"kind": "depth", "layout": "NCHW", "centre": "root depth (mm)", "scale_mm": cfg.cube_mm / 2,
+            "clip": [-1.0, 1.0], "holes": 1.0, "interpolation": "nearest"}
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def export_model(model_dir, out_dir=None, progress: bool = True) -> dict:
+    """Export ``model_dir`` (pose.pt, spatial.pt, temporal.pt [+ card.json]) to frame.onnx,
+    temporal.onnx and manifest.json in ``out_dir`` (default: the same directory).
+
+    Every graph is checked with the ONNX checker and against PyTorch through
+    ONNX Runtime (batch 1 and 3); the max abs errors go into the manifest.
+    Returns the manifest.
+    """
+    import json
+
+    import onnx
+    import torch
+
+    from .card import load_model_dir
+    from .skeleton import get_skeleton
+
+    model_dir = Path(model_dir)
+    out_dir = Path(out_dir) if out_dir is not None else model_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    nets = load_model_dir(model_dir)
+    cfg = nets["pose"][1]
+    sk = get_skeleton(cfg.skeleton)
+    graphs = build_graphs(nets)
+    io_ = graph_io(cfg)
+    weights_sha = _sha256(b"".join((model_dir / f"{n}.pt").read_bytes() for n in ("pose", "spatial", "temporal")))
+    manifest = {
+        "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "name": model_dir.name,
+        "model_version": weights_sha[:16],
+        "skeleton": {"name": sk.name, "joints": list(sk.names), "parents": [int(p) for p in sk.parents]},
+        "modality": cfg.modality, "input_size": cfg.input_size, "heatmap_size": cfg.heatmap_size,
+        "cube_mm": cfg.cube_mm, "dims": cfg.dims, "margin": _margin(cfg.modality),
+        "normalisation": normalisation(cfg),
+        "outputs_frame": "joints: (u, v) heatmap pixels, z root-relative / (cube_mm / 2); bones, displacements: "
+                         "the same units as vectors",
+        "opset": OPSET, "exported_with": {"torch": torch.__version__, "onnx": onnx.__version__},
+        "graphs": {}, "tracker": _tracker_defaults(model_dir),
+    }
+    for name, module in graphs.items():
+        if progress:
+            print(f"[export] {model_dir.name}: {name} graph", flush=True)
+        data = _export_graph(module, cfg, name)
+        onnx.checker.check_model(onnx.load_from_string(data), full_check=True)
+        err = parity_errors(module, data, cfg, name)
+        f = out_dir / f"{name}.onnx"
+        f.write_bytes(data)
+        manifest["graphs"][name] = {"file": f.name, "sha256": _sha256(data), **io_[name],
+                                    "parity_max_abs_error": err}
+        if progress:
+            print(f"[export]   -> {f} ({len(data) / 1e6:.1f} MB), max |onnxruntime - torch| "
+                  + ", ".join(f"{k} {v:.2e}" for k, v in err.items()), flush=True)
+    tmp = out_dir / "manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    tmp.replace(out_dir / "manifest.json")
+    return manifest
+
+
+def _margin(modality: str) -> float:
+    from .data.samples import no_augment
+
+    return float(no_augment(modality).margin)
+
+
+def _tracker_defaults(model_dir: Path) -> dict:
+    """Tracker weights tuned on validation sequences at 25 fps, from the model card when there is one."""
+    import json
+
+    card = model_dir / "card.json"
+    out = {"window": 16, "variants": {}}
+    if card.is_file():
+        res = json.loads(card.read_text()).get("results", {}).get("25", {})
+        for name, v in res.get("tracker", {}).items():
+            out["variants"][name] = {"durations": v["durations"], "alpha": v["alpha"], "gamma": v["gamma"]}
+    return out

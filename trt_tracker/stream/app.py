@@ -1,0 +1,156 @@
+"""What ``trt-tracker track``, ``demo`` and ``evaluate`` do, as functions (the CLI only parses).
+
+Outputs of a run go to one folder: ``track.jsonl`` (a record per frame),
+``annotated.mp4`` (skeleton overlay) and ``run.json`` (model, backend,
+settings and the summary, rewritten at the end).
+"""
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from .frame import SourceError
+from .pipeline import RunSummary, format_summary, run, track_offline
+from .sinks import JsonlSink, VideoSink, WindowSink
+from .tracker import Tracker, TrackerConfig, parse_durations
+
+DEMO_SEED = 20_000_000      # the first held-out test seed (never trained on)
+
+
+def tracker_config(model, durations="Dmf", alpha=None, gamma=None, window: int = 16, root_depth: str = "auto"):
+    """Tracker settings; alpha/gamma default to the model's tuned values (manifest) for that duration set."""
+    ds = parse_durations(durations)
+    tuned = None
+    for name, v in model.manifest.get("tracker", {}).get("variants", {}).items():
+        if tuple(v["durations"]) == ds and (alpha is None or alpha == 0) == (v["alpha"] == 0):
+            tuned = v
+            break
+    a = alpha if alpha is not None else (tuned["alpha"] if tuned else 0.0)
+    g = gamma if gamma is not None else (tuned["gamma"] if tuned else 3.0)
+    return TrackerConfig(durations=ds, alpha=float(a), gamma=float(g), window=window, root_depth=root_depth)
+
+
+def load_gt(path):
+    """Ground truth (camera joints, intrinsics) from a sequence folder, for sources that lack it."""
+    from ..data.sequence import SequenceFormatError, load_sequence
+
+    try:
+        seq = load_sequence(path)
+    except SequenceFormatError as e:
+        raise SourceError(f"--gt: {e}") from None
+    return seq.joints_cam, seq.intrinsics
+
+
+class _WithGT:
+    """Wraps a source so frame i carries ground truth i (and the sequence's intrinsics)."""
+
+    def __init__(self, src, joints, intrinsics):
+        self.src, self.joints, self.intrinsics = src, joints, intrinsics
+        self.live, self.fps, self.modality = src.live, src.fps, getattr(src, "modality", "rgb")
+
+    def __iter__(self):
+        for f in self.src:
+            if f.index < len(self.joints):
+                f.gt_joints_cam = self.joints[f.index]
+            if self.intrinsics is not None:
+                f.intrinsics = self.intrinsics
+            yield f
+
+    def __len__(self):
+        return len(self.src)
+
+    def close(self):
+        self.src.close()
+
+
+def track(source, model, config: TrackerConfig, out_dir, video: bool = True, jsonl: bool = True,
+          window: bool = False, max_frames: int | None = None, progress: bool = True, reopen=None,
+          reconnect: int = 0, lossless: bool | None = None, video_scale: int = 1, log=print) -> RunSummary:
+    """Track ``source`` with ``model`` and write the run folder ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    info = {"model": str(model.dir), "model_version": model.manifest.get("model_version"),
+            "backend": model.backend_name, "device": model.device, "tracker": asdict(config),
+            "source": type(source).__name__, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "machine": {"python": platform.python_version(), "platform": platform.platform(),
+                        "processor": platform.processor() or platform.machine()}}
+    (out / "run.json").write_text(json.dumps(info, indent=2) + "\n")
+    sinks = []
+    try:
+        if jsonl:
+            sinks.append(JsonlSink(out / "track.jsonl"))
+        if video:
+            sinks.append(VideoSink(out / "annotated.mp4", source.fps or 25.0, model.skeleton.parents, video_scale))
+        win = None
+        if window:
+            win = WindowSink(model.skeleton.parents, log=log)
+            sinks.append(win)
+    except Exception:
+        for s in sinks:
+            s.close()
+        source.close()
+        raise
+    tracker = Tracker(model, config)
+    summary = run(source, tracker, sinks, lossless=lossless, max_frames=max_frames, progress=progress,
+                  reopen=reopen, reconnect=reconnect,
+                  should_stop=(lambda: win.quit_requested) if window else None)
+    info["summary"] = summary.to_dict()
+    info["outputs"] = [str(out / n) for n in ("track.jsonl", "annotated.mp4") if (out / n).exists()]
+    tmp = out / "run.json.tmp"
+    tmp.write_text(json.dumps(info, indent=2, default=float) + "\n")
+    tmp.replace(out / "run.json")
+    return summary
+
+
+def evaluate_offline(model_dir, sequence, config: TrackerConfig, backend: str = "torch", threads=None) -> RunSummary:
+    """The reference figure for a sequence: the same tracker in a plain loop, no threads or files."""
+    from .model import TrackerModel
+
+    with TrackerModel(model_dir, backend=backend, threads=threads) as m:
+        return track_offline(m, config, sequence)
+
+
+def demo(out="runs/demo", frames: int = 150, backend: str = "onnxruntime", durations="Dmf",
+         models=("export/body-lite", "export/hand-lite"), video: bool = True, log=print) -> dict:
+    """Track a synthetic body RGB and a synthetic hand depth sequence with the shipped models; print a table."""
+    from .model import TrackerModel
+    from .sources import SyntheticSource
+
+    results = {}
+    for kind, model_dir in zip(("body", "hand"), models):
+        log(f"[demo] {kind}: rendering {frames} synthetic frames (seed {DEMO_SEED}, 25 fps) ...")
+        # Paced like a 25 fps camera, so camera-to-result latency is what a live user would see.
+        src = SyntheticSource(kind, DEMO_SEED, frames, 25.0, realtime=True)
+        with TrackerModel(model_dir, backend=backend) as m:
+            cfg = tracker_config(m, durations)
+            log(f"[demo] {kind}: tracking with {Path(model_dir).name} on {backend}, durations "
+                f"{list(cfg.durations)}, alpha {cfg.alpha:g}, gamma {cfg.gamma:g}")
+            s = track(src, m, cfg, Path(out) / kind, video=video, progress=True, video_scale=2, log=log)
+        results[kind] = s
+        for line in format_summary(kind, s):
+            log(line)
+    log("")
+    for line in demo_table(results):
+        log(line)
+    log(f"\noutputs: {out}/body and {out}/hand (track.jsonl, annotated.mp4, run.json)")
+    return results
+
+
+def demo_table(results: dict) -> list[str]:
+    head = (f"{'':6s} {'frames':>6s} {'fps':>6s} {'model ms p50':>12s} {'cam->result ms p50/p95/p99':>27s} "
+            f"{'MPJPE single':>12s} {'tracked':>8s} {'change':>7s}")
+    lines = [head, "-" * len(head)]
+    for kind, s in results.items():
+        lat = s.latency_ms
+        model_ms = sum(lat[k]["p50"] for k in ("frame_graph", "temporal_graph") if k in lat)
+        tot = lat.get("total", {})
+        ch = (s.mpjpe_tracked / s.mpjpe_single - 1) * 100 if s.mpjpe_tracked else float("nan")
+        lines.append(f"{kind:6s} {s.frames:6d} {s.fps:6.1f} {model_ms:12.2f} "
+                     f"{tot.get('p50', np.nan):9.2f}/{tot.get('p95', np.nan):7.2f}/{tot.get('p99', np.nan):7.2f}   "
+                     f"{(s.mpjpe_single or np.nan):10.1f}mm {(s.mpjpe_tracked or np.nan):6.1f}mm {ch:+6.1f}%")
+    return lines
