@@ -67,7 +67,7 @@ class TrackerConfig:
     root_depth: str = "auto"    # auto | gt | depth | bones
     init_passes: int = 2        # body: frame-graph passes from the full frame
     min_inside: float = 0.5     # lost when fewer joints than this fraction lie inside the image
-    blob_band_mm: float = 150.0  # hand initialiser: depth band behind the nearest point
+    blob_edge_mm: float = 30.0  # hand initialiser: depth jump that separates surfaces
     box_rate: float = 1.15      # largest box size change per frame (factor)
     box_limits: tuple = (0.45, 1.0)  # depth: box side bounds in units of the cube's size at the root depth
 
@@ -105,31 +105,37 @@ def full_frame_box(width: int, height: int) -> CropBox:
     return CropBox((width - 1) / 2, (height - 1) / 2, float(max(width, height)))
 
 
-def nearest_blob(depth: np.ndarray, intr: Intrinsics | None, cube_mm: float, band_mm: float = 150.0,
+def nearest_blob(depth: np.ndarray, intr: Intrinsics | None, cube_mm: float, edge_mm: float = 30.0,
                  margin: float = 1.3, min_pixels: int = 30, iterations: int = 5):
     """The hand initialiser: (box, depth mm) of the hand nearest to the camera, or None.
 
-    Pixels within ``band_mm`` behind the nearest valid depth (0.5th percentile,
-    robust to speckle) form a candidate mask; its connected component with the
-    smallest median depth holds the hand (and maybe the forearm behind it).
-    A 3D mean shift then centres a ball of radius ``cube_mm / 2`` on the
-    nearest part of it: start at the component's nearest pixels, replace the
-    centre by the mean of the component's points inside the ball, repeat.
-    The box covers the points in the final ball (``margin`` as in training).
+    The depth image is cut into smooth surfaces at depth jumps larger than
+    ``edge_mm`` between neighbouring pixels (and at holes).  Surfaces that
+    cannot be a hand are skipped: fewer than ``min_pixels``, or larger than the
+    The surface whose near end (2nd percentile of depth, robust to speckle)
+    is nearest holds the hand, maybe with the forearm or a background it
+    touches; a 3D mean shift centres a ball of radius ``cube_mm / 2`` on
+    its nearest part: start at its points within a tenth of a cube of its
+    nearest point, move the centre to the mean of the points inside the
+    ball, repeat.  The box covers the points in the final ball
+    (``margin`` as in training).
     """
     import cv2
 
     valid = depth > 0
     if valid.sum() < min_pixels:
         return None
-    near = float(np.percentile(depth[valid], 0.5))
-    mask = (valid & (depth <= near + band_mm)).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    d = depth.astype(np.float32)
+    jump = np.zeros(depth.shape, bool)
+    jump[:, 1:] |= np.abs(np.diff(d, axis=1)) > edge_mm
+    jump[1:, :] |= np.abs(np.diff(d, axis=0)) > edge_mm
+    smooth = (valid & ~jump).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(smooth, connectivity=4)
     best = None
     for i in range(1, n):
         if stats[i, cv2.CC_STAT_AREA] < min_pixels:
             continue
-        z = float(np.median(depth[labels == i]))
+        z = float(np.percentile(depth[labels == i], 2))
         if best is None or z < best[1]:
             best = (i, z)
     if best is None:
@@ -139,7 +145,7 @@ def nearest_blob(depth: np.ndarray, intr: Intrinsics | None, cube_mm: float, ban
     if intr is None:   # no metric back-projection: the component's box
         return box_from_points(np.stack([xs, ys], 1).astype(np.float64), margin), float(np.median(z))
     X = intr.backproject(np.stack([xs, ys], 1).astype(np.float64), z)
-    centre = X[z <= np.percentile(z, 5)].mean(0)
+    centre = X[z <= z.min() + 0.1 * cube_mm].mean(0)
     inside = np.ones(len(X), bool)
     for _ in range(iterations):
         inside = np.linalg.norm(X - centre, axis=1) <= cube_mm / 2
@@ -290,7 +296,8 @@ class Tracker:
         if self.last is None:
             status = "init"
             if frame.modality == "depth":
-                blob = nearest_blob(image, frame.intrinsics, self.codec.cube_mm, self.cfg.blob_band_mm, self.model.margin)
+                blob = nearest_blob(image, frame.intrinsics, self.codec.cube_mm, self.cfg.blob_edge_mm,
+                                    self.model.margin)
                 if blob is None:
                     return self._lost(frame, lat, t_start, "no valid depth in the frame")
                 box, centre = blob
