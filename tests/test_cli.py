@@ -40,20 +40,6 @@ def test_synth_refuses_to_overwrite(tmp_path, capsys):
     assert main(["synth", "--kind", "hand", "--frames", "2", "--out", str(tmp_path / "file")]) == 2
 
 
-def test_demo_tracks_and_summarises(tmp_path, capsys):
-    rc = main(["demo", "--frames", "30", "--out", str(tmp_path)])
-    assert rc == 0
-    summary = json.loads((tmp_path / "demo_summary.json").read_text())
-    for kind in ("body", "hand"):
-        table = summary[kind]["table"]
-        assert summary[kind]["frames"] == 30
-        # The solver improves on the simulated single-frame estimates.
-        assert table["online Dmf"]["mpjpe_mm"] < table["single-frame"]["mpjpe_mm"]
-        assert load_sequence(summary[kind]["sequence"]).skeleton.name == ("BODY17" if kind == "body" else "HAND21")
-    out = capsys.readouterr().out
-    assert "online Dmf" in out and "MPJPE" in out
-
-
 def test_preview_writes_grid_with_skeletons(tmp_path):
     import cv2
 

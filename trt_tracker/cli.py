@@ -6,6 +6,7 @@ Commands:
   demo     track a synthetic body and hand sequence with the shipped models (the main job)
   track    track a camera, video, folder, sequence or RealSense recording
   evaluate offline reference MPJPE of the tracker on a sequence
+  record   write a depth sequence as a RealSense recording (.db3)
   export   ONNX frame and temporal graphs + manifest.json for a model
   build    TensorRT engines for a model
   train    train a network;  card  evaluate a model folder (model card)
@@ -178,7 +179,8 @@ def cmd_track(args) -> int:
             source.close()
             raise CliError(f"the source gives {source.modality} frames but {args.model} tracks {model.modality}; "
                            "use export/body-lite for RGB and export/hand-lite for depth")
-        cfg = tracker_config(model, args.durations, args.alpha, args.gamma, args.window, args.root_depth)
+        cfg = tracker_config(model, args.durations, args.alpha, args.gamma, args.window, args.root_depth,
+                             args.preprocess)
         out = Path(args.out or Path("runs/track") / time.strftime("%Y%m%d-%H%M%S"))
         print(f"tracking {args.source} with {args.model} on {args.backend} ({args.device}); durations "
               f"{list(cfg.durations) or 'none'}, alpha {cfg.alpha:g}, gamma {cfg.gamma:g} -> {out}")
@@ -205,6 +207,26 @@ def cmd_track(args) -> int:
     return 0
 
 
+def cmd_record(args) -> int:
+    from .data.sequence import SequenceFormatError, load_sequence
+    from .stream.realsense import record_synthetic
+    from .stream.sinks import depth_to_bgr
+
+    try:
+        seq = load_sequence(args.sequence)
+    except SequenceFormatError as e:
+        raise CliError(str(e)) from None
+    if seq.modality != "depth":
+        raise CliError(f"{args.sequence} holds {seq.modality} frames; a RealSense recording needs depth")
+    depth = np.stack([np.asarray(f) for f in seq.frames])
+    color = np.stack([depth_to_bgr(d)[..., ::-1] for d in depth])      # colourised depth as the colour stream
+    path = record_synthetic(args.out, depth, seq.intrinsics, seq.fps, color, timestamps=seq.timestamps,
+                            progress=True)
+    print(f"wrote {path}: {len(depth)} depth + colour frames at {seq.fps:g} fps "
+          f"(play it back: trt-tracker track --source {path} --model export/hand-lite --gt {args.sequence})")
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     from .data.sequence import SequenceFormatError, load_sequence
     from .stream.app import evaluate_offline, tracker_config
@@ -217,7 +239,8 @@ def cmd_evaluate(args) -> int:
     except SequenceFormatError as e:
         raise CliError(str(e)) from None
     with TrackerModel(args.model, backend="onnxruntime") as m:
-        cfg = tracker_config(m, args.durations, args.alpha, args.gamma, args.window, args.root_depth)
+        cfg = tracker_config(m, args.durations, args.alpha, args.gamma, args.window, args.root_depth,
+                             args.preprocess)
     s = evaluate_offline(args.model, seq, cfg, backend=args.backend)
     print(f"{args.sequence}: {s.frames} frames, {s.tracked} tracked; MPJPE single-frame {s.mpjpe_single:.2f} mm, "
           f"tracked {s.mpjpe_tracked:.2f} mm ({args.backend}, durations {list(cfg.durations) or 'none'})")
@@ -351,6 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--window", type=int, default=16, help="solver window in frames")
         q.add_argument("--root-depth", choices=("auto", "gt", "depth", "bones"), default="auto",
                        help="absolute root depth: ground truth, depth map, or fitted to bone lengths")
+        q.add_argument("--preprocess", choices=("cpu", "gpu"), default="cpu",
+                       help="crop/normalise with OpenCV or with the CUDA kernels (needs CuPy and a GPU)")
 
     tr = sub.add_parser("track", help="track a camera, video, image folder, sequence or RealSense recording",
                         description="Track frames from --source and write track.jsonl, annotated.mp4 and run.json "
@@ -381,6 +406,14 @@ def build_parser() -> argparse.ArgumentParser:
     tracker_args(ev)
     ev.add_argument("--json", help="write the summary here")
     ev.set_defaults(func=cmd_evaluate)
+
+    rec = sub.add_parser("record", help="write a depth sequence folder as a RealSense recording (.db3)",
+                         description="Play a depth sequence (e.g. from `trt-tracker synth --kind hand`) through "
+                                     "a pyrealsense2 software device into a real .db3 recording, with the depth "
+                                     "colourised as its colour stream.")
+    rec.add_argument("--sequence", required=True)
+    rec.add_argument("--out", required=True, help="the .db3 file to write")
+    rec.set_defaults(func=cmd_record)
 
     ex = sub.add_parser("export", help="export a model folder to ONNX (frame and temporal graphs + manifest)",
                         description="Export pose.pt + spatial.pt (frame graph) and temporal.pt (temporal graph) "

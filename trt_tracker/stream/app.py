@@ -22,7 +22,8 @@ from .tracker import Tracker, TrackerConfig, parse_durations
 DEMO_SEED = 20_000_000      # the first held-out test seed (never trained on)
 
 
-def tracker_config(model, durations="Dmf", alpha=None, gamma=None, window: int = 16, root_depth: str = "auto"):
+def tracker_config(model, durations="Dmf", alpha=None, gamma=None, window: int = 16, root_depth: str = "auto",
+                   preprocess: str = "cpu"):
     """Tracker settings; alpha/gamma default to the model's tuned values (manifest) for that duration set."""
     ds = parse_durations(durations)
     tuned = None
@@ -32,7 +33,8 @@ def tracker_config(model, durations="Dmf", alpha=None, gamma=None, window: int =
             break
     a = alpha if alpha is not None else (tuned["alpha"] if tuned else 0.0)
     g = gamma if gamma is not None else (tuned["gamma"] if tuned else 3.0)
-    return TrackerConfig(durations=ds, alpha=float(a), gamma=float(g), window=window, root_depth=root_depth)
+    return TrackerConfig(durations=ds, alpha=float(a), gamma=float(g), window=window, root_depth=root_depth,
+                         preprocess=preprocess)
 
 
 def load_gt(path):

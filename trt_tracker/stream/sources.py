@@ -293,7 +293,7 @@ def open_source(spec: str, intrinsics: Intrinsics | None = None, gt=None, **came
     if p.suffix.lower() in RECORDING_EXTENSIONS:
         from .realsense import RealSenseSource
 
-        return RealSenseSource(path=p)
+        return RealSenseSource(p)
     if p.is_dir():
         if (p / "meta.json").is_file():
             return SequenceSource(p)

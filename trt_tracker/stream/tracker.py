@@ -70,11 +70,14 @@ class TrackerConfig:
     blob_edge_mm: float = 30.0  # hand initialiser: depth jump that separates surfaces
     box_rate: float = 1.15      # largest box size change per frame (factor)
     box_limits: tuple = (0.45, 1.0)  # depth: box side bounds in units of the cube's size at the root depth
+    preprocess: str = "cpu"     # cpu (OpenCV) or gpu (the CUDA kernels in kernels/, through CuPy)
 
     def __post_init__(self) -> None:
         self.durations = parse_durations(self.durations)
         if self.root_depth not in ROOT_DEPTH_MODES:
             raise ValueError(f"root_depth must be one of {ROOT_DEPTH_MODES}, got {self.root_depth!r}")
+        if self.preprocess not in ("cpu", "gpu"):
+            raise ValueError(f"preprocess must be cpu or gpu, got {self.preprocess!r}")
         if self.alpha < 0 or self.gamma < 0:
             raise ValueError(f"alpha and gamma must be >= 0, got alpha={self.alpha}, gamma={self.gamma}")
 
@@ -200,6 +203,14 @@ class Tracker:
                                    gammas=self.cfg.gamma if self.cfg.durations else 0.0,
                                    window=max(self.cfg.window, max(self.cfg.durations, default=1)))
         self._par = par
+        self.gpu = None
+        if self.cfg.preprocess == "gpu":
+            from .gpu_preprocess import GpuPreprocessor, gpu_available
+
+            ok, why = gpu_available()
+            if not ok:
+                raise SourceError(f"GPU preprocessing asked for, but {why}; use --preprocess cpu")
+            self.gpu = GpuPreprocessor(self.codec, model.modality)
         self.reset()
 
     def reset(self) -> None:
@@ -212,6 +223,10 @@ class Tracker:
 
     # ----------------------------------------------------------- helpers
     def _crop(self, image, tf, centre):
+        """(C, S, S) float32 network input of one crop (CPU: OpenCV; GPU: the CUDA kernels)."""
+        if self.gpu is not None:
+            x = self.gpu.crops(image, [tf], None if centre is None else [centre])
+            return self.gpu._cp.asnumpy(x[0])
         return self.codec.crop_input(image, tf, self.model.modality, centre)
 
     def _frame_graph(self, image, box: CropBox, centre, lat):

@@ -1,0 +1,153 @@
+"""`trt-tracker track / evaluate / demo` end to end with the shipped models.
+
+The JSONL written by `track` (threads, queues, ONNX Runtime, files) must give
+the same MPJPE as the offline reference (`evaluate`: the tracker in a plain
+loop on the PyTorch backend) within 1%, for a sequence folder, a video file
+and (test_realsense.py) a RealSense recording.
+"""
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from trt_tracker.cli import main
+from trt_tracker.stream.sinks import read_jsonl
+
+ROOT = Path(__file__).resolve().parents[1]
+BODY, HAND = str(ROOT / "export" / "body-lite"), str(ROOT / "export" / "hand-lite")
+
+
+def jsonl_mpjpe(path, gt) -> float:
+    errs = [np.linalg.norm(np.array(r["joints_cam_mm"]) - gt[r["index"]], axis=-1).mean()
+            for r in read_jsonl(path) if r["joints_cam_mm"] is not None]
+    assert errs, "no tracked frame"
+    return float(np.mean(errs))
+
+
+@pytest.fixture(scope="module")
+def sequences(tmp_path_factory):
+    from trt_tracker.data.sequence import save_sequence
+    from trt_tracker.stream.sources import SyntheticSource
+
+    d = tmp_path_factory.mktemp("seqs")
+    out = {}
+    for kind in ("body", "hand"):
+        seq = SyntheticSource(kind, 20_000_003, 40, 25.0).seq
+        out[kind] = (save_sequence(seq, d / kind), seq)
+    return out
+
+
+def offline(model, seq_dir, capsys, *extra):
+    assert main(["evaluate", "--sequence", str(seq_dir), "--model", model, "--json", str(seq_dir) + ".json",
+                 *extra]) == 0
+    return json.loads(Path(str(seq_dir) + ".json").read_text())
+
+
+torch = pytest.importorskip("torch")
+
+
+def test_track_a_sequence_folder_matches_the_offline_evaluation(sequences, tmp_path, capsys):
+    seq_dir, seq = sequences["hand"]
+    rc = main(["track", "--source", str(seq_dir), "--model", HAND, "--out", str(tmp_path / "run"), "--quiet",
+               "--no-video"])
+    assert rc == 0
+    got = jsonl_mpjpe(tmp_path / "run" / "track.jsonl", seq.joints_cam)
+    ref = offline(HAND, seq_dir, capsys)
+    assert abs(got / ref["mpjpe_tracked"] - 1) < 0.01, (got, ref["mpjpe_tracked"])
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["summary"]["frames"] == len(seq) and run["backend"] == "onnxruntime"
+    assert abs(run["summary"]["mpjpe_tracked"] - got) < 0.05      # JSONL rounds to 0.01 mm
+    assert "MPJPE" in capsys.readouterr().out
+
+
+def test_track_a_video_file_matches_the_offline_evaluation(sequences, tmp_path, capsys):
+    """A lossless video (FFV1) of a sequence, with --gt for ground truth and intrinsics."""
+    seq_dir, seq = sequences["body"]
+    video = tmp_path / "body.mkv"
+    h, w = seq.frames[0].shape[:2]
+    wr = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"FFV1"), seq.fps, (w, h))
+    for f in seq.frames:
+        wr.write(cv2.cvtColor(np.asarray(f), cv2.COLOR_RGB2BGR))
+    wr.release()
+    rc = main(["track", "--source", str(video), "--gt", str(seq_dir), "--model", BODY, "--durations", "Df",
+               "--out", str(tmp_path / "run"), "--quiet"])
+    assert rc == 0
+    recs = read_jsonl(tmp_path / "run" / "track.jsonl")
+    assert [r["index"] for r in recs] == list(range(len(seq)))
+    got = jsonl_mpjpe(tmp_path / "run" / "track.jsonl", seq.joints_cam)
+    ref = offline(BODY, seq_dir, capsys, "--durations", "Df")
+    assert abs(got / ref["mpjpe_tracked"] - 1) < 0.01, (got, ref["mpjpe_tracked"])
+    cap = cv2.VideoCapture(str(tmp_path / "run" / "annotated.mp4"))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert n == len(seq)
+
+
+# ------------------------------------------------------------ bad inputs
+def _err(capsys):
+    return capsys.readouterr().err
+
+
+def test_missing_or_corrupt_model(tmp_path, capsys):
+    assert main(["track", "--source", "synthetic:body:1:5", "--model", str(tmp_path / "none")]) == 2
+    assert "not found" in _err(capsys)
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "manifest.json").write_text("{")
+    assert main(["track", "--source", "synthetic:body:1:5", "--model", str(tmp_path / "m")]) == 2
+    assert "not valid JSON" in _err(capsys)
+
+
+def test_unreadable_video_and_missing_camera(tmp_path, capsys):
+    bad = tmp_path / "clip.mp4"
+    bad.write_text("not a video")
+    assert main(["track", "--source", str(bad), "--model", BODY, "--out", str(tmp_path / "r")]) == 2
+    assert "cannot read video" in _err(capsys)
+    assert main(["track", "--source", "7", "--model", BODY, "--out", str(tmp_path / "r")]) == 2
+    assert "no camera at index 7" in _err(capsys)
+
+
+def test_modality_mismatch(tmp_path, capsys):
+    assert main(["track", "--source", "synthetic:hand:1:3", "--model", BODY, "--out", str(tmp_path / "r")]) == 2
+    assert "tracks rgb" in _err(capsys)
+
+
+def test_all_zero_depth_is_reported_not_crashed(tmp_path, capsys):
+    d = tmp_path / "zeros"
+    d.mkdir()
+    for i in range(4):
+        cv2.imwrite(str(d / f"{i:03d}.png"), np.zeros((240, 320), np.uint16))
+    rc = main(["track", "--source", str(d), "--model", HAND, "--out", str(tmp_path / "r"), "--quiet"])
+    assert rc == 4 and "valid depth" in _err(capsys)
+    recs = read_jsonl(tmp_path / "r" / "track.jsonl")
+    assert len(recs) == 4 and all(r["status"] == "lost" and "no valid depth" in r["message"] for r in recs)
+
+
+def test_demo_tracks_both_models_and_prints_the_table(tmp_path, capsys):
+    rc = main(["demo", "--frames", "8", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert rc == 0
+    for kind in ("body", "hand"):
+        assert len(read_jsonl(tmp_path / kind / "track.jsonl")) >= 1
+        assert (tmp_path / kind / "annotated.mp4").stat().st_size > 0
+        s = json.loads((tmp_path / kind / "run.json").read_text())["summary"]
+        assert s["frames"] >= 1 and "total" in s["latency_ms"]
+    assert "MPJPE single" in out and "cam->result" in out
+
+
+def test_track_a_realsense_recording_matches_the_offline_evaluation(sequences, tmp_path, capsys):
+    """A real .db3 recording made from the synthetic hand frames through rs.software_device + rs.recorder."""
+    pytest.importorskip("pyrealsense2", reason="pyrealsense2 (and Debian's libusb-1.0-0) not installed")
+    seq_dir, seq = sequences["hand"]
+    rec = tmp_path / "hand.db3"
+    assert main(["record", "--sequence", str(seq_dir), "--out", str(rec)]) == 0
+    rc = main(["track", "--source", str(rec), "--gt", str(seq_dir), "--model", HAND, "--out", str(tmp_path / "run"),
+               "--quiet", "--no-video"])
+    assert rc == 0
+    recs = read_jsonl(tmp_path / "run" / "track.jsonl")
+    assert [r["index"] for r in recs] == list(range(len(seq)))
+    got = jsonl_mpjpe(tmp_path / "run" / "track.jsonl", seq.joints_cam)
+    ref = offline(HAND, seq_dir, capsys)
+    assert abs(got / ref["mpjpe_tracked"] - 1) < 0.01, (got, ref["mpjpe_tracked"])
