@@ -209,13 +209,14 @@ class StubTracker:
     """Stands in for a tracker in run() tests: a result per frame, optional Ctrl-C at frame n."""
 
     def __init__(self, interrupt_at=None):
-        self.interrupt_at, self.resets = interrupt_at, 0
+        self.interrupt_at, self.resets, self.calls = interrupt_at, 0, 0
 
     def step(self, frame):
         from trt_tracker.stream.tracker import TrackResult
 
-        if self.interrupt_at is not None and frame.index == self.interrupt_at:
-            raise KeyboardInterrupt
+        if self.interrupt_at is not None and self.calls == self.interrupt_at:
+            raise KeyboardInterrupt     # as if Ctrl-C arrived while tracking the next frame
+        self.calls += 1
         P = np.tile(np.array([[10.0, 20.0, 0.0]]), (17, 1)) + np.arange(17)[:, None]
         return TrackResult(frame.index, frame.t_capture, None, "track", P, P + 1000, P, P + 1000, 1000.0, "gt",
                            (32.0, 32.0, 40.0), (1,), {"total": 1.0}, None, frame)
@@ -233,7 +234,8 @@ def test_ctrl_c_leaves_valid_flushed_outputs(tmp_path):
     s = run(src, StubTracker(interrupt_at=7), sinks)
     assert s.stopped_by == "Ctrl-C" and time.monotonic() - t0 < 2.0
     recs = read_jsonl(tmp_path / "t.jsonl")
-    assert [r["index"] for r in recs] == list(range(7))
+    idx = [r["index"] for r in recs]
+    assert len(idx) == 7 and idx == sorted(idx)      # a live source may drop frames between them
     assert all(len(r["joints_cam_mm"]) == 17 for r in recs)
     cap = cv2.VideoCapture(str(tmp_path / "a.mp4"))
     n = 0
