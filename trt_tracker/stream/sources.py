@@ -37,7 +37,36 @@ def _bgr_to_rgb(img: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
-class CameraSource(FrameSource):
+class _OpenCVCapture(FrameSource):
+    """Iteration and release for a ``cv2.VideoCapture`` read by the capture thread.
+
+    Releasing a capture that another thread is reading can crash OpenCV, so
+    ``close()`` only sets a flag while a read is in progress and the reader
+    releases the capture when it sees it (within one frame).
+    """
+
+    cap = None
+    _closed = False
+    _reading = False
+
+    def _frames(self) -> Iterator[Frame]:
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[Frame]:
+        self._reading = True
+        try:
+            yield from self._frames()
+        finally:
+            self._reading = False
+            self.cap.release()
+
+    def close(self) -> None:
+        self._closed = True
+        if not self._reading:
+            self.cap.release()
+
+
+class CameraSource(_OpenCVCapture):
     """A webcam through OpenCV (``index`` as in ``cv2.VideoCapture(index)``)."""
 
     live = True
@@ -61,16 +90,6 @@ class CameraSource(FrameSource):
         self.index_ = index
         self.intrinsics = intrinsics
         self.read_timeout_s = read_timeout_s
-        self._closed = False
-        self._reading = False
-
-    def __iter__(self) -> Iterator[Frame]:
-        self._reading = True
-        try:
-            yield from self._frames()
-        finally:
-            self._reading = False
-            self.cap.release()
 
     def _frames(self) -> Iterator[Frame]:
         i = 0
@@ -91,15 +110,8 @@ class CameraSource(FrameSource):
             yield Frame(i, t, rgb, "rgb", self.intrinsics, t)
             i += 1
 
-    def close(self) -> None:
-        # Releasing a capture another thread is reading from can crash OpenCV: the reader
-        # releases it when it sees the flag (within one frame).
-        self._closed = True
-        if not self._reading:
-            self.cap.release()
 
-
-class VideoSource(FrameSource):
+class VideoSource(_OpenCVCapture):
     """A video file through OpenCV; frames are RGB, read losslessly."""
 
     def __init__(self, path, intrinsics: Intrinsics | None = None, gt_joints_cam: np.ndarray | None = None):
@@ -121,21 +133,11 @@ class VideoSource(FrameSource):
         self.intrinsics = intrinsics or default_intrinsics(w, h)
         self.intrinsics_assumed = intrinsics is None
         self.gt = gt_joints_cam
-        self._closed = False
-        self._reading = False
 
     def __len__(self) -> int:
         if self.n is None:
             raise TypeError("this video does not state its frame count")
         return self.n
-
-    def __iter__(self) -> Iterator[Frame]:
-        self._reading = True
-        try:
-            yield from self._frames()
-        finally:
-            self._reading = False
-            self.cap.release()
 
     def _frames(self) -> Iterator[Frame]:
         i = 0
@@ -149,12 +151,6 @@ class VideoSource(FrameSource):
             ok, img = self.cap.read()
             if not ok:
                 img = None
-
-    def close(self) -> None:
-        self._closed = True
-        if not self._reading:
-            self.cap.release()
-
 
 class ImageFolderSource(FrameSource):
     """A folder of images in name order: 8-bit colour -> RGB frames, 16-bit single channel -> depth (mm)."""
