@@ -9,6 +9,7 @@ single-frame and the tracked poses.
 from __future__ import annotations
 
 import time
+from array import array
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,17 +45,22 @@ class RunSummary:
 
 
 class MetricsAccumulator:
-    """Per-stage latencies and per-frame MPJPE (camera mm, frames that have ground truth and a pose)."""
+    """Per-stage latencies and per-frame MPJPE (camera mm, frames that have ground truth and a pose).
+
+    Values go into compact ``array`` buffers (4 bytes per latency, 8 per error),
+    not lists of Python floats (~32 bytes each): a live run of hours keeps
+    exact percentiles at about 30 bytes per frame.
+    """
 
     def __init__(self):
-        self.lat = {s: [] for s in STAGES}
-        self.err_single, self.err_tracked = [], []
+        self.lat = {s: array("f") for s in STAGES}
+        self.err_single, self.err_tracked = array("d"), array("d")
         self.status = {"init": 0, "track": 0, "lost": 0}
 
     def add(self, res) -> None:
         self.status[res.status] = self.status.get(res.status, 0) + 1
         for k, v in res.latency_ms.items():
-            self.lat.setdefault(k, []).append(v)
+            self.lat.setdefault(k, array("f")).append(v)
         if res.gt_joints_cam is not None and res.joints_cam is not None:
             G = np.asarray(res.gt_joints_cam)
             self.err_tracked.append(float(np.linalg.norm(res.joints_cam - G, axis=-1).mean()))
