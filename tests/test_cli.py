@@ -1,5 +1,4 @@
 """The `trt-tracker` commands end to end (small sizes)."""
-import json
 
 import numpy as np
 import pytest

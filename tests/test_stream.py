@@ -12,7 +12,7 @@ from trt_tracker.stream.capture import CaptureThread, FrameQueue
 from trt_tracker.stream.frame import Frame, FrameSource, SourceDisconnected, SourceError
 from trt_tracker.stream.pipeline import run
 from trt_tracker.stream.sinks import JsonlSink, VideoSink, read_jsonl
-from trt_tracker.stream.sources import ImageFolderSource, SequenceSource, VideoSource, open_source
+from trt_tracker.stream.sources import ImageFolderSource, VideoSource, open_source
 from trt_tracker.stream.tracker import (TrackerConfig, nearest_blob, parse_durations, root_depth_from_bones)
 
 
