@@ -77,6 +77,20 @@ __device__ __forceinline__ void map_to_frame(const float* __restrict__ A, int x,
     *sy = fmaf(A[3], fx, my);
 }
 
+// This thread's output pixel (index within the S x S plane), crop n and source
+// coordinate (sx, sy); false for the threads past the last pixel or crop.
+__device__ __forceinline__ bool source_of_thread(const float* __restrict__ crop_to_image, int n_crops, int size,
+                                                 int* pixel, int* n, float* sx, float* sy)
+{
+    *pixel = blockIdx.x * blockDim.x + threadIdx.x;
+    *n = blockIdx.y;
+    if (*pixel >= size * size || *n >= n_crops) {
+        return false;
+    }
+    map_to_frame(crop_to_image + 6 * *n, *pixel % size, *pixel / size, sx, sy);
+    return true;
+}
+
 // Tap (ix, iy) of channel c of an (H, W, C) uint8 frame; 0 outside (BORDER_CONSTANT 0).
 __device__ __forceinline__ float tap_u8(const unsigned char* __restrict__ frame, int height, int width,
                                         int channels, int ix, int iy, int c)
@@ -97,15 +111,11 @@ extern "C" __global__ void crop_rgb_u8_nchw(const unsigned char* __restrict__ fr
                                             const float* __restrict__ mean, const float* __restrict__ stddev,
                                             float* __restrict__ out, int c_total, int c_offset)
 {
-    const int pixel = blockIdx.x * blockDim.x + threadIdx.x;
-    const int n = blockIdx.y;
-    if (pixel >= size * size || n >= n_crops) {
+    int pixel, n;
+    float sx, sy;
+    if (!source_of_thread(crop_to_image, n_crops, size, &pixel, &n, &sx, &sy)) {
         return;
     }
-    const int x = pixel % size;
-    const int y = pixel / size;
-    float sx, sy;
-    map_to_frame(crop_to_image + 6 * n, x, y, &sx, &sy);
 
     float value[3] = {0.0f, 0.0f, 0.0f};
     // All four taps outside <=> floor(sx) < -1 or floor(sx) >= W (same for y): the
@@ -153,15 +163,11 @@ extern "C" __global__ void crop_depth_u16_nchw(const unsigned short* __restrict_
                                                const float* __restrict__ centre_mm, float z_scale,
                                                float* __restrict__ out, int c_total, int c_offset)
 {
-    const int pixel = blockIdx.x * blockDim.x + threadIdx.x;
-    const int n = blockIdx.y;
-    if (pixel >= size * size || n >= n_crops) {
+    int pixel, n;
+    float sx, sy;
+    if (!source_of_thread(crop_to_image, n_crops, size, &pixel, &n, &sx, &sy)) {
         return;
     }
-    const int x = pixel % size;
-    const int y = pixel / size;
-    float sx, sy;
-    map_to_frame(crop_to_image + 6 * n, x, y, &sx, &sy);
 
     // __float2int_rn rounds half to even and saturates out-of-range values to
     // INT_MIN/INT_MAX, which the unsigned comparison below rejects.
