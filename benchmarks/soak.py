@@ -73,7 +73,7 @@ def main(argv=None) -> int:
     loops = -(-args.frames // args.sequence_frames)
     src = SyntheticSource(kind, 20_000_000, args.sequence_frames, 25.0, loop=loops)
     with TrackerModel(args.model) as m, tempfile.TemporaryDirectory() as tmp:
-        cfg = tracker_config(m, args.durations)
+        cfg = tracker_config(m.manifest, args.durations)
         probe = RssProbe(args.every, tqdm(total=args.frames, desc="soak", unit="frame"))
         s = run(src, Tracker(m, cfg), [JsonlSink(Path(tmp) / "t.jsonl"), probe], max_frames=args.frames)
         jsonl_mb = (Path(tmp) / "t.jsonl").stat().st_size / 1e6

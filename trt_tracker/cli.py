@@ -179,7 +179,7 @@ def cmd_track(args) -> int:
             source.close()
             raise CliError(f"the source gives {source.modality} frames but {args.model} tracks {model.modality}; "
                            "use export/body-lite for RGB and export/hand-lite for depth")
-        cfg = tracker_config(model, args.durations, args.alpha, args.gamma, args.window, args.root_depth,
+        cfg = tracker_config(model.manifest, args.durations, args.alpha, args.gamma, args.window, args.root_depth,
                              args.preprocess)
         out = Path(args.out or Path("runs/track") / time.strftime("%Y%m%d-%H%M%S"))
         print(f"tracking {args.source} with {args.model} on {args.backend} ({args.device}); durations "
@@ -230,7 +230,7 @@ def cmd_record(args) -> int:
 def cmd_evaluate(args) -> int:
     from .data.sequence import SequenceFormatError, load_sequence
     from .stream.app import evaluate_offline, tracker_config
-    from .stream.model import TrackerModel
+    from .stream.model import load_manifest
 
     if args.backend == "torch":
         _need_torch("--backend torch")
@@ -238,9 +238,8 @@ def cmd_evaluate(args) -> int:
         seq = load_sequence(args.sequence)
     except SequenceFormatError as e:
         raise CliError(str(e)) from None
-    with TrackerModel(args.model, backend="onnxruntime") as m:
-        cfg = tracker_config(m, args.durations, args.alpha, args.gamma, args.window, args.root_depth,
-                             args.preprocess)
+    cfg = tracker_config(load_manifest(args.model), args.durations, args.alpha, args.gamma, args.window,
+                         args.root_depth, args.preprocess)
     s = evaluate_offline(args.model, seq, cfg, backend=args.backend)
     print(f"{args.sequence}: {s.frames} frames, {s.tracked} tracked; MPJPE single-frame {s.mpjpe_single:.2f} mm, "
           f"tracked {s.mpjpe_tracked:.2f} mm ({args.backend}, durations {list(cfg.durations) or 'none'})")

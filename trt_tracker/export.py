@@ -33,15 +33,17 @@ def example_inputs(cfg, batch: int = 1, seed: int = 0) -> dict[str, np.ndarray]:
     return out
 
 
-def _to_onnx(module, args: tuple, names: list[str], output: str) -> bytes:
-    """Trace ``module(*args)`` to ONNX bytes with a dynamic batch axis on every input and the output."""
+def _to_onnx(module, args: tuple, names: list[str], outputs) -> bytes:
+    """Trace ``module(*args)`` to ONNX bytes (``outputs``: one name or a list) with a dynamic batch
+    axis on every input and output."""
     import torch
 
+    outputs = [outputs] if isinstance(outputs, str) else list(outputs)
     buf = io.BytesIO()
-    dyn = {n: {0: "batch"} for n in names + [output]}
+    dyn = {n: {0: "batch"} for n in names + outputs}
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")   # tracer warnings about shape checks in forward()
-        torch.onnx.export(module.eval(), args, buf, input_names=names, output_names=[output], dynamic_axes=dyn,
+        torch.onnx.export(module.eval(), args, buf, input_names=names, output_names=outputs, dynamic_axes=dyn,
                           opset_version=OPSET, dynamo=False)
     return buf.getvalue()
 
@@ -186,15 +188,8 @@ def _export_graph(module, cfg, graph: str) -> bytes:
 
     io_ = graph_io(cfg)[graph]
     names = [s["name"] for s in io_["inputs"]]
-    outs = [s["name"] for s in io_["outputs"]]
     ex = graph_example(cfg, graph, 2)
-    buf = io.BytesIO()
-    dyn = {n: {0: "batch"} for n in names + outs}
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module.eval(), tuple(torch.from_numpy(ex[n]) for n in names), buf, input_names=names,
-                          output_names=outs, dynamic_axes=dyn, opset_version=OPSET, dynamo=False)
-    return buf.getvalue()
+    return _to_onnx(module, tuple(torch.from_numpy(ex[n]) for n in names), names, [s["name"] for s in io_["outputs"]])
 
 
 def torch_outputs(module, feeds: dict[str, np.ndarray], names: list[str]) -> dict[str, np.ndarray]:

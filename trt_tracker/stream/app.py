@@ -22,12 +22,12 @@ from .tracker import Tracker, TrackerConfig, parse_durations
 DEMO_SEED = 20_000_000      # the first held-out test seed (never trained on)
 
 
-def tracker_config(model, durations="Dmf", alpha=None, gamma=None, window: int = 16, root_depth: str = "auto",
-                   preprocess: str = "cpu"):
-    """Tracker settings; alpha/gamma default to the model's tuned values (manifest) for that duration set."""
+def tracker_config(manifest: dict, durations="Dmf", alpha=None, gamma=None, window: int = 16,
+                   root_depth: str = "auto", preprocess: str = "cpu"):
+    """Tracker settings; alpha/gamma default to the model's tuned values (its manifest) for that duration set."""
     ds = parse_durations(durations)
     tuned = None
-    for name, v in model.manifest.get("tracker", {}).get("variants", {}).items():
+    for v in manifest.get("tracker", {}).get("variants", {}).values():
         if tuple(v["durations"]) == ds and (alpha is None or alpha == 0) == (v["alpha"] == 0):
             tuned = v
             break
@@ -129,7 +129,7 @@ def demo(out="runs/demo", frames: int = 150, backend: str = "onnxruntime", durat
         # Paced like a 25 fps camera, so camera-to-result latency is what a live user would see.
         src = SyntheticSource(kind, DEMO_SEED, frames, 25.0, realtime=True)
         with TrackerModel(model_dir, backend=backend) as m:
-            cfg = tracker_config(m, durations)
+            cfg = tracker_config(m.manifest, durations)
             log(f"[demo] {kind}: tracking with {Path(model_dir).name} on {backend}, durations "
                 f"{list(cfg.durations)}, alpha {cfg.alpha:g}, gamma {cfg.gamma:g}")
             s = track(src, m, cfg, Path(out) / kind, video=video, progress=True, video_scale=2, log=log)

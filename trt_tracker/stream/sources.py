@@ -8,6 +8,7 @@ the oldest frame when the tracker falls behind.  :func:`open_source` turns a
 from __future__ import annotations
 
 import time
+from abc import abstractmethod
 from pathlib import Path
 from typing import Iterator
 
@@ -49,8 +50,9 @@ class _OpenCVCapture(FrameSource):
     _closed = False
     _reading = False
 
+    @abstractmethod
     def _frames(self) -> Iterator[Frame]:
-        raise NotImplementedError
+        """The frames, read from ``self.cap`` until it ends or ``self._closed`` is set."""
 
     def __iter__(self) -> Iterator[Frame]:
         self._reading = True

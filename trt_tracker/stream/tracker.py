@@ -198,11 +198,9 @@ class Tracker:
         self.sk = model.skeleton
         self.codec = model.codec
         self.C = 1 if model.modality == "depth" else 3
-        par = np.asarray(self.sk.parents)
         self.solver = OnlineSolver(self.sk, self.cfg.durations or (1,), alpha=self.cfg.alpha,
                                    gammas=self.cfg.gamma if self.cfg.durations else 0.0,
                                    window=max(self.cfg.window, max(self.cfg.durations, default=1)))
-        self._par = par
         self.gpu = None
         if self.cfg.preprocess == "gpu":
             from .gpu_preprocess import GpuPreprocessor, gpu_available
