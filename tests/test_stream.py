@@ -185,7 +185,8 @@ def test_nearest_blob_finds_most_synthetic_hands():
         extent = np.ptp(P[:, :2], axis=0).max()
         centre = (P[:, :2].min(0) + P[:, :2].max(0)) / 2
         hits += np.linalg.norm(np.array([box.cx, box.cy]) - centre) < 0.5 * extent
-    assert hits >= 12, hits       # measured: 13 of 20
+    print(f"nearest_blob found the hand in {hits} of 20 scenes")   # pytest -s shows it (measured: 13)
+    assert hits >= 12, hits
     assert nearest_blob(np.zeros((240, 320), np.uint16), seq.intrinsics, 300.0) is None
 
 
