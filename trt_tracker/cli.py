@@ -10,6 +10,8 @@ Commands:
   export   ONNX frame and temporal graphs + manifest.json for a model
   build    TensorRT engines for a model
   train    train a network;  card  evaluate a model folder (model card)
+  bench    benchmarks: `bench latency` (model-only and camera-to-result), `bench tradeoff` (fps vs MPJPE)
+  eval     the papers' tables reproduced on held-out synthetic data
 """
 from __future__ import annotations
 
@@ -311,6 +313,36 @@ def cmd_card(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------ bench, eval
+#: Benchmark commands -> their modules in the repository's benchmarks/ folder.
+BENCHMARKS = {"latency": "benchmarks.latency", "tradeoff": "benchmarks.tradeoff", "eval": "benchmarks.paper_tables"}
+
+
+def _benchmark_main(name: str):
+    """``main`` of a benchmark module; benchmarks/ lives beside the package in a source checkout."""
+    import importlib
+
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "benchmarks" / "__init__.py").is_file():
+        raise CliError(f"the benchmarks are not installed with the package; run `trt-tracker {name}` from a "
+                       f"clone of the repository (no benchmarks/ beside {Path(__file__).parent})")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    try:
+        return importlib.import_module(BENCHMARKS[name]).main
+    except ModuleNotFoundError as e:
+        raise CliError(f"{name} needs the module {e.name!r}; install the benchmark extras with "
+                       "pip install -e '.[bench,train]'") from None
+
+
+def cmd_bench(args) -> int:
+    return _benchmark_main(args.which)(args.args)
+
+
+def cmd_eval(args) -> int:
+    return _benchmark_main("eval")(args.args)
+
+
 # ------------------------------------------------------------------ parser
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="trt-tracker", description=__doc__,
@@ -456,12 +488,29 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--latency", help="a benchmarks/results/model_latency*.json to copy latencies from")
     c.add_argument("--quiet", action="store_true")
     c.set_defaults(func=cmd_card)
+
+    b = sub.add_parser("bench", help="latency/throughput and speed-accuracy benchmarks (results in "
+                                     "benchmarks/results/)",
+                       description="trt-tracker bench latency|tradeoff [ARGS]; `trt-tracker bench latency -h` "
+                                   "lists a benchmark's options")
+    b.add_argument("which", choices=("latency", "tradeoff"))
+    b.add_argument("args", nargs=argparse.REMAINDER)
+    b.set_defaults(func=cmd_bench)
+    e = sub.add_parser("eval", help="reproduce the papers' tables on held-out synthetic data", add_help=False,
+                       description="trt-tracker eval [ARGS]; `trt-tracker eval -h` lists the options")
+    e.add_argument("args", nargs=argparse.REMAINDER)
+    e.set_defaults(func=cmd_eval)
     return p
 
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["eval"]:
+        # Everything after `eval` is the benchmark's own (argparse.REMAINDER misses leading options).
+        args = argparse.Namespace(command="eval", func=cmd_eval, args=argv[1:])
+    else:
+        args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2

@@ -236,8 +236,12 @@ class Tracker:
         t2 = time.perf_counter()
         lat["preprocess"] = lat.get("preprocess", 0.0) + (t1 - t0) * 1e3
         lat["frame_graph"] = lat.get("frame_graph", 0.0) + (t2 - t1) * 1e3
-        J = self.codec.decode_points(Jn[0], tf)
-        B = self.codec.decode_vectors(Bn[0], tf)
+        return self._decode_frame(Jn[0], Bn[0], tf)
+
+    def _decode_frame(self, Jn, Bn, tf):
+        """One crop's frame-graph outputs (network frame) -> ``J[t]`` (K, 3), ``B[t]`` (K, 3) in the image."""
+        J = self.codec.decode_points(Jn, tf)
+        B = self.codec.decode_vectors(Bn, tf)
         B[self.sk.root] = 0.0
         return J, B
 
@@ -297,57 +301,93 @@ class Tracker:
         return ""
 
     # ----------------------------------------------------------- one frame
-    def step(self, frame: Frame) -> TrackResult:
-        t_start = time.monotonic()
-        lat = {"queue": (t_start - frame.t_capture) * 1e3}
-        image = frame.image
+    # step() runs these phases in order.  A caller that steps many tracks together runs the same
+    # phases per track with one network call per graph for all of them (benchmarks/latency.py).
+    def _check_frame(self, frame: Frame) -> None:
         if frame.modality != self.model.modality:
             raise SourceError(f"the model {self.model.dir.name} tracks {self.model.modality} frames, the source "
                               f"gives {frame.modality}; pick the matching model (body-lite: rgb, hand-lite: depth)")
-        H, W = image.shape[:2]
-        status = "track"
+
+    def _initial_box(self, frame: Frame):
+        """A new track's first box and depth centre (None for RGB); None when the initialiser finds nothing."""
+        if frame.modality == "depth":
+            return nearest_blob(frame.image, frame.intrinsics, self.codec.cube_mm, self.cfg.blob_edge_mm,
+                                self.model.margin)
+        H, W = frame.image.shape[:2]
+        return full_frame_box(W, H), None
+
+    def _refined_box(self, frame: Frame, J, centre):
+        """One initialiser pass: the box (and depth centre) around the single-frame pose ``J``."""
+        box = box_from_points(J[:, :2], self.model.margin)
+        if frame.modality == "depth":
+            centre = depth_at(frame.image, J[self.sk.root, :2]) or centre
+        return box, centre
+
+    def _tracked_box(self, frame: Frame):
+        """The box (and depth centre, None for RGB) around the previous frame's tracked pose."""
+        P_prev, centre = self.last
+        return self._next_box(P_prev, centre, frame), (centre if frame.modality == "depth" else None)
+
+    def _temporal_inputs(self, frame: Frame, J, lat):
+        """The temporal graph's batch: every duration ``d`` whose frame ``t - d`` is in this track.
+
+        Returns (durations, pairs (n, 2C, S, S) float32, related (n, K, 2) float32, crop transforms);
+        ``n = 0`` at the start of a track.
+        """
+        ds = [d for d in self.cfg.durations if d <= len(self.history)]
+        if not ds:
+            return (), None, None, []
+        t0 = time.perf_counter()
+        C, S = self.C, self.codec.input_size
+        pairs = np.empty((len(ds), 2 * C, S, S), np.float32)
+        rels = np.empty((len(ds), self.sk.K, 2), np.float32)
+        tfs = []
+        for i, d in enumerate(ds):
+            img_p, P_p, z_p = self.history[-d]
+            tf = self.codec.transform(box_from_points(np.concatenate([P_p[:, :2], J[:, :2]]), self.model.margin))
+            c = z_p if frame.modality == "depth" else None
+            pairs[i, :C] = self._crop(img_p, tf, c)
+            pairs[i, C:] = self._crop(frame.image, tf, c)
+            rels[i] = self.codec.encode_points(P_p, tf)[:, :2]
+            tfs.append(tf)
+        lat["preprocess"] = lat.get("preprocess", 0.0) + (time.perf_counter() - t0) * 1e3
+        return tuple(ds), pairs, rels, tfs
+
+    def _decode_deltas(self, Dn, ds, tfs) -> dict:
+        """Temporal-graph outputs (n, K, 3) -> ``{d: Δd[t]}`` in the image."""
+        return {d: self.codec.decode_vectors(Dn[i], tfs[i]) for i, d in enumerate(ds)}
+
+    def step(self, frame: Frame) -> TrackResult:
+        t_start = time.monotonic()
+        lat = {"queue": (t_start - frame.t_capture) * 1e3}
+        self._check_frame(frame)
         if self.last is None:
             status = "init"
-            if frame.modality == "depth":
-                blob = nearest_blob(image, frame.intrinsics, self.codec.cube_mm, self.cfg.blob_edge_mm,
-                                    self.model.margin)
-                if blob is None:
-                    return self._lost(frame, lat, t_start, "no valid depth in the frame")
-                box, centre = blob
-            else:
-                box, centre = full_frame_box(W, H), None
+            first = self._initial_box(frame)
+            if first is None:
+                return self._lost(frame, lat, t_start, "no valid depth in the frame")
+            box, centre = first
             for _ in range(max(0, self.cfg.init_passes - 1)):
-                J, _ = self._frame_graph(image, box, centre, lat)
-                box = box_from_points(J[:, :2], self.model.margin)
-                if frame.modality == "depth":
-                    centre = depth_at(image, J[self.sk.root, :2]) or centre
+                J, _ = self._frame_graph(frame.image, box, centre, lat)
+                box, centre = self._refined_box(frame, J, centre)
         else:
-            P_prev, centre = self.last
-            box = self._next_box(P_prev, centre, frame)
-            if frame.modality != "depth":
-                centre = None
-        J, B = self._frame_graph(image, box, centre, lat)
+            status = "track"
+            box, centre = self._tracked_box(frame)
+        J, B = self._frame_graph(frame.image, box, centre, lat)
 
         # Temporal graph: every duration whose frame t-d is in this track, one batched call.
+        ds, pairs, rels, tfs = self._temporal_inputs(frame, J, lat)
         deltas = {}
-        ds = [d for d in self.cfg.durations if d <= len(self.history)]
         if ds:
-            t0 = time.perf_counter()
-            xs, rels, tfs = [], [], []
-            for d in ds:
-                img_p, P_p, z_p = self.history[-d]
-                tf = self.codec.transform(box_from_points(np.concatenate([P_p[:, :2], J[:, :2]]), self.model.margin))
-                c = z_p if frame.modality == "depth" else None
-                xs.append(np.concatenate([self._crop(img_p, tf, c), self._crop(image, tf, c)]))
-                rels.append(self.codec.encode_points(P_p, tf)[:, :2])
-                tfs.append(tf)
             t1 = time.perf_counter()
-            Dn = self.model.temporal(np.stack(xs), np.stack(rels))
-            t2 = time.perf_counter()
-            lat["preprocess"] += (t1 - t0) * 1e3
-            lat["temporal_graph"] = (t2 - t1) * 1e3
-            deltas = {d: self.codec.decode_vectors(Dn[i], tfs[i]) for i, d in enumerate(ds)}
+            Dn = self.model.temporal(pairs, rels)
+            lat["temporal_graph"] = (time.perf_counter() - t1) * 1e3
+            deltas = self._decode_deltas(Dn, ds, tfs)
+        return self._finish(frame, lat, t_start, status, box, centre, J, B, deltas, ds)
 
+    def _finish(self, frame: Frame, lat, t_start, status, box, centre, J, B, deltas, ds) -> TrackResult:
+        """Solve (Eq. 8), test for loss, lift to camera space and remember the frame."""
+        image = frame.image
         t0 = time.perf_counter()
         P = self.solver.update(J, B if self.cfg.alpha > 0 else None, deltas) if self.cfg.durations else J.copy()
         lat["solve"] = (time.perf_counter() - t0) * 1e3
