@@ -87,11 +87,14 @@ def _batched(fn, n, make, batch):
     return np.concatenate(outs) if outs else np.zeros((0,))
 
 
-def predict_sequence(seq: Sequence, pred: Predictor, durations: Iterable[int] = (1, 2, 3)) -> dict:
+def predict_sequence(seq: Sequence, pred: Predictor, durations: Iterable[int] = (1, 2, 3),
+                     reuse: dict | None = None) -> dict:
     """Single-frame joints, bones and displacements of a sequence, in image 2.5D (u, v px; z mm).
 
     Returns ``J`` (T, K, 3), ``B`` (T, K, 3) (root row 0) and ``deltas``
-    {d: (T, K, 3)} with NaN rows for t < d.
+    {d: (T, K, 3)} with NaN rows for t < d.  ``reuse``: an earlier result for
+    the same sequence whose ``J`` and ``B`` are kept (only the temporal
+    network runs; e.g. a second temporal network over the same pose network).
     """
     c, T, K = pred.codec, len(seq), seq.skeleton.K
     P = seq.joints_2p5d
@@ -101,12 +104,16 @@ def predict_sequence(seq: Sequence, pred: Predictor, durations: Iterable[int] = 
     def crops(idx):
         return (np.stack([c.crop_input(seq.frames[t], tfs[t], seq.modality, root_z[t]) for t in idx]),)
 
-    Jn = _batched(pred.pose, T, crops, pred.batch)
-    J = np.stack([c.decode_points(Jn[t], tfs[t]) for t in range(T)])
+    if reuse is not None:
+        out = {"J": reuse["J"], "B": reuse["B"], "deltas": {}}
+        J = out["J"]
+    else:
+        Jn = _batched(pred.pose, T, crops, pred.batch)
+        J = np.stack([c.decode_points(Jn[t], tfs[t]) for t in range(T)])
+        out = {"J": J, "B": None, "deltas": {}}
     sk = seq.skeleton
     par = np.where(sk.parents_array < 0, np.arange(K), sk.parents_array)
-    out = {"J": J, "B": None, "deltas": {}}
-    if pred.spatial is not None:
+    if pred.spatial is not None and reuse is None:
         def sp(idx):
             return crops(idx)[0], np.stack([Jn[t][par, :2] for t in idx])
         Bn = _batched(pred.spatial, T, sp, pred.batch)
@@ -198,11 +205,21 @@ def load_sequences(modality: str, seeds: Iterable[int], n_frames: int, progress:
     return [make_sequence(modality, s, n_frames) for s in it]
 
 
-def tune_tracker(val_preds: list[tuple[Sequence, dict]], durations, bones: bool) -> tuple[float, float, float]:
-    """(alpha, gamma, MPJPE) minimising validation MPJPE over the ALPHAS x GAMMAS grid."""
+def tune_tracker(val_preds: list[tuple[Sequence, dict]], durations, bones: bool, alphas=None,
+                 gammas=None) -> tuple[float, float, float]:
+    """(alpha, gamma, MPJPE) minimising validation MPJPE over the ALPHAS x GAMMAS grid.
+
+    ``alphas``/``gammas`` replace the grids (``alphas`` then ignores ``bones``;
+    0 in it lets the search switch the bone term off).  Without durations
+    gamma has no effect and only the first gamma is tried.
+    """
     best = (0.0, 1.0, np.inf)
-    alphas = [a for a in ALPHAS if a > 0] if bones else [0.0]
-    for a, g in itertools.product(alphas, GAMMAS):
+    if alphas is None:
+        alphas = [a for a in ALPHAS if a > 0] if bones else [0.0]
+    gammas = list(GAMMAS if gammas is None else gammas)
+    if not tuple(durations):
+        gammas = gammas[:1]
+    for a, g in itertools.product(alphas, gammas):
         e = _mean([mpjpe(to_cam(s, track(p, s.skeleton, durations, a, g)), s.joints_cam) for s, p in val_preds])
         if e < best[2]:
             best = (a, g, e)

@@ -183,7 +183,7 @@ def graph_example(cfg, graph: str, batch: int, seed: int = 0) -> dict[str, np.nd
     return out
 
 
-def _export_graph(module, cfg, graph: str) -> bytes:
+def export_graph(module, cfg, graph: str) -> bytes:
     import torch
 
     io_ = graph_io(cfg)[graph]
@@ -276,7 +276,7 @@ def export_model(model_dir, out_dir=None, progress: bool = True) -> dict:
     for name, module in graphs.items():
         if progress:
             print(f"[export] {model_dir.name}: {name} graph", flush=True)
-        data = _export_graph(module, cfg, name)
+        data = export_graph(module, cfg, name)
         onnx.checker.check_model(onnx.load_from_string(data), full_check=True)
         err = parity_errors(module, data, cfg, name)
         f = out_dir / f"{name}.onnx"
