@@ -135,3 +135,13 @@ def write_result(name: str, payload: dict, out: str | Path | None = None) -> Pat
     tmp.write_text(json.dumps(payload, indent=2, default=float) + "\n")
     os.replace(tmp, path)
     return path
+
+
+def grid_edges(grid, best) -> list[str]:
+    """Parameters whose chosen value is the smallest or largest the grid tried (widen the grid)."""
+    out = []
+    for k, v in best.items():
+        values = sorted({p[k] for p in grid})
+        if len(values) > 1 and v in (values[0], values[-1]):
+            out.append(k)
+    return out

@@ -30,7 +30,7 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmarks import peers
-from benchmarks.common import machine_info, write_result
+from benchmarks.common import grid_edges, machine_info, write_result
 from trt_tracker.data.body import ACTIONS, body_motion, sample_body_subject
 from trt_tracker.data.observations import NoiseModel, simulate_observations
 from trt_tracker.metrics import accel_error, mpjpe
@@ -107,15 +107,6 @@ def methods():
     m.update(peer_methods())
     return m
 
-
-def grid_edges(grid, best) -> list[str]:
-    """Parameters whose chosen value is the smallest or largest the grid tried (widen the grid)."""
-    out = []
-    for k, v in best.items():
-        values = sorted({p[k] for p in grid})
-        if len(values) > 1 and v in (values[0], values[-1]):
-            out.append(k)
-    return out
 
 
 def score(split, fn, fps, params):

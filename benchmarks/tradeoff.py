@@ -60,6 +60,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import common, peers
+from benchmarks.common import grid_edges
 
 DURATION_SETS = ((), (1,), (1, 2), (1, 2, 3), (1, 2, 4), (1, 2, 4, 8))
 WINDOW = 16
@@ -149,15 +150,6 @@ def lag_frames(est, gt, max_lag: int | None = None) -> float:
             lag += 0.5 * (e[i - 1] - e[i + 1]) / den
     return lag
 
-
-def grid_edges(grid, best) -> list[str]:
-    """Parameters whose chosen value is the smallest or largest the grid tried."""
-    out = []
-    for k, v in best.items():
-        values = sorted({p[k] for p in grid})
-        if len(values) > 1 and v in (values[0], values[-1]):
-            out.append(k)
-    return out
 
 
 # ----------------------------------------------------------------- peers

@@ -117,7 +117,24 @@ def weighted_l1(maps: torch.Tensor, target: torch.Tensor, weights: torch.Tensor)
     return per_joint.mean()
 
 
-class RelationNet(nn.Module):
+class PooledRelation:
+    """Eq. 6 and Eq. 7 over ``self.maps(x)`` (N, K, C, H, W), for any module with ``decay_kind``,
+    ``beta``, ``sampling`` and a ``scale`` buffer: what every per-pixel relation network shares."""
+
+    def weights(self, related: torch.Tensor, H: int, W: int) -> torch.Tensor:
+        return weighting_map(related, H, W, self.decay_kind, self.beta, self.sampling)
+
+    def forward(self, x: torch.Tensor, related: torch.Tensor) -> torch.Tensor:
+        m = self.maps(x)
+        return weighted_pool(m, self.weights(related, m.shape[-2], m.shape[-1]))
+
+    def loss(self, x: torch.Tensor, related: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        m = self.maps(x)
+        w = self.weights(related, m.shape[-2], m.shape[-1])
+        return weighted_l1(m / self.scale[:, None, None], target / self.scale, w)
+
+
+class RelationNet(PooledRelation, nn.Module):
     """Per-pixel relation regression with pixel weighting (spatial or early-fusion temporal).
 
     ``forward(image, related) -> (N, K, C)`` pools the maps at the related
@@ -152,17 +169,6 @@ class RelationNet(nn.Module):
     def maps(self, x: torch.Tensor) -> torch.Tensor:
         return self.maps_from_features(self.backbone(x))
 
-    def weights(self, related: torch.Tensor, H: int, W: int) -> torch.Tensor:
-        return weighting_map(related, H, W, self.decay_kind, self.beta, self.sampling)
-
-    def forward(self, x: torch.Tensor, related: torch.Tensor) -> torch.Tensor:
-        m = self.maps(x)
-        return weighted_pool(m, self.weights(related, m.shape[-2], m.shape[-1]))
-
-    def loss(self, x: torch.Tensor, related: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        m = self.maps(x)
-        w = self.weights(related, m.shape[-2], m.shape[-1])
-        return weighted_l1(m / self.scale[:, None, None], target / self.scale, w)
 
 
 class LateFusionTemporalNet(RelationNet):

@@ -28,12 +28,12 @@ from torch import nn
 from .backbone import ResNet, ResNetConfig
 from .heads import DeconvHead
 from .pose import IntegralPoseNet, soft_argmax_2d, soft_argmax_3d, value_scale
-from .relation import DECAYS, SAMPLINGS, weighted_l1, weighted_pool, weighting_map
+from .relation import DECAYS, SAMPLINGS, PooledRelation, weighted_pool
 
 SHARE_POINTS = ("none", "shallow", "deep", "all")
 
 
-class SharedFeatureRelationNet(nn.Module):
+class SharedFeatureRelationNet(PooledRelation, nn.Module):
     """A spatial relation branch on a frozen :class:`IntegralPoseNet`.
 
     ``forward(image, related) -> (N, K, C)`` relations (bones) pooled at the
@@ -121,18 +121,7 @@ class SharedFeatureRelationNet(nn.Module):
         f = None if upto is None else self._pose_features(x, upto)
         return self._maps(self._branch(x, f))
 
-    def weights(self, related: torch.Tensor, H: int, W: int) -> torch.Tensor:
-        return weighting_map(related, H, W, self.decay_kind, self.beta, self.sampling)
-
-    # ------------------------------------------------------------ the contract of RelationNet
-    def forward(self, x: torch.Tensor, related: torch.Tensor) -> torch.Tensor:
-        m = self.maps(x)
-        return weighted_pool(m, self.weights(related, m.shape[-2], m.shape[-1]))
-
-    def loss(self, x: torch.Tensor, related: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        m = self.maps(x)
-        w = self.weights(related, m.shape[-2], m.shape[-1])
-        return weighted_l1(m / self.scale[:, None, None], target / self.scale, w)
+    # weights / forward / loss: the contract of RelationNet, from PooledRelation
 
     def forward_both(self, x: torch.Tensor, related: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Pose joints (N, K, 3 or 2) and relations (N, K, C), the shared features computed once."""
