@@ -1,7 +1,7 @@
 """Latency and throughput of the tracker: model only, camera to result, many streams batched.
 
     trt-tracker bench latency                  # full run, about 5 minutes on the 2-core CPU
-    trt-tracker bench latency --quick          # body-lite, batch 1 and 2, a few frames: under 3 minutes
+    trt-tracker bench latency --quick          # body-lite, batch 1 and 2, a few frames: under 3 minutes (-quick.json)
     python -m benchmarks.latency [--quick] [--backends onnxruntime:cpu torch:cpu] [--models export/body-lite]
                                  [--batch 1 2 4 8] [--streams 1 2 4 8] [--frames 300] [--out DIR_OR_JSON]
 
@@ -806,7 +806,7 @@ def _main(args) -> int:
     result["targets"] = targets(pipeline_rows)
     result["load_average"]["end"] = list(os.getloadavg())
     result["wall_s"] = time.perf_counter() - t_start
-    path = _result_path(args.out, result["machine"])
+    path = _result_path(args.out, result["machine"], args.quick)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not args.no_plots:
         result["plots"] = plots(result, path)
@@ -820,8 +820,9 @@ def _main(args) -> int:
     return 0
 
 
-def _result_path(out, machine: dict) -> Path:
-    name = f"latency-{common.machine_tag(machine)}.json"
+def _result_path(out, machine: dict, quick: bool = False) -> Path:
+    # A quick run never replaces the committed full result (like tradeoff-quick.json).
+    name = f"latency-{common.machine_tag(machine)}{'-quick' if quick else ''}.json"
     if out is None:
         return common.RESULTS / name
     p = Path(out)
