@@ -203,20 +203,31 @@ def model_label(cfg, path: Path) -> str:
 
 
 def load_models(path) -> dict:
-    """{'early': nets, 'late': nets or None, 'cfg', 'label', 'path'} (raises with the path in the message)."""
+    """{'nets': {fusion: nets}, 'main': fusion of temporal.pt, 'late': nets or None, 'cfg', 'label', 'path'}.
+
+    ``nets`` holds the tracker's networks (``temporal.pt``) first, then the
+    other temporal networks of the directory (``temporal-late.pt``,
+    ``temporal-early.pt``) with the same pose and spatial networks.  Raises
+    with the path in the message.
+    """
     from trt_tracker.card import load_model_dir
 
     path = Path(path)
-    early = load_model_dir(path)
-    late = load_model_dir(path, late=True) if (path / "temporal-late.pt").is_file() else None
-    if late is not None and getattr(late["temporal"][1], "fusion", "early") != "late":
-        raise ValueError(f"{path / 'temporal-late.pt'} is not a late-fusion temporal network")
-    cfg = early["pose"][1]
-    return {"early": early, "late": late, "cfg": cfg, "label": model_label(cfg, path), "path": path}
+    main = load_model_dir(path)
+    nets = {main["temporal"][1].fusion: main}
+    for fusion, file in (("late", "temporal-late.pt"), ("early", "temporal-early.pt")):
+        if (path / file).is_file() and fusion not in nets:
+            other = load_model_dir(path, temporal=file)
+            if other["temporal"][1].fusion != fusion:
+                raise ValueError(f"{path / file} is not a {fusion}-fusion temporal network")
+            nets[fusion] = other
+    cfg = main["pose"][1]
+    return {"nets": nets, "main": main["temporal"][1].fusion, "late": nets.get("late"), "cfg": cfg,
+            "label": model_label(cfg, path), "path": path}
 
 
 def fusions(m) -> list[str]:
-    return ["early"] + (["late"] if m["late"] is not None else [])
+    return list(m["nets"])
 
 
 def configurations(m) -> list[tuple[str, tuple]]:
@@ -247,9 +258,11 @@ def time_steps(m, configs, threads: int, steps: int, rounds: int, warmup: int = 
 
     cfg = m["cfg"]
     sk = get_skeleton(cfg.skeleton)
-    graphs = build_graphs(m["early"])
+    graphs = build_graphs(m["nets"][m["main"]])
     frame = _session(export_graph(graphs["frame"], cfg, "frame"), threads)
-    temporal_bytes = export_graph(graphs["temporal"], cfg, "temporal")
+    # Stacked-pair temporal graphs (what the tracker runs) for every network but the late-fusion one.
+    temporal_bytes = {f: export_graph(build_graphs(nets)["temporal"], cfg, "temporal")
+                      for f, nets in m["nets"].items() if f != "late"}
     late_bytes = export_late_fusion(m["late"]["temporal"][0], m["late"]["temporal"][1]) if m["late"] else None
     dmax = max(max(d) for _, d in configs if d)
     image = graph_example(cfg, "frame", 1, seed)["image"]
@@ -258,8 +271,8 @@ def time_steps(m, configs, threads: int, steps: int, rounds: int, warmup: int = 
     def make_step(fusion, D):
         n = len(D)
         solver = OnlineSolver(sk, D, alpha=1.0, gammas=1.0, window=WINDOW)
-        if fusion == "early":
-            sess = _session(temporal_bytes, threads)
+        if fusion in temporal_bytes:
+            sess = _session(temporal_bytes[fusion], threads)
             feeds = {"pair": pair_ex["pair"][:n], "related": pair_ex["related"][:n]}
 
             def temporal():
@@ -356,7 +369,8 @@ def predict_all(m, seeds, n_frames: int, fps_list, progress: bool = True, desc: 
 
     cfg = m["cfg"]
     union = tuple(sorted(set().union(*DURATION_SETS)))
-    preds = {f: torch_predictor(cfg, m[f]["pose"][0], m[f]["spatial"][0], m[f]["temporal"][0])
+    nets = m["nets"]
+    preds = {f: torch_predictor(cfg, nets[f]["pose"][0], nets[f]["spatial"][0], nets[f]["temporal"][0])
              for f in fusions(m)}
     out = {fps: {f: [] for f in preds} for fps in fps_list}
     bar = _tqdm(total=len(seeds) * len(fps_list), desc=f"predicting {m['label']} {desc}", unit="seq·fps",
@@ -365,11 +379,12 @@ def predict_all(m, seeds, n_frames: int, fps_list, progress: bool = True, desc: 
         seq = make_sequence(cfg.modality, seed, n_frames)
         for fps in fps_list:
             s = seq.at_fps(fps)
-            early = predict_sequence(s, preds["early"], union)
+            main = predict_sequence(s, preds[m["main"]], union)
             light = _frameless(s)
-            out[fps]["early"].append((light, early))
-            if "late" in preds:
-                out[fps]["late"].append((light, predict_sequence(s, preds["late"], union, reuse=early)))
+            out[fps][m["main"]].append((light, main))
+            for f in preds:
+                if f != m["main"]:
+                    out[fps][f].append((light, predict_sequence(s, preds[f], union, reuse=main)))
             bar.update(1)
         del seq
     bar.close()
@@ -382,7 +397,7 @@ def evaluate_configs(m, configs, val, test, fps: float, grids: Grids) -> dict:
 
     out = {}
     for fusion, D in configs:
-        f = "early" if fusion == "none" else fusion
+        f = m["main"] if fusion == "none" else fusion
         a, g, val_err = tune_tracker(val[f], D, bones=True, alphas=grids.alphas, gammas=grids.gammas)
         pairs = [(to_cam(s, track(p, s.skeleton, D, a, g, WINDOW)), s.joints_cam) for s, p in test[f]]
         used = {"alpha": a, **({"gamma": g} if D else {})}
@@ -412,8 +427,8 @@ def benchmark_model(m, args, grids: Grids, progress: bool = True) -> tuple[dict,
         fr = pareto_front([timing["configs"][n]["fps"] for n in names], [rows[n]["mpjpe"] for n in names])
         fronts[key] = [names[i] for i in fr]
         # Peers on the same single-frame joints, camera space (mm).
-        vJ = [(to_cam(s, p["J"]), s.joints_cam) for s, p in val[fps]["early"]]
-        tJ = [(to_cam(s, p["J"]), s.joints_cam) for s, p in test[fps]["early"]]
+        vJ = [(to_cam(s, p["J"]), s.joints_cam) for s, p in val[fps][m["main"]]]
+        tJ = [(to_cam(s, p["J"]), s.joints_cam) for s, p in test[fps][m["main"]]]
         best = min(names, key=lambda n: rows[n]["val_mpjpe"])
         pr = {"single-frame (raw)": {"params": {}, **scores(tJ, fps)},
               "ours (best on val)": {"config": best, **{k: rows[best][k] for k in
@@ -421,7 +436,7 @@ def benchmark_model(m, args, grids: Grids, progress: bool = True) -> tuple[dict,
                                                          "lag_frames")}}}
         pr.update(run_peers(grids, vJ, tJ, fps))
         for r in pr.values():
-            r["lag_ms"] = r["lag_frames"] * 1000.0 / _true_fps(test[fps]["early"], fps)
+            r["lag_ms"] = r["lag_frames"] * 1000.0 / _true_fps(test[fps][m["main"]], fps)
         peer_rows[key] = pr
     cfg_rows = []
     for n, (f, d) in zip(names, configs):
@@ -431,7 +446,7 @@ def benchmark_model(m, args, grids: Grids, progress: bool = True) -> tuple[dict,
     res = {"model_dir": str(m["path"]), "skeleton": str(m["cfg"].skeleton), "modality": m["cfg"].modality,
            "fusions": fusions(m), "late_fusion_missing": m["late"] is None,
            "sequences": {"test_seeds": test_seeds, "val_seeds": val_seeds,
-                         "frames_per_fps": {f"{fps:g}": int(sum(len(s) for s, _ in test[fps]["early"]))
+                         "frames_per_fps": {f"{fps:g}": int(sum(len(s) for s, _ in test[fps][m["main"]]))
                                             for fps in args.fps}},
            "timing": timing, "configs": cfg_rows, "pareto": fronts}
     return res, peer_rows
@@ -442,7 +457,8 @@ def _true_fps(pairs, fps):
 
 
 # ----------------------------------------------------------------- output
-MARKERS = {"none": ("*", "black"), "early": ("o", "tab:blue"), "late": ("^", "tab:orange")}
+MARKERS = {"none": ("*", "black"), "early": ("o", "tab:blue"), "late": ("^", "tab:orange"),
+           "corr": ("s", "tab:green")}
 
 
 def plot(res: dict, label: str, path) -> None:
@@ -463,7 +479,8 @@ def plot(res: dict, label: str, path) -> None:
             ax.scatter([r["fps"] for r in pts], [r["accuracy"][rate]["mpjpe"] for r in pts], marker=mk,
                        s=110 if mk == "*" else 50, color=col, zorder=3,
                        label={"none": "single-frame (+bone)", "early": "early fusion",
-                              "late": "late fusion (cached features)"}[fusion])
+                              "late": "late fusion (cached features)",
+                              "corr": "correlation (cost volume)"}[fusion])
             for r in pts:
                 ax.annotate(set_label(r["durations"]) if r["durations"] else "{}",
                             (r["fps"], r["accuracy"][rate]["mpjpe"]), textcoords="offset points",

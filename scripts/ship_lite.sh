@@ -12,6 +12,12 @@ for model in body hand; do
     src=$OUT/$model-lite-$net/weights.pt
     [ -f "$src" ] && cp "$src" "$dst/$net.pt"
   done
+  # Where a correlation temporal network was trained it is the tracker's (temporal.pt);
+  # the early-fusion one stays beside it for the card's comparison.
+  if [ -f "$OUT/$model-lite-temporal-corr/weights.pt" ]; then
+    cp "$dst/temporal.pt" "$dst/temporal-early.pt"
+    cp "$OUT/$model-lite-temporal-corr/weights.pt" "$dst/temporal.pt"
+  fi
 done
 "$PY" -m benchmarks.model_latency --models export/body-lite export/hand-lite
 for model in body hand; do

@@ -20,7 +20,7 @@ def _torch(net, feeds):
 
 
 @pytest.mark.parametrize("kw", [dict(task="pose"), dict(task="spatial"), dict(task="temporal"),
-                                dict(task="temporal", fusion="late"),
+                                dict(task="temporal", fusion="late"), dict(task="temporal", fusion="corr"),
                                 dict(task="pose", skeleton="HAND21", modality="depth")])
 def test_onnx_equals_torch_at_any_batch(kw, tmp_path):
     torch.manual_seed(0)
@@ -37,9 +37,10 @@ def test_onnx_equals_torch_at_any_batch(kw, tmp_path):
         np.testing.assert_allclose(got, _torch(net, feeds), atol=1e-4)
 
 
-def test_late_fusion_graphs_equal_the_stacked_network():
+@pytest.mark.parametrize("fusion", ["late", "corr"])
+def test_late_fusion_graphs_equal_the_stacked_network(fusion):
     torch.manual_seed(0)
-    cfg = tiny(task="temporal", fusion="late")
+    cfg = tiny(task="temporal", fusion=fusion)
     net = build_model(cfg).eval()
     feat, head = (ort.InferenceSession(b, providers=["CPUExecutionProvider"]) for b in export_late_fusion(net, cfg))
     feeds = example_inputs(cfg, 2)

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from trt_tracker.models import (DECAYS, IntegralPoseNet, LateFusionTemporalNet, ModelConfig, RegressionPoseNet,
-                                RelationBaseline, RelationNet, ResNet, ResNetConfig, build_model, soft_argmax_2d,
-                                soft_argmax_3d, weighted_l1, weighted_pool, weighting_map)
+from trt_tracker.models import (DECAYS, CorrelationTemporalNet, IntegralPoseNet, LateFusionTemporalNet, ModelConfig,
+                                RegressionPoseNet, RelationBaseline, RelationNet, ResNet, ResNetConfig, build_model,
+                                correlation, soft_argmax_2d, soft_argmax_3d, weighted_l1, weighted_pool,
+                                weighting_map)
 from trt_tracker.models.relation import _FLOOR
 from trt_tracker.train import Objective, TrainConfig, TrainForward
 
@@ -56,6 +57,7 @@ NETWORKS = [
     ("temporal-early-fc", dict(task="temporal", arch="fc")),
     ("temporal-early-sparseflow", dict(task="temporal", arch="sparseflow")),
     ("temporal-late-maps", dict(task="temporal", arch="maps", fusion="late")),
+    ("temporal-corr-maps", dict(task="temporal", arch="maps", fusion="corr", corr_radius=2)),
     ("temporal-maps-2d", dict(task="temporal", arch="maps", dims=2)),
 ]
 MODALITIES = [("rgb", dict(modality="rgb", skeleton="BODY17")),
@@ -83,15 +85,19 @@ def test_network_output_shapes(kw):
         assert isinstance(net, EXPECTED_CLASS[cfg.pose_head])
     elif cfg.fusion == "late":
         assert isinstance(net, LateFusionTemporalNet)
+    elif cfg.fusion == "corr":
+        assert isinstance(net, CorrelationTemporalNet)
+        assert net.encoder[0][0].in_channels == cfg.frame_channels
     else:
         assert type(net) is EXPECTED_CLASS[cfg.arch]
-    assert net.backbone.cfg.in_channels == (cfg.frame_channels if cfg.fusion == "late" else cfg.in_channels)
+    if cfg.fusion != "corr":
+        assert net.backbone.cfg.in_channels == (cfg.frame_channels if cfg.fusion == "late" else cfg.in_channels)
     batch = random_batch(cfg, n=2)
     with torch.no_grad():
         out = _predict(net, cfg, batch)
     assert out.shape == (2, cfg.K, cfg.dims)
     assert torch.isfinite(out).all()
-    if isinstance(net, RelationNet):
+    if isinstance(net, (RelationNet, CorrelationTemporalNet)):
         with torch.no_grad():
             maps = net.maps(batch["image"])
         H = cfg.heatmap_size
@@ -111,14 +117,17 @@ def test_integral_logits_shapes():
     assert net.stride == cfg.input_size // cfg.heatmap_size
 
 
-def test_late_fusion_rejects_unstacked_input():
-    net = build_model(tiny(task="temporal", fusion="late")).eval()
+@pytest.mark.parametrize("fusion", ["late", "corr"])
+def test_late_fusion_rejects_unstacked_input(fusion):
+    net = build_model(tiny(task="temporal", fusion=fusion)).eval()
     with pytest.raises(ValueError, match="stacked pair"):
         net.maps(torch.zeros(1, 3, 64, 64))
 
 
 # --------------------------------------------------------------- gradients
 def _final_layers(net):
+    if isinstance(net, CorrelationTemporalNet):
+        return net.encoder[0][0].weight, net.final.weight
     first = net.backbone.stem[0].weight
     last = net.fc.weight if hasattr(net, "fc") else net.head.final.weight
     return first, last
@@ -386,9 +395,10 @@ def test_binary_beta_limits():
 
 
 # ------------------------------------------------------------ late fusion
-def test_late_fusion_cached_features_equal_stacked_pair():
+@pytest.mark.parametrize("fusion", ["late", "corr"])
+def test_late_fusion_cached_features_equal_stacked_pair(fusion):
     torch.manual_seed(0)
-    cfg = tiny(task="temporal", fusion="late")
+    cfg = tiny(task="temporal", fusion=fusion)
     net = build_model(cfg)
     # Train-mode forwards so that the BN running statistics are no longer the identity.
     net.train()
@@ -402,6 +412,37 @@ def test_late_fusion_cached_features_equal_stacked_pair():
         stacked = net(b["image"], b["related"])
         cached = net.forward_features(net.features(a_), net.features(b_), b["related"])
     torch.testing.assert_close(cached, stacked, rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------ correlation
+def _correlation_loops(a: np.ndarray, b: np.ndarray, r: int) -> np.ndarray:
+    N, C, H, W = a.shape
+    out = np.zeros((N, (2 * r + 1) ** 2, H, W))
+    for n in range(N):
+        for i, (dy, dx) in enumerate((dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)):
+            for y in range(H):
+                for x in range(W):
+                    if 0 <= y + dy < H and 0 <= x + dx < W:
+                        out[n, i, y, x] = np.mean(a[n, :, y, x] * b[n, :, y + dy, x + dx])
+    return out
+
+
+@pytest.mark.parametrize("r", [0, 1, 3])
+def test_correlation_matches_loops(rng, r):
+    a, b = rng.normal(size=(2, 5, 6, 7)), rng.normal(size=(2, 5, 6, 7))
+    got = correlation(torch.from_numpy(a).float(), torch.from_numpy(b).float(), r).numpy()
+    np.testing.assert_allclose(got, _correlation_loops(a, b, r), atol=1e-5)
+
+
+def test_correlation_peaks_at_the_shift(rng):
+    """b is a shifted by (dy, dx) = (1, -2): the cost volume of unit-length features peaks there."""
+    a = torch.nn.functional.normalize(torch.randn(1, 16, 12, 12), dim=1) * 4
+    b = torch.roll(a, shifts=(1, -2), dims=(2, 3))
+    c = correlation(a, b, 3)[0, :, 3:9, 3:9]           # away from the borders the roll wraps
+    best = c.argmax(0)
+    assert (best == (1 + 3) * 7 + (-2 + 3)).all()
+    with pytest.raises(ValueError, match="radius"):
+        correlation(a, b, -1)
 
 
 # --------------------------------------------------------------- backbone
@@ -451,6 +492,9 @@ def test_model_config_from_dict():
     (dict(dims=4), "dims"),
     (dict(input_size=48), "multiple of 32"),
     (dict(task="spatial", fusion="late"), "temporal networks only"),
+    (dict(task="pose", fusion="corr"), "temporal networks only"),
+    (dict(task="temporal", fusion="corr", n_deconv=2), "n_deconv=3"),
+    (dict(task="temporal", fusion="corr", corr_radius=-1), "corr_radius"),
     (dict(cube_mm=0.0), "cube_mm"),
 ])
 def test_model_config_rejects_bad_values(kw, match):
@@ -462,9 +506,10 @@ def test_model_config_rejects_bad_values(kw, match):
     "sparseflow",
     "fc",
 ])
-def test_late_fusion_needs_maps(arch):
+@pytest.mark.parametrize("fusion", ["late", "corr"])
+def test_late_fusion_needs_maps(arch, fusion):
     with pytest.raises(ValueError, match="arch='maps' only"):
-        build_model(tiny(task="temporal", fusion="late", arch=arch))
+        build_model(tiny(task="temporal", fusion=fusion, arch=arch))
 
 
 @pytest.mark.parametrize("input_size, n_deconv", [(32, 3), (64, 3), (128, 2), (256, 3), (96, 0)])
@@ -517,10 +562,11 @@ def _overfit(cfg: ModelConfig, batch: dict, max_steps: int, factor: float = 10.0
     return first, last, step
 
 
-def test_temporal_relation_net_overfits_small_set():
+@pytest.mark.parametrize("fusion", ["early", "corr"])
+def test_temporal_relation_net_overfits_small_set(fusion):
     batch = _temporal_set(8)
     t0 = time.perf_counter()
-    first, last, steps = _overfit(tiny(task="temporal"), batch, max_steps=300)
+    first, last, steps = _overfit(tiny(task="temporal", fusion=fusion), batch, max_steps=300)
     assert last * 10 <= first, f"loss {first:.4f} -> {last:.4f} after {steps} steps"
     assert time.perf_counter() - t0 < 60
 

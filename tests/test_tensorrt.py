@@ -277,12 +277,12 @@ def test_unsupported_ops_flags_graphs_subgraphs_functions_and_other_domains(tmp_
                                 dict(task="spatial"), dict(task="spatial", arch="fc"),
                                 dict(task="spatial", decay="linear", sampling="full"),
                                 dict(task="temporal", decay="exponential"), dict(task="temporal", arch="sparseflow"),
-                                dict(task="temporal", fusion="late")])
+                                dict(task="temporal", fusion="late"), dict(task="temporal", fusion="corr")])
 def test_exported_networks_use_only_operators_tensorrt_parses(kw):
     cfg = tiny(**kw)
     torch.manual_seed(0)
     net = build_model(cfg).eval()
-    graphs = export_late_fusion(net, cfg) if cfg.fusion == "late" else (export_network(net, cfg),)
+    graphs = export_late_fusion(net, cfg) if cfg.fusion != "early" else (export_network(net, cfg),)
     for g in graphs:
         assert unsupported_ops(g) == [], kw
 

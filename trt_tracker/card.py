@@ -1,8 +1,8 @@
 """Shipped models and their model cards.
 
 A model directory (``export/<name>/``) holds one weights file per network
-(``pose.pt``, ``spatial.pt``, ``temporal.pt``, optionally ``temporal-late.pt``,
-each as written by :func:`trt_tracker.train.save_weights`), ``card.json`` and
+(``pose.pt``, ``spatial.pt``, ``temporal.pt``, optionally other temporal
+networks to compare, ``temporal-late.pt`` and ``temporal-early.pt``, each as written by :func:`trt_tracker.train.save_weights`), ``card.json`` and
 ``README.md``.  :func:`make_card` evaluates the networks on held-out synthetic
 sequences (:mod:`trt_tracker.evaluate`) and writes both; :func:`check_card`
 re-runs the evaluation and compares it with the stored card.
@@ -20,18 +20,27 @@ from .evaluate import FPS, evaluate_model, torch_predictor
 from .train import TEST_SEEDS, VAL_SEEDS, load_weights
 
 NETWORKS = ("pose", "spatial", "temporal")
+#: Other temporal networks a model directory may hold, evaluated with the same pose and spatial
+#: networks for the card's comparison: card key -> (file, description).
+TEMPORAL_VARIANTS = {
+    "late_fusion": ("temporal-late.pt", "the late-fusion temporal network (per-frame features cached)"),
+    "early_fusion": ("temporal-early.pt", "the early-fusion temporal network (stacked pair, the papers')"),
+}
 #: How the shipped cards were made (and how --check re-makes them).
 CARD_PROTOCOL = {"test_sequences": 8, "val_sequences": 4, "frames_at_50fps": 300}
 
 
-def load_model_dir(path, late: bool = False) -> dict:
-    """{network name: (net, ModelConfig, saved dict)}; the temporal network is the late-fusion one with ``late``."""
+def load_model_dir(path, late: bool = False, temporal: str | None = None) -> dict:
+    """{network name: (net, ModelConfig, saved dict)}; the temporal network is read from ``temporal``
+    (a file name in the directory) or, with ``late``, from ``temporal-late.pt``."""
     path = Path(path)
     if not path.is_dir():
         raise FileNotFoundError(f"model directory {path} not found (shipped models live in export/<name>/)")
     out = {}
     for name in NETWORKS:
-        f = path / (f"{name}-late.pt" if (late and name == "temporal") else f"{name}.pt")
+        f = path / f"{name}.pt"
+        if name == "temporal" and (late or temporal):
+            f = path / (temporal or "temporal-late.pt")
         out[name] = load_weights(f)
     cfgs = [out[n][1] for n in NETWORKS]
     if len({(c.skeleton, c.modality, c.input_size, c.cube_mm) for c in cfgs}) != 1:
@@ -39,8 +48,9 @@ def load_model_dir(path, late: bool = False) -> dict:
     return out
 
 
-def evaluate_dir(path, late: bool = False, protocol: dict = CARD_PROTOCOL, progress: bool = True) -> dict:
-    nets = load_model_dir(path, late)
+def evaluate_dir(path, late: bool = False, protocol: dict = CARD_PROTOCOL, progress: bool = True,
+                 temporal: str | None = None) -> dict:
+    nets = load_model_dir(path, late, temporal)
     cfg = nets["pose"][1]
     pred = torch_predictor(cfg, nets["pose"][0], nets["spatial"][0], nets["temporal"][0])
     return evaluate_model(pred, cfg.modality, range(TEST_SEEDS, TEST_SEEDS + protocol["test_sequences"]),
@@ -81,9 +91,8 @@ def make_card(path, name: str | None = None, progress: bool = True, latency_ms: 
     path = Path(path)
     nets = load_model_dir(path)
     results = evaluate_dir(path, progress=progress)
-    late = None
-    if (path / "temporal-late.pt").is_file():
-        late = evaluate_dir(path, late=True, progress=progress)
+    variants = {key: evaluate_dir(path, progress=progress, temporal=f)
+                for key, (f, _) in TEMPORAL_VARIANTS.items() if (path / f).is_file()}
     card = {
         "name": name or path.name,
         "skeleton": nets["pose"][1].skeleton,
@@ -94,7 +103,8 @@ def make_card(path, name: str | None = None, progress: bool = True, latency_ms: 
                      "crops": "ground-truth boxes", "root_depth": "ground truth",
                      "tracker_params": "alpha, gamma tuned on the validation sequences per fps"},
         "results": results,
-        "late_fusion": late,
+        "temporal_network": nets["temporal"][1].fusion,
+        **{key: variants.get(key) for key in TEMPORAL_VARIANTS},
         "latency_ms": latency_ms or {},
         "made": {"date": _dt.date.today().isoformat(), "machine": platform.processor() or platform.machine(),
                  "command": f"trt-tracker card --model {path}"},
@@ -124,11 +134,14 @@ def card_markdown(card: dict) -> str:
     lines = [f"# {card['name']}: {card['skeleton']} from {card['modality']}", "",
              "Errors in mm on held-out synthetic sequences (" + ", ".join(
                  f"{k}={v}" for k, v in card["protocol"].items()) + ").", "",
-             "Tracker rows: MPJPE of the online tracker and its change against single-frame.", ""]
+             "Tracker rows: MPJPE of the online tracker and its change against single-frame.",
+             f"The tracker's temporal network, `temporal.pt`, is the {card.get('temporal_network', 'early')}-fusion "
+             "one.", ""]
     lines += card_table(card["results"])
-    if card.get("late_fusion"):
-        lines += ["", "With the late-fusion temporal network (per-frame features cached):", ""]
-        lines += card_table(card["late_fusion"])
+    for key, (f, what) in TEMPORAL_VARIANTS.items():
+        if card.get(key):
+            lines += ["", f"With {what}, `{f}`, instead of `temporal.pt`:", ""]
+            lines += card_table(card[key])
     lines += ["", "| network | parameters | steps | command |", "|---|---|---|---|"]
     for n, v in card["networks"].items():
         t = v["training"]
@@ -157,8 +170,9 @@ def check_card(path, rtol: float = 0.01, progress: bool = True) -> list[str]:
         raise FileNotFoundError(f"{f} not found; make it with trt-tracker card --model {path}")
     stored = json.loads(f.read_text())
     fresh = {"results": evaluate_dir(path, progress=progress)}
-    if stored.get("late_fusion"):
-        fresh["late_fusion"] = evaluate_dir(path, late=True, progress=progress)
+    for key, (file, _) in TEMPORAL_VARIANTS.items():
+        if stored.get(key):
+            fresh[key] = evaluate_dir(path, progress=progress, temporal=file)
     want = dict(_flatten({k: stored[k] for k in fresh}))
     got = dict(_flatten(fresh))
     bad = []

@@ -37,7 +37,7 @@ from .solver import OnlineSolver
 
 FPS = (25.0, 8.0, 2.5)
 ALPHAS = (0.0, 0.1, 0.3, 1.0, 3.0)
-GAMMAS = (0.3, 1.0, 3.0, 10.0, 30.0)
+GAMMAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 #: The tracker variants of the card: name -> (durations, uses bones).
 VARIANTS = {"Df": ((1,), False), "Dmf": ((1, 2, 3), False), "Dmf+bone": ((1, 2, 3), True)}
 

@@ -64,7 +64,7 @@ def export_network(net, cfg, path=None) -> bytes:
 def export_late_fusion(net, cfg) -> tuple[bytes, bytes]:
     """The two graphs of a late-fusion temporal network: per-frame ``features`` and the pair ``head``.
 
-    features: image (N, C, S, S) -> features (N, Cb, S/32, S/32)
+    features: image (N, C, S, S) -> features (N, Cb, h, w) (stride 32, or 4 for the correlation network)
     head: features_prev, features_cur, related (N, K, 2) -> relations (N, K, C)
     """
     import torch

@@ -142,7 +142,7 @@ def _full(modality: str, task: str, **kw) -> ModelConfig:
 
 
 #: Steps of the shipped lite models (sized to train on a 2-core CPU in about an hour in all).
-LITE_STEPS = {"pose": 1500, "spatial": 600, "temporal": 1200, "temporal-late": 500}
+LITE_STEPS = {"pose": 1500, "spatial": 600, "temporal": 1200, "temporal-late": 500, "temporal-corr": 1000}
 
 
 def _presets() -> dict[str, TrainConfig]:
@@ -150,7 +150,8 @@ def _presets() -> dict[str, TrainConfig]:
     for prefix, modality, aug in (("body", "rgb", BODY_AUGMENT), ("hand", "depth", HAND_AUGMENT)):
         for size, make, extra in (("lite", _lite, {}), ("full", _full, {"batch_size": 128, "lr": 1e-4,
                                                                          "steps": 100_000, "num_workers": 8})):
-            for task, kw in (("pose", {}), ("spatial", {}), ("temporal", {}), ("temporal-late", {"fusion": "late"})):
+            for task, kw in (("pose", {}), ("spatial", {}), ("temporal", {}), ("temporal-late", {"fusion": "late"}),
+                            ("temporal-corr", {"fusion": "corr"})):
                 t = task.split("-")[0]
                 name = f"{prefix}-{size}-{task}"
                 steps = {"steps": LITE_STEPS[task]} if size == "lite" else {}

@@ -7,12 +7,12 @@ from .config import ModelConfig, build_model, count_parameters
 from .heads import DeconvHead
 from .losses import CompositionalLoss, bone_loss, joint_loss
 from .pose import IntegralPoseNet, RegressionPoseNet, compose_bones, soft_argmax_2d, soft_argmax_3d
-from .relation import (DECAYS, SAMPLINGS, LateFusionTemporalNet, RelationBaseline, RelationNet, decay,
-                       weighted_l1, weighted_pool, weighting_map)
+from .relation import (DECAYS, SAMPLINGS, CorrelationTemporalNet, LateFusionTemporalNet, RelationBaseline,
+                       RelationNet, correlation, decay, weighted_l1, weighted_pool, weighting_map)
 
 __all__ = [
-    "DECAYS", "DEPTHS", "SAMPLINGS", "CompositionalLoss", "DeconvHead", "IntegralPoseNet", "LateFusionTemporalNet",
+    "DECAYS", "DEPTHS", "SAMPLINGS", "CompositionalLoss", "CorrelationTemporalNet", "DeconvHead", "IntegralPoseNet", "LateFusionTemporalNet",
     "ModelConfig", "RegressionPoseNet", "RelationBaseline", "RelationNet", "ResNet", "ResNetConfig", "bone_loss",
-    "build_model", "compose_bones", "count_parameters", "decay", "joint_loss", "soft_argmax_2d", "soft_argmax_3d",
+    "build_model", "compose_bones", "correlation", "count_parameters", "decay", "joint_loss", "soft_argmax_2d", "soft_argmax_3d",
     "weighted_l1", "weighted_pool", "weighting_map",
 ]

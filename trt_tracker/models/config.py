@@ -12,7 +12,7 @@ from ..skeleton import get_skeleton
 TASKS = ("pose", "spatial", "temporal")
 POSE_HEADS = ("integral", "joints", "bones")
 RELATION_ARCHS = ("maps", "fc", "sparseflow")
-FUSIONS = ("early", "late")
+FUSIONS = ("early", "late", "corr")
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ class ModelConfig:
     beta: float = 5.0               # decay rate (binary: radius in heatmap pixels)
     sampling: str = "decay"         # decay | full | rand_half | rand_one | joint_one
     fusion: str = "early"           # temporal: early (stacked pair) | late (cached per-frame features)
+    #                                 | corr (cost volume of cached stride-4 features; width sets its channels)
+    corr_radius: int = 4            # corr: displacements matched, in stride-4 cells (4 -> +-16 input pixels)
 
     def __post_init__(self) -> None:
         def bad(name, value, allowed):
@@ -60,8 +62,13 @@ class ModelConfig:
             bad("dims", self.dims, (2, 3))
         if self.input_size % 32 or self.input_size < 32:
             raise ValueError(f"model config: input_size must be a positive multiple of 32, got {self.input_size}")
-        if self.fusion == "late" and self.task != "temporal":
-            raise ValueError("model config: fusion='late' is for temporal networks only")
+        if self.fusion != "early" and self.task != "temporal":
+            raise ValueError(f"model config: fusion={self.fusion!r} is for temporal networks only")
+        if self.fusion == "corr" and self.n_deconv != 3:
+            raise ValueError("model config: fusion='corr' makes stride-4 maps; it needs n_deconv=3, got "
+                             f"{self.n_deconv}")
+        if self.corr_radius < 0:
+            raise ValueError(f"model config: corr_radius must be >= 0, got {self.corr_radius}")
         if self.task == "pose" and self.pose_head == "integral" and self.dims == 3 and self.depth_bins < 1:
             raise ValueError("model config: a 3D integral pose network needs depth_bins >= 1")
         if self.cube_mm <= 0:
@@ -103,9 +110,15 @@ def build_model(cfg: ModelConfig):
     """The ``torch.nn.Module`` for a config (see :mod:`trt_tracker.models.pose` and ``relation``)."""
     from .backbone import ResNet, ResNetConfig
     from .pose import IntegralPoseNet, RegressionPoseNet
-    from .relation import LateFusionTemporalNet, RelationBaseline, RelationNet
+    from .backbone import _ch
+    from .relation import CorrelationTemporalNet, LateFusionTemporalNet, RelationBaseline, RelationNet
 
     sk = get_skeleton(cfg.skeleton)
+    if cfg.fusion != "early" and cfg.arch != "maps":
+        raise ValueError(f"model config: fusion={cfg.fusion!r} is implemented for arch='maps' only")
+    if cfg.fusion == "corr":
+        return CorrelationTemporalNet(cfg.frame_channels, sk.K, cfg.dims, _ch(96 * cfg.width), cfg.head_channels,
+                                      cfg.corr_radius, cfg.heatmap_size, cfg.decay, cfg.beta, cfg.sampling)
     in_ch = cfg.frame_channels if (cfg.task == "temporal" and cfg.fusion == "late") else cfg.in_channels
     backbone = ResNet(ResNetConfig(cfg.depth, cfg.width, in_ch))
     if cfg.task == "pose":
@@ -113,8 +126,6 @@ def build_model(cfg: ModelConfig):
             return IntegralPoseNet(backbone, sk.K, cfg.depth_bins if cfg.dims == 3 else 0, cfg.head_channels,
                                    cfg.n_deconv, cfg.logit_scale)
         return RegressionPoseNet(backbone, sk.parents, cfg.heatmap_size, cfg.pose_head, cfg.dims)
-    if cfg.fusion == "late" and cfg.arch != "maps":
-        raise ValueError("model config: late fusion is implemented for arch='maps' only")
     if cfg.arch == "fc":
         return RelationBaseline(backbone, sk.K, cfg.dims, cfg.heatmap_size)
     kw = dict(dims=cfg.dims, head_channels=cfg.head_channels, n_deconv=cfg.n_deconv, heatmap_size=cfg.heatmap_size,
