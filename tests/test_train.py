@@ -120,12 +120,13 @@ def test_lr_schedule():
 
 # ---------------------------------------------------------------- presets
 def test_presets_cover_every_task():
-    assert len(PRESETS) == 16
+    assert len(PRESETS) == 20
     for name, cfg in PRESETS.items():
         assert cfg.name == name
         m = cfg.model
         assert m.skeleton == ("BODY17" if name.startswith("body") else "HAND21")
         assert (m.fusion == "late") == name.endswith("temporal-late")
+        assert (m.fusion == "corr") == name.endswith("temporal-corr")
         assert cfg.augment == (BODY_AUGMENT if name.startswith("body") else HAND_AUGMENT)
     assert PRESETS["body-full-pose"].model.depth == 50 and PRESETS["body-full-pose"].model.input_size == 256
     assert PRESETS["hand-full-pose"].model.depth == 18 and PRESETS["hand-full-pose"].model.input_size == 128
@@ -151,11 +152,12 @@ def test_full_presets_train_one_step(name):
     cfg = PRESETS[name]
     torch.manual_seed(0)
     net = build_model(cfg.model).train()
-    before = net.backbone.stem[0].weight.detach().clone()
+    first = net.encoder[0][0].weight if hasattr(net, "encoder") else net.backbone.stem[0].weight
+    before = first.detach().clone()
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     loss = train_step(TrainForward(net), Objective(cfg), random_batch(cfg.model, 1), opt, cfg.grad_clip)
     assert loss > 0 and torch.isfinite(torch.tensor(loss))
-    assert not torch.equal(before, net.backbone.stem[0].weight)
+    assert not torch.equal(before, first)
 
 
 # ------------------------------------------------------------- the loop
