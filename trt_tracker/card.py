@@ -2,7 +2,8 @@
 
 A model directory (``export/<name>/``) holds one weights file per network
 (``pose.pt``, ``spatial.pt``, ``temporal.pt``, optionally other temporal
-networks to compare, ``temporal-late.pt`` and ``temporal-early.pt``, each as written by :func:`trt_tracker.train.save_weights`), ``card.json`` and
+networks to compare, ``temporal-late.pt`` and ``temporal-early.pt``, each as
+written by :func:`trt_tracker.train.save_weights`), ``card.json`` and
 ``README.md``.  :func:`make_card` evaluates the networks on held-out synthetic
 sequences (:mod:`trt_tracker.evaluate`) and writes both; :func:`check_card`
 re-runs the evaluation and compares it with the stored card.
