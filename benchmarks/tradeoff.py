@@ -261,8 +261,11 @@ def time_steps(m, configs, threads: int, steps: int, rounds: int, warmup: int = 
     graphs = build_graphs(m["nets"][m["main"]])
     frame = _session(export_graph(graphs["frame"], cfg, "frame"), threads)
     # Stacked-pair temporal graphs (what the tracker runs) for every network but the late-fusion one.
-    temporal_bytes = {f: export_graph(build_graphs(nets)["temporal"], cfg, "temporal")
-                      for f, nets in m["nets"].items() if f != "late"}
+    temporal_bytes = {}
+    for f, nets in m["nets"].items():
+        if f != "late":
+            g = graphs if f == m["main"] else build_graphs(nets)
+            temporal_bytes[f] = export_graph(g["temporal"], cfg, "temporal")
     late_bytes = export_late_fusion(m["late"]["temporal"][0], m["late"]["temporal"][1]) if m["late"] else None
     dmax = max(max(d) for _, d in configs if d)
     image = graph_example(cfg, "frame", 1, seed)["image"]

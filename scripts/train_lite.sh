@@ -7,8 +7,5 @@ PY=${PYTHON:-.venv/bin/python}
 OUT=${OUT:-runs/train}
 NAMES=${NAMES:-"body-lite-pose hand-lite-pose body-lite-temporal hand-lite-temporal body-lite-spatial hand-lite-spatial body-lite-temporal-late hand-lite-temporal-late body-lite-temporal-corr"}
 for name in $NAMES; do
-  extra=()
-  # The correlation network is data-bound: a second loader process keeps it fed.
-  [ "$name" = body-lite-temporal-corr ] && extra=(num_workers=2)
-  "$PY" -m trt_tracker.cli train --preset "$name" --set "out=$OUT" "${extra[@]}" "$@"
+  "$PY" -m trt_tracker.cli train --preset "$name" --set "out=$OUT" "$@"
 done

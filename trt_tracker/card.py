@@ -31,27 +31,24 @@ TEMPORAL_VARIANTS = {
 CARD_PROTOCOL = {"test_sequences": 8, "val_sequences": 4, "frames_at_50fps": 300}
 
 
-def load_model_dir(path, late: bool = False, temporal: str | None = None) -> dict:
+def load_model_dir(path, temporal: str = "temporal.pt") -> dict:
     """{network name: (net, ModelConfig, saved dict)}; the temporal network is read from ``temporal``
-    (a file name in the directory) or, with ``late``, from ``temporal-late.pt``."""
+    (a file name in the directory, e.g. one of :data:`TEMPORAL_VARIANTS`)."""
     path = Path(path)
     if not path.is_dir():
         raise FileNotFoundError(f"model directory {path} not found (shipped models live in export/<name>/)")
     out = {}
     for name in NETWORKS:
-        f = path / f"{name}.pt"
-        if name == "temporal" and (late or temporal):
-            f = path / (temporal or "temporal-late.pt")
-        out[name] = load_weights(f)
+        out[name] = load_weights(path / (temporal if name == "temporal" else f"{name}.pt"))
     cfgs = [out[n][1] for n in NETWORKS]
     if len({(c.skeleton, c.modality, c.input_size, c.cube_mm) for c in cfgs}) != 1:
         raise ValueError(f"{path}: the networks disagree on skeleton, modality, input size or cube")
     return out
 
 
-def evaluate_dir(path, late: bool = False, protocol: dict = CARD_PROTOCOL, progress: bool = True,
-                 temporal: str | None = None) -> dict:
-    nets = load_model_dir(path, late, temporal)
+def evaluate_dir(path, protocol: dict = CARD_PROTOCOL, progress: bool = True,
+                 temporal: str = "temporal.pt") -> dict:
+    nets = load_model_dir(path, temporal)
     cfg = nets["pose"][1]
     pred = torch_predictor(cfg, nets["pose"][0], nets["spatial"][0], nets["temporal"][0])
     return evaluate_model(pred, cfg.modality, range(TEST_SEEDS, TEST_SEEDS + protocol["test_sequences"]),

@@ -154,8 +154,10 @@ def _presets() -> dict[str, TrainConfig]:
                             ("temporal-corr", {"fusion": "corr"})):
                 t = task.split("-")[0]
                 name = f"{prefix}-{size}-{task}"
-                steps = {"steps": LITE_STEPS[task]} if size == "lite" else {}
-                out[name] = TrainConfig(name=name, model=make(modality, t, **kw), augment=aug, **extra, **steps)
+                lite = {"steps": LITE_STEPS[task]} if size == "lite" else {}
+                if size == "lite" and task == "temporal-corr":
+                    lite["num_workers"] = 2      # data-bound: a second loader process keeps it fed
+                out[name] = TrainConfig(name=name, model=make(modality, t, **kw), augment=aug, **extra, **lite)
     return out
 
 

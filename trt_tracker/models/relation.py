@@ -123,6 +123,16 @@ class PooledRelation:
     """Eq. 6 and Eq. 7 over ``self.maps(x)`` (N, K, C, H, W), for any module with ``decay_kind``,
     ``beta``, ``sampling`` and a ``scale`` buffer: what every per-pixel relation network shares."""
 
+    def _init_pooling(self, decay_kind: str, beta: float, sampling: str, heatmap_size: int, dims: int) -> None:
+        """Check and set the pixel weighting, and the ``scale`` buffer (maps predict relation / scale,
+        seed 002's normalisation inside the network); call after ``nn.Module.__init__``."""
+        if decay_kind not in DECAYS:
+            raise ValueError(f"unknown decay {decay_kind!r}; choose one of {DECAYS}")
+        if sampling not in SAMPLINGS:
+            raise ValueError(f"unknown sampling {sampling!r}; choose one of {SAMPLINGS}")
+        self.decay_kind, self.beta, self.sampling = decay_kind, float(beta), sampling
+        self.register_buffer("scale", value_scale(heatmap_size, dims), persistent=False)
+
     def weights(self, related: torch.Tensor, H: int, W: int) -> torch.Tensor:
         return weighting_map(related, H, W, self.decay_kind, self.beta, self.sampling)
 
@@ -149,18 +159,12 @@ class RelationNet(PooledRelation, nn.Module):
                  n_deconv: int = 3, heatmap_size: int = 64, decay_kind: str = "binary", beta: float = 2.5,
                  sampling: str = "decay", shared_map: bool = False):
         super().__init__()
-        if decay_kind not in DECAYS:
-            raise ValueError(f"unknown decay {decay_kind!r}; choose one of {DECAYS}")
-        if sampling not in SAMPLINGS:
-            raise ValueError(f"unknown sampling {sampling!r}; choose one of {SAMPLINGS}")
+        self._init_pooling(decay_kind, beta, sampling, heatmap_size, dims)
         self.backbone = backbone
         self.K, self.C = num_joints, dims
         self.shared_map = shared_map
         self.head = DeconvHead(backbone.out_channels, dims * (1 if shared_map else num_joints), head_channels,
                                n_deconv)
-        self.decay_kind, self.beta, self.sampling = decay_kind, float(beta), sampling
-        # Maps predict relation / scale (seed 002's normalisation, inside the network).
-        self.register_buffer("scale", value_scale(heatmap_size, dims), persistent=False)
 
     def maps_from_features(self, f: torch.Tensor) -> torch.Tensor:
         h = self.head(f)
@@ -172,8 +176,27 @@ class RelationNet(PooledRelation, nn.Module):
         return self.maps_from_features(self.backbone(x))
 
 
+class PairRelation(PooledRelation):
+    """A temporal relation network whose frames are encoded separately, so a tracker can cache them:
+    ``features(frame)`` once per frame, ``maps_from_pair_features(f_prev, f_cur)`` per pair.
+    ``forward``/``maps`` take the stacked pair ``[I(t-d), I(t)]`` of the early-fusion network."""
 
-class LateFusionTemporalNet(RelationNet):
+    frame_channels: int
+
+    def maps(self, x: torch.Tensor) -> torch.Tensor:
+        c = self.frame_channels
+        if x.ndim != 4 or x.shape[1] != 2 * c:
+            raise ValueError(f"expected a stacked pair (N, {2 * c}, H, W), got {tuple(x.shape)}")
+        n = x.shape[0]
+        f = self.features(torch.cat([x[:, :c], x[:, c:]], 0))   # both frames in one batch
+        return self.maps_from_pair_features(f[:n], f[n:])
+
+    def forward_features(self, f_prev: torch.Tensor, f_cur: torch.Tensor, related: torch.Tensor) -> torch.Tensor:
+        m = self.maps_from_pair_features(f_prev, f_cur)
+        return weighted_pool(m, self.weights(related, m.shape[-2], m.shape[-1]))
+
+
+class LateFusionTemporalNet(PairRelation, RelationNet):
     """Temporal relations from per-frame features computed once and cached.
 
     The backbone sees one frame; the head sees ``[f(t-d), f(t)]`` concatenated
@@ -197,18 +220,6 @@ class LateFusionTemporalNet(RelationNet):
 
     def maps_from_pair_features(self, f_prev: torch.Tensor, f_cur: torch.Tensor) -> torch.Tensor:
         return self.maps_from_features(self.fuse(torch.cat([f_prev, f_cur], 1)))
-
-    def maps(self, x: torch.Tensor) -> torch.Tensor:
-        c = self.frame_channels
-        if x.ndim != 4 or x.shape[1] != 2 * c:
-            raise ValueError(f"expected a stacked pair (N, {2 * c}, H, W), got {tuple(x.shape)}")
-        f = self.backbone(torch.cat([x[:, :c], x[:, c:]], 0))   # both frames in one batch
-        n = x.shape[0]
-        return self.maps_from_pair_features(f[:n], f[n:])
-
-    def forward_features(self, f_prev: torch.Tensor, f_cur: torch.Tensor, related: torch.Tensor) -> torch.Tensor:
-        m = self.maps_from_pair_features(f_prev, f_cur)
-        return weighted_pool(m, self.weights(related, m.shape[-2], m.shape[-1]))
 
 
 def correlation(a: torch.Tensor, b: torch.Tensor, radius: int) -> torch.Tensor:
@@ -238,7 +249,7 @@ def _cbr(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Sequenti
                          nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
-class CorrelationTemporalNet(PooledRelation, nn.Module):
+class CorrelationTemporalNet(PairRelation, nn.Module):
     """Temporal relations from a local cost volume (beyond the papers; FlowNetC-like matching).
 
     A shallow per-frame encoder (stride 4, so its grid is the relation maps'
@@ -257,10 +268,7 @@ class CorrelationTemporalNet(PooledRelation, nn.Module):
                  head_channels: int = 64, radius: int = 4, heatmap_size: int = 32, decay_kind: str = "binary",
                  beta: float = 2.5, sampling: str = "decay"):
         super().__init__()
-        if decay_kind not in DECAYS:
-            raise ValueError(f"unknown decay {decay_kind!r}; choose one of {DECAYS}")
-        if sampling not in SAMPLINGS:
-            raise ValueError(f"unknown sampling {sampling!r}; choose one of {SAMPLINGS}")
+        self._init_pooling(decay_kind, beta, sampling, heatmap_size, dims)
         self.K, self.C, self.radius = num_joints, dims, int(radius)
         self.frame_channels = frame_channels
         half = max(8, channels // 2)
@@ -277,8 +285,6 @@ class CorrelationTemporalNet(PooledRelation, nn.Module):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
         nn.init.normal_(self.final.weight, std=0.001)
         nn.init.zeros_(self.final.bias)
-        self.decay_kind, self.beta, self.sampling = decay_kind, float(beta), sampling
-        self.register_buffer("scale", value_scale(heatmap_size, dims), persistent=False)
 
     def features(self, frame: torch.Tensor) -> torch.Tensor:
         """Per-frame features (N, channels, S/4, S/4), unit length per pixel, to cache."""
@@ -290,18 +296,6 @@ class CorrelationTemporalNet(PooledRelation, nn.Module):
         m = self.final(h)
         N, _, H, W = m.shape
         return m.reshape(N, self.K, self.C, H, W) * self.scale[:, None, None]
-
-    def maps(self, x: torch.Tensor) -> torch.Tensor:
-        c = self.frame_channels
-        if x.ndim != 4 or x.shape[1] != 2 * c:
-            raise ValueError(f"expected a stacked pair (N, {2 * c}, H, W), got {tuple(x.shape)}")
-        n = x.shape[0]
-        f = self.features(torch.cat([x[:, :c], x[:, c:]], 0))   # both frames in one batch
-        return self.maps_from_pair_features(f[:n], f[n:])
-
-    def forward_features(self, f_prev: torch.Tensor, f_cur: torch.Tensor, related: torch.Tensor) -> torch.Tensor:
-        m = self.maps_from_pair_features(f_prev, f_cur)
-        return weighted_pool(m, self.weights(related, m.shape[-2], m.shape[-1]))
 
 
 class RelationBaseline(nn.Module):

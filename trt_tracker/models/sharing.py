@@ -27,7 +27,7 @@ from torch import nn
 
 from .backbone import ResNet, ResNetConfig
 from .heads import DeconvHead
-from .pose import IntegralPoseNet, soft_argmax_2d, soft_argmax_3d, value_scale
+from .pose import IntegralPoseNet, soft_argmax_2d, soft_argmax_3d
 from .relation import DECAYS, SAMPLINGS, PooledRelation, weighted_pool
 
 SHARE_POINTS = ("none", "shallow", "deep", "all")
@@ -58,7 +58,7 @@ class SharedFeatureRelationNet(PooledRelation, nn.Module):
         for p in self.pose.parameters():
             p.requires_grad_(False)
         self.share, self.K, self.C = share, num_joints, dims
-        self.decay_kind, self.beta, self.sampling = decay_kind, float(beta), sampling
+        self._init_pooling(decay_kind, beta, sampling, heatmap_size, dims)
         out = num_joints * dims
         if share == "none":
             self.branch_backbone = ResNet(backbone_cfg)
@@ -75,7 +75,6 @@ class SharedFeatureRelationNet(PooledRelation, nn.Module):
             self.branch_final = nn.Conv2d(pose.head.final.in_channels, out, 1)
             nn.init.normal_(self.branch_final.weight, std=0.001)
             nn.init.zeros_(self.branch_final.bias)
-        self.register_buffer("scale", value_scale(heatmap_size, dims), persistent=False)
 
     def train(self, mode: bool = True):
         super().train(mode)
