@@ -274,3 +274,24 @@ def test_jsonl_records(tmp_path):
                                None, f, "no valid depth in the frame"))
     rec = json.loads((tmp_path / "t.jsonl").read_text())
     assert rec["status"] == "lost" and rec["joints_cam_mm"] is None and rec["message"].startswith("no valid")
+
+
+def test_tracker_config_takes_the_tuned_variant_for_the_durations():
+    from trt_tracker.stream.app import tracker_config
+
+    manifest = {"tracker": {"variants": {
+        "Dmf": {"durations": [1, 2, 3], "alpha": 0.0, "gamma": 1.0, "val_mpjpe": 240.0},
+        "bone": {"durations": [], "alpha": 3.0, "gamma": 0.1, "val_mpjpe": 236.0},
+        "Dmf+bone": {"durations": [1, 2, 3], "alpha": 3.0, "gamma": 0.3, "val_mpjpe": 235.0}}}}
+    c = tracker_config(manifest, "Dmf")                      # the best on validation
+    assert (c.durations, c.alpha, c.gamma) == ((1, 2, 3), 3.0, 0.3)
+    c = tracker_config(manifest, "Dmf", alpha=0)             # no bones asked: the temporal-only tuning
+    assert (c.alpha, c.gamma) == (0.0, 1.0)
+    c = tracker_config(manifest, "Dmf", alpha=1.0)           # a bone weight given: that variant's gamma
+    assert (c.alpha, c.gamma) == (1.0, 0.3)
+    c = tracker_config(manifest, "none")
+    assert (c.durations, c.alpha) == ((), 3.0)
+    c = tracker_config(manifest, "Df")                       # not tuned: no bones, the default gamma
+    assert (c.durations, c.alpha, c.gamma) == ((1,), 0.0, 3.0)
+    old = {"tracker": {"variants": {"Dmf": {"durations": [1, 2, 3], "alpha": 0.0, "gamma": 1.0}}}}
+    assert tracker_config(old, "Dmf").gamma == 1.0           # manifests without val_mpjpe still work

@@ -151,3 +151,14 @@ def test_track_a_realsense_recording_matches_the_offline_evaluation(sequences, t
     got = jsonl_mpjpe(tmp_path / "run" / "track.jsonl", seq.joints_cam)
     ref = offline(HAND, seq_dir, capsys)
     assert abs(got / ref["mpjpe_tracked"] - 1) < 0.01, (got, ref["mpjpe_tracked"])
+
+
+def test_bones_alone_are_applied_without_durations(sequences, capsys):
+    """`--durations none` with a bone weight runs the solver's spatial term (the frame graph already gives
+    the bones); with alpha 0 the tracked pose is the single-frame one.  (The single-frame figure itself
+    depends on the track: the next crop comes from the tracked pose.)"""
+    seq_dir, _ = sequences["body"]
+    off = offline(BODY, seq_dir, capsys, "--durations", "none", "--alpha", "0")
+    assert off["mpjpe_tracked"] == pytest.approx(off["mpjpe_single"], rel=1e-9)
+    on = offline(BODY, seq_dir, capsys, "--durations", "none", "--alpha", "3")
+    assert abs(on["mpjpe_tracked"] - on["mpjpe_single"]) > 0.1

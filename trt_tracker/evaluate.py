@@ -22,6 +22,7 @@ so the same evaluation runs on PyTorch here and on any runtime backend.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 from typing import Callable, Iterable
@@ -36,10 +37,12 @@ from .metrics import accel_error, displacement_error_buckets, mpjpe
 from .solver import OnlineSolver
 
 FPS = (25.0, 8.0, 2.5)
-ALPHAS = (0.0, 0.1, 0.3, 1.0, 3.0)
+ALPHAS = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0)
 GAMMAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
-#: The tracker variants of the card: name -> (durations, uses bones).
-VARIANTS = {"Df": ((1,), False), "Dmf": ((1, 2, 3), False), "Dmf+bone": ((1, 2, 3), True)}
+#: The tracker variants of the card: name -> (durations, uses bones).  Df and Dmf are the temporal
+#: term alone, "bone" the spatial term alone (seed 000's Ours-Spatial), "+bone" both (Ours-Spatiotemporal).
+VARIANTS = {"Df": ((1,), False), "Dmf": ((1, 2, 3), False), "bone": ((), True),
+            "Df+bone": ((1,), True), "Dmf+bone": ((1, 2, 3), True)}
 
 
 @dataclass
@@ -226,48 +229,75 @@ def tune_tracker(val_preds: list[tuple[Sequence, dict]], durations, bones: bool,
     return best
 
 
-def evaluate_model(pred: Predictor, modality: str, test_seeds, val_seeds, n_frames: int = 300,
-                   fps_list=FPS, progress: bool = True) -> dict:
-    """The model card's figures: per fps, single-frame errors and each tracker variant's MPJPE."""
-    test = load_sequences(modality, test_seeds, n_frames, progress)
-    val = load_sequences(modality, val_seeds, n_frames, progress)
-    results = {}
+def _strip_frames(seq: Sequence) -> Sequence:
+    """The sequence without its frames (ground truth and camera kept): predictions hold no pixels."""
+    return dataclasses.replace(seq, frames=None)
+
+
+def evaluate_models(pred: Predictor, modality: str, test_seeds, val_seeds, n_frames: int = 300,
+                    fps_list=FPS, progress: bool = True, other_temporal: dict | None = None) -> dict:
+    """The model card's figures for ``pred`` and for other temporal networks with the same pose and spatial ones.
+
+    ``other_temporal``: {name: temporal callable (as :attr:`Predictor.temporal`)}.  Each sequence is
+    rendered once, and the pose and spatial networks run once per frame rate; the other temporal
+    networks reuse their joints.  Sequences are handled one at a time and kept without frames, so
+    memory does not grow with the number of sequences.  Returns {"main": results, name: results}
+    with results as :func:`evaluate_model`'s.
+    """
+    other_temporal = dict(other_temporal or {})
+    names = ["main", *other_temporal]
+    preds = {n: {fps: {"val": [], "test": []} for fps in fps_list} for n in names}
+    jobs = [("val", s) for s in val_seeds] + [("test", s) for s in test_seeds]
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(fps_list) * (len(test) + len(val)), desc="evaluating", unit="seq")
-    for fps in fps_list:
-        def run(seqs):
-            out = []
-            for s in seqs:
-                s = s.at_fps(fps)
-                out.append((s, predict_sequence(s, pred)))
-                if bar is not None:
-                    bar.update(1)
-            return out
-        vp, tp = run(val), run(test)
-        row = {"fps": fps, "frames": int(sum(len(s) for s, _ in tp))}
-        m = [sequence_metrics(s, p) for s, p in tp]
-        row["single_mpjpe"] = _mean([x["mpjpe"] for x in m])
-        row["single_accel"] = _mean([x["accel"] for x in m])
-        if "bone_error" in m[0]:
-            row["bone_error"] = _mean([x["bone_error"] for x in m])
-        if "displ" in m[0]:
-            row["displ_error"] = _mean([x["displ"]["mean"] for x in m])
-            row["displ_zero_motion"] = _mean([x["displ"]["max"] for x in m])
-        row["tracker"] = {}
-        for name, (durations, bones) in VARIANTS.items():
-            if (bones and tp[0][1]["B"] is None) or not tp[0][1]["deltas"]:
-                continue
-            a, g, val_err = tune_tracker(vp, durations, bones)
-            tracked = [(s, track(p, s.skeleton, durations, a, g)) for s, p in tp]
-            e = _mean([mpjpe(to_cam(s, Jh), s.joints_cam) for s, Jh in tracked])
-            acc = _mean([accel_error(to_cam(s, Jh), s.joints_cam) for s, Jh in tracked])
-            row["tracker"][name] = {"durations": list(durations), "alpha": a, "gamma": g, "val_mpjpe": val_err,
-                                    "mpjpe": e, "accel": acc,
-                                    "reduction": 1 - e / row["single_mpjpe"]}
-        results[f"{fps:g}"] = row
+        bar = tqdm(total=len(jobs), desc=f"evaluating {modality} sequences", unit="seq")
+    for split, seed in jobs:
+        seq = make_sequence(modality, seed, n_frames)
+        for fps in fps_list:
+            s = seq.at_fps(fps)
+            p = predict_sequence(s, pred)
+            light = _strip_frames(s)
+            preds["main"][fps][split].append((light, p))
+            for name, temporal in other_temporal.items():
+                q = predict_sequence(s, dataclasses.replace(pred, temporal=temporal), reuse=p)
+                preds[name][fps][split].append((light, q))
+        del seq
+        if bar is not None:
+            bar.update(1)
     if bar is not None:
         bar.close()
-    return results
+    return {n: {f"{fps:g}": _fps_results(fps, preds[n][fps]["val"], preds[n][fps]["test"]) for fps in fps_list}
+            for n in names}
+
+
+def _fps_results(fps: float, vp: list, tp: list) -> dict:
+    """One frame rate's card row from validation and test predictions [(sequence, prediction)]."""
+    row = {"fps": fps, "frames": int(sum(len(s) for s, _ in tp))}
+    m = [sequence_metrics(s, p) for s, p in tp]
+    row["single_mpjpe"] = _mean([x["mpjpe"] for x in m])
+    row["single_accel"] = _mean([x["accel"] for x in m])
+    if "bone_error" in m[0]:
+        row["bone_error"] = _mean([x["bone_error"] for x in m])
+    if "displ" in m[0]:
+        row["displ_error"] = _mean([x["displ"]["mean"] for x in m])
+        row["displ_zero_motion"] = _mean([x["displ"]["max"] for x in m])
+    row["tracker"] = {}
+    for name, (durations, bones) in VARIANTS.items():
+        if (bones and tp[0][1]["B"] is None) or (durations and not tp[0][1]["deltas"]):
+            continue
+        a, g, val_err = tune_tracker(vp, durations, bones)
+        tracked = [(s, track(p, s.skeleton, durations, a, g)) for s, p in tp]
+        e = _mean([mpjpe(to_cam(s, Jh), s.joints_cam) for s, Jh in tracked])
+        acc = _mean([accel_error(to_cam(s, Jh), s.joints_cam) for s, Jh in tracked])
+        row["tracker"][name] = {"durations": list(durations), "alpha": a, "gamma": g, "val_mpjpe": val_err,
+                                "mpjpe": e, "accel": acc, "reduction": 1 - e / row["single_mpjpe"]}
+    return row
+
+
+def evaluate_model(pred: Predictor, modality: str, test_seeds, val_seeds, n_frames: int = 300,
+                   fps_list=FPS, progress: bool = True) -> dict:
+    """The model card's figures: per fps ("25", "8", "2.5"), single-frame errors and each tracker variant's
+    MPJPE on the test sequences, its alpha and gamma tuned on the validation sequences."""
+    return evaluate_models(pred, modality, test_seeds, val_seeds, n_frames, fps_list, progress)["main"]

@@ -307,5 +307,6 @@ def _tracker_defaults(model_dir: Path) -> dict:
     if card.is_file():
         res = json.loads(card.read_text()).get("results", {}).get("25", {})
         for name, v in res.get("tracker", {}).items():
-            out["variants"][name] = {"durations": v["durations"], "alpha": v["alpha"], "gamma": v["gamma"]}
+            out["variants"][name] = {"durations": v["durations"], "alpha": v["alpha"], "gamma": v["gamma"],
+                                     "val_mpjpe": v.get("val_mpjpe")}
     return out

@@ -24,13 +24,15 @@ DEMO_SEED = 20_000_000      # the first held-out test seed (never trained on)
 
 def tracker_config(manifest: dict, durations="Dmf", alpha=None, gamma=None, window: int = 16,
                    root_depth: str = "auto", preprocess: str = "cpu"):
-    """Tracker settings; alpha/gamma default to the model's tuned values (its manifest) for that duration set."""
+    """Tracker settings; alpha/gamma default to the model's tuned values (its manifest) for that duration set.
+
+    Of the tuned variants with these durations (e.g. Dmf and Dmf+bone), ``alpha=None`` takes the one
+    with the lowest validation MPJPE, ``alpha=0`` the one without bones and ``alpha > 0`` the one with.
+    """
     ds = parse_durations(durations)
-    tuned = None
-    for v in manifest.get("tracker", {}).get("variants", {}).values():
-        if tuple(v["durations"]) == ds and (alpha is None or alpha == 0) == (v["alpha"] == 0):
-            tuned = v
-            break
+    cands = [v for v in manifest.get("tracker", {}).get("variants", {}).values()
+             if tuple(v["durations"]) == ds and (alpha is None or (alpha == 0) == (v["alpha"] == 0))]
+    tuned = min(cands, key=lambda v: v.get("val_mpjpe") or float("inf")) if cands else None
     a = alpha if alpha is not None else (tuned["alpha"] if tuned else 0.0)
     g = gamma if gamma is not None else (tuned["gamma"] if tuned else 3.0)
     return TrackerConfig(durations=ds, alpha=float(a), gamma=float(g), window=window, root_depth=root_depth,

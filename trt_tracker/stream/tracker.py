@@ -389,7 +389,11 @@ class Tracker:
         """Solve (Eq. 8), test for loss, lift to camera space and remember the frame."""
         image = frame.image
         t0 = time.perf_counter()
-        P = self.solver.update(J, B if self.cfg.alpha > 0 else None, deltas) if self.cfg.durations else J.copy()
+        if self.cfg.durations or self.cfg.alpha > 0:
+            P = self.solver.update(J, B if self.cfg.alpha > 0 else None, deltas)
+        else:
+            P = J.copy()
+
         lat["solve"] = (time.perf_counter() - t0) * 1e3
 
         why = self._is_lost(P, image)
