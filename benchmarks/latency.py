@@ -337,10 +337,6 @@ class BatchedTracker:
         self.trackers = [Tracker(model, config) for _ in range(streams)]
         self.step_ms: dict = {}
 
-    def reset(self) -> None:
-        for tr in self.trackers:
-            tr.reset()
-
     def _frame_graph(self, idx, frames, boxes, centres, lats):
         """One frame-graph call for the tracks ``idx``: {track: (J, B)}."""
         t0 = time.perf_counter()
@@ -372,7 +368,7 @@ class BatchedTracker:
                 continue
             first = tr._initial_box(f)
             if first is None:
-                results[i] = tr._lost(f, lats[i], t_start, "no valid depth in the frame")
+                results[i] = tr._lost(f, lats[i], "no valid depth in the frame")
             else:
                 status[i] = "init"
                 boxes[i], centres[i] = first
@@ -404,7 +400,7 @@ class BatchedTracker:
         t0 = time.perf_counter()
         for i in active:
             J, B = JB[i]
-            results[i] = self.trackers[i]._finish(frames[i], lats[i], t_start, status[i], boxes[i], centres[i], J, B,
+            results[i] = self.trackers[i]._finish(frames[i], lats[i], status[i], boxes[i], centres[i], J, B,
                                                   deltas[i], inputs[i][0])
         self.step_ms["solve"] = (time.perf_counter() - t0) * 1e3
         return results

@@ -250,11 +250,11 @@ class Run:
             f"model.arch={arch}", f"model.sampling={sampling}", f"model.decay={decay}", f"model.beta={beta}",
             f"name={name or '-'.join(parts)}", f"out={self.cache}"])
 
-    def pose_cfg(self, head: str = "integral", pairs: str = "all", steps: int | None = None):
+    def pose_cfg(self, head: str = "integral", pairs: str = "all"):
         from trt_tracker.train import preset
 
         name = "pose-integral" if head == "integral" else ("pose-joints" if head == "joints" else f"pose-bones-{pairs}")
-        steps = steps if steps is not None else (self.s.pose_steps if head == "integral" else self.s.regression_steps)
+        steps = self.s.pose_steps if head == "integral" else self.s.regression_steps
         return preset("body-lite-pose").override(self.s.train_overrides(steps) + [
             f"model.pose_head={head}", f"pairs={pairs}", f"model.depth_bins={self.s.depth_bins}",
             f"name={name}", f"out={self.cache}"])
@@ -439,7 +439,7 @@ class Run:
             tfs = [c.transform(box_from_points(P[t, :, :2], margin)) for t in range(len(seq))]
             X = np.stack([c.crop_input(seq.frames[t], tfs[t], "rgb") for t in range(len(seq))])
             rel = np.stack([c.encode_points(J[t], tfs[t])[par, :2] for t in range(len(seq))])
-            self._inputs[key] = {"seq": seq, "X": X, "rel": rel.astype(np.float32), "tfs": tfs, "J": J}
+            self._inputs[key] = {"seq": seq, "X": X, "rel": rel.astype(np.float32), "tfs": tfs}
         return self._inputs[key]
 
     def temporal_inputs(self, i: int, fps: float) -> dict:
@@ -461,7 +461,7 @@ class Run:
                 if ts else np.zeros((0, 6, c.input_size, c.input_size), np.float32)
             rel = np.stack([c.encode_points(J[t - 1], tf)[:, :2] for t, tf in zip(ts, tfs)]) if ts else \
                 np.zeros((0, seq.skeleton.K, 2))
-            self._inputs[key] = {"seq": seq, "X": X, "rel": rel.astype(np.float32), "tfs": tfs, "ts": ts, "J": J}
+            self._inputs[key] = {"seq": seq, "X": X, "rel": rel.astype(np.float32), "tfs": tfs, "ts": ts}
         return self._inputs[key]
 
     # ------------------------------------------------------------ relation predictions and errors
@@ -589,8 +589,7 @@ def _paired(a: list[float], b: list[float]) -> str:
 NO_MOTION_REASON = (
     "the temporal networks output almost zero displacement at this budget: with the L1 loss of Eq. 6 on mostly "
     "small frame-to-frame motions (log-uniform gaps of 1-60 frames at 50 fps), ~0 is what they fit before they learn "
-    "to see motion in the stacked pair. The shipped body-lite temporal network shows the same (its card's Displ "
-    "Error equals the D = 0 error). Until that is fixed in the temporal training, the Displ Error columns cannot "
+    "to see motion in the stacked pair. Until that is fixed in the temporal training, the Displ Error columns cannot "
     "rank the variants; the Bone Error columns can")
 NOT_MEASURABLE = "not measurable: the temporal networks learnt no motion (see the precondition)"
 

@@ -129,7 +129,6 @@ def plot(result: dict, path) -> None:
     table = result["table"]
     rates = list(table)
     names = list(table[rates[0]])
-    colours = {"single-frame": "0.45", "+bone": "0.65"}
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.2), sharey=False)
     width = 0.8 / len(rates)
     for ax, key, label in ((axes[0], "mpjpe", "MPJPE (mm)"), (axes[1], "accel", "acceleration error (mm/frame²)")):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 from pathlib import Path
 
@@ -62,6 +61,7 @@ def main(argv=None) -> int:
 
     from tqdm import tqdm
 
+    from trt_tracker.runtime.onnxruntime import default_threads
     from trt_tracker.stream.app import tracker_config
     from trt_tracker.stream.model import TrackerModel
     from trt_tracker.stream.pipeline import run
@@ -69,10 +69,10 @@ def main(argv=None) -> int:
     from trt_tracker.stream.sources import SyntheticSource
     from trt_tracker.stream.tracker import Tracker
 
-    kind = "hand" if "hand" in Path(args.model).name else "body"
     loops = -(-args.frames // args.sequence_frames)
-    src = SyntheticSource(kind, 20_000_000, args.sequence_frames, 25.0, loop=loops)
     with TrackerModel(args.model) as m, tempfile.TemporaryDirectory() as tmp:
+        src = SyntheticSource("hand" if m.modality == "depth" else "body", 20_000_000, args.sequence_frames, 25.0,
+                              loop=loops)
         cfg = tracker_config(m.manifest, args.durations)
         probe = RssProbe(args.every, tqdm(total=args.frames, desc="soak", unit="frame"))
         s = run(src, Tracker(m, cfg), [JsonlSink(Path(tmp) / "t.jsonl"), probe], max_frames=args.frames)
@@ -86,7 +86,7 @@ def main(argv=None) -> int:
            "rss_mib_start": start, "rss_mib_end": float(r[-1]), "rss_mib_max": float(r.max()),
            "rss_slope_mib_per_1000_frames_second_half": slope, "jsonl_mb": jsonl_mb,
            "samples": [[int(a), round(float(b), 1)] for a, b in probe.samples],
-           "latency_ms": s.latency_ms, "threads": os.environ.get("OMP_NUM_THREADS")}
+           "latency_ms": s.latency_ms, "threads": default_threads()}
     path = Path(args.out) if args.out else RESULTS / f"soak-{machine_tag(out['machine'])}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2) + "\n")

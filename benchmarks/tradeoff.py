@@ -356,19 +356,11 @@ def _tqdm(**kw):
 
 
 # ----------------------------------------------------------------- accuracy
-def _frameless(seq):
-    """The sequence without its frames (ground truth, camera, skeleton): what scoring needs."""
-    from trt_tracker.data.sequence import Sequence
-
-    return Sequence(seq.skeleton, seq.modality, seq.fps, seq.intrinsics, seq.joints_cam, None, seq.timestamps,
-                    seq.info)
-
-
 def predict_all(m, seeds, n_frames: int, fps_list, progress: bool = True, desc: str = "") -> dict:
     """{fps: {fusion: [(frameless seq, predictions)]}}: each sequence rendered once, predicted once per
     fps for the union of the duration sets; late fusion reuses the pose/spatial outputs."""
     from trt_tracker.data.samples import make_sequence
-    from trt_tracker.evaluate import predict_sequence, torch_predictor
+    from trt_tracker.evaluate import predict_sequence, torch_predictor, without_frames
 
     cfg = m["cfg"]
     union = tuple(sorted(set().union(*DURATION_SETS)))
@@ -383,7 +375,7 @@ def predict_all(m, seeds, n_frames: int, fps_list, progress: bool = True, desc: 
         for fps in fps_list:
             s = seq.at_fps(fps)
             main = predict_sequence(s, preds[m["main"]], union)
-            light = _frameless(s)
+            light = without_frames(s)
             out[fps][m["main"]].append((light, main))
             for f in preds:
                 if f != m["main"]:

@@ -99,6 +99,7 @@ def test_batched_streams_equal_independent_trackers(model_dir):
         counted = CountingModel(m)
         bt = latency.BatchedTracker(counted, cfg, n)
         refs = [Tracker(m, cfg) for _ in range(n)]
+        batched_steps = 0
         for t in range(T):
             frames = [s[t] for s in seqs]
             counted.calls.clear()
@@ -114,7 +115,8 @@ def test_batched_streams_equal_independent_trackers(model_dir):
                 np.testing.assert_allclose(g.single_2p5d, w.single_2p5d, atol=1e-3)
             if t >= max(ds) and all(w.status == "track" for w in want):
                 assert counted.calls == [("frame", n), ("temporal", n * len(ds))]
-        assert t == T - 1
+                batched_steps += 1
+        assert batched_steps > 0, "no step tracked every stream with all durations"
 
 
 def test_batched_tracker_wants_one_frame_per_stream():

@@ -155,7 +155,7 @@ def test_quick_run_writes_json_and_markdown_and_reuses_its_cache(tmp_path):
     t = doc["tables"]["bone2"]
     assert set(t["results"]) == {"joints", "joint", "bone", "both", "all"}
     assert all(np.isfinite(r["joint_error"]) for r in t["results"].values())
-    assert {c["agrees"] for c in t["claims"]} <= {True, False, None}
+    assert t["claims"] and all(c["agrees"] is not False or c["likely_reason"] for c in t["claims"])
     assert len(doc["training"]) == 5 and not any(r["cached"] for r in doc["training"].values())
     assert all(r["config"]["steps"] == 2 for r in doc["training"].values())
     md = (out / "paper_tables.md").read_text()

@@ -245,9 +245,21 @@ def test_no_camera_connected():
     assert time.monotonic() - t0 < 5                  # answered at once, not after the SDK's 15 s search
 
 
-def test_unknown_serial_number():
-    _rs()
-    with pytest.raises(SourceError, match="serial number|no Intel RealSense camera"):
+def test_unknown_serial_number(monkeypatch):
+    rs = _rs()
+
+    class Camera:                                     # one connected camera, serial 012345678901
+        def get_info(self, what):
+            assert what == rs.camera_info.serial_number
+            return "012345678901"
+
+    class Context:
+        def query_devices(self):
+            return [Camera()]
+
+    monkeypatch.setattr(rs, "context", Context)
+    with pytest.raises(SourceError, match="no RealSense camera with serial number 'no-such-serial'.*"
+                                          "connected: 012345678901"):
         RealSenseSource(serial="no-such-serial")
 
 

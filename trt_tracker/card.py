@@ -40,10 +40,14 @@ def load_model_dir(path, temporal: str = "temporal.pt") -> dict:
     out = {}
     for name in NETWORKS:
         out[name] = load_weights(path / (temporal if name == "temporal" else f"{name}.pt"))
-    cfgs = [out[n][1] for n in NETWORKS]
-    if len({(c.skeleton, c.modality, c.input_size, c.cube_mm) for c in cfgs}) != 1:
+    if len({_signature(out[n][1]) for n in NETWORKS}) != 1:
         raise ValueError(f"{path}: the networks disagree on skeleton, modality, input size or cube")
     return out
+
+
+def _signature(cfg) -> tuple:
+    """What the networks of one model directory must share."""
+    return cfg.skeleton, cfg.modality, cfg.input_size, cfg.cube_mm
 
 
 def evaluate_dir(path, protocol: dict = CARD_PROTOCOL, progress: bool = True) -> dict:
@@ -58,11 +62,10 @@ def evaluate_dir(path, protocol: dict = CARD_PROTOCOL, progress: bool = True) ->
     for key, (f, _) in TEMPORAL_VARIANTS.items():
         if (path / f).is_file():
             net, vcfg, _ = load_weights(path / f)
-            if (vcfg.skeleton, vcfg.modality, vcfg.input_size, vcfg.cube_mm) != \
-                    (cfg.skeleton, cfg.modality, cfg.input_size, cfg.cube_mm):
+            if _signature(vcfg) != _signature(cfg):
                 raise ValueError(f"{path / f}: disagrees with the pose network on skeleton, modality, input size "
                                  "or cube")
-            others[key] = torch_predictor(vcfg, net, None, net).temporal
+            others[key] = torch_predictor(vcfg, None, None, net).temporal
     out = evaluate_models(pred, cfg.modality, range(TEST_SEEDS, TEST_SEEDS + protocol["test_sequences"]),
                           range(VAL_SEEDS + 100, VAL_SEEDS + 100 + protocol["val_sequences"]),
                           protocol["frames_at_50fps"], FPS, progress, others)

@@ -229,7 +229,7 @@ def tune_tracker(val_preds: list[tuple[Sequence, dict]], durations, bones: bool,
     return best
 
 
-def _strip_frames(seq: Sequence) -> Sequence:
+def without_frames(seq: Sequence) -> Sequence:
     """The sequence without its frames (ground truth and camera kept): predictions hold no pixels."""
     return dataclasses.replace(seq, frames=None)
 
@@ -258,7 +258,7 @@ def evaluate_models(pred: Predictor, modality: str, test_seeds, val_seeds, n_fra
         for fps in fps_list:
             s = seq.at_fps(fps)
             p = predict_sequence(s, pred)
-            light = _strip_frames(s)
+            light = without_frames(s)
             preds["main"][fps][split].append((light, p))
             for name, temporal in other_temporal.items():
                 q = predict_sequence(s, dataclasses.replace(pred, temporal=temporal), reuse=p)

@@ -136,9 +136,17 @@ class PooledRelation:
     def weights(self, related: torch.Tensor, H: int, W: int) -> torch.Tensor:
         return weighting_map(related, H, W, self.decay_kind, self.beta, self.sampling)
 
-    def forward(self, x: torch.Tensor, related: torch.Tensor) -> torch.Tensor:
-        m = self.maps(x)
+    def _as_maps(self, h: torch.Tensor, k: int | None = None) -> torch.Tensor:
+        """Raw head output (N, k*C, H, W) -> relation maps (N, k, C, H, W) in relation units (k: K by default)."""
+        N, _, H, W = h.shape
+        return h.reshape(N, self.K if k is None else k, self.C, H, W) * self.scale[:, None, None]
+
+    def pool(self, m: torch.Tensor, related: torch.Tensor) -> torch.Tensor:
+        """Eq. 7: the maps (N, K, C, H, W) averaged with the pixel weighting around ``related`` -> (N, K, C)."""
         return weighted_pool(m, self.weights(related, m.shape[-2], m.shape[-1]))
+
+    def forward(self, x: torch.Tensor, related: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.maps(x), related)
 
     def loss(self, x: torch.Tensor, related: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         m = self.maps(x)
@@ -167,10 +175,8 @@ class RelationNet(PooledRelation, nn.Module):
                                n_deconv)
 
     def maps_from_features(self, f: torch.Tensor) -> torch.Tensor:
-        h = self.head(f)
-        N, _, H, W = h.shape
-        m = h.reshape(N, 1 if self.shared_map else self.K, self.C, H, W) * self.scale[:, None, None]
-        return m.expand(N, self.K, self.C, H, W) if self.shared_map else m
+        m = self._as_maps(self.head(f), 1 if self.shared_map else None)
+        return m.expand(-1, self.K, -1, -1, -1) if self.shared_map else m
 
     def maps(self, x: torch.Tensor) -> torch.Tensor:
         return self.maps_from_features(self.backbone(x))
@@ -192,8 +198,7 @@ class PairRelation(PooledRelation):
         return self.maps_from_pair_features(f[:n], f[n:])
 
     def forward_features(self, f_prev: torch.Tensor, f_cur: torch.Tensor, related: torch.Tensor) -> torch.Tensor:
-        m = self.maps_from_pair_features(f_prev, f_cur)
-        return weighted_pool(m, self.weights(related, m.shape[-2], m.shape[-1]))
+        return self.pool(self.maps_from_pair_features(f_prev, f_cur), related)
 
 
 class LateFusionTemporalNet(PairRelation, RelationNet):
@@ -293,9 +298,7 @@ class CorrelationTemporalNet(PairRelation, nn.Module):
 
     def maps_from_pair_features(self, f_prev: torch.Tensor, f_cur: torch.Tensor) -> torch.Tensor:
         h = self.head(torch.cat([correlation(f_prev, f_cur, self.radius), f_prev, f_cur], 1))
-        m = self.final(h)
-        N, _, H, W = m.shape
-        return m.reshape(N, self.K, self.C, H, W) * self.scale[:, None, None]
+        return self._as_maps(self.final(h))
 
 
 class RelationBaseline(nn.Module):

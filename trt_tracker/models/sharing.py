@@ -28,7 +28,7 @@ from torch import nn
 from .backbone import ResNet, ResNetConfig
 from .heads import DeconvHead
 from .pose import IntegralPoseNet, soft_argmax_2d, soft_argmax_3d
-from .relation import DECAYS, SAMPLINGS, PooledRelation, weighted_pool
+from .relation import PooledRelation
 
 SHARE_POINTS = ("none", "shallow", "deep", "all")
 
@@ -50,8 +50,6 @@ class SharedFeatureRelationNet(PooledRelation, nn.Module):
             raise ValueError(f"unknown sharing {share!r}; choose one of {SHARE_POINTS}")
         if not isinstance(pose, IntegralPoseNet):
             raise TypeError(f"the shared network must be an IntegralPoseNet, got {type(pose).__name__}")
-        if decay_kind not in DECAYS or sampling not in SAMPLINGS:
-            raise ValueError(f"decay must be one of {DECAYS} and sampling one of {SAMPLINGS}")
         if backbone_cfg.in_channels != pose.backbone.cfg.in_channels:
             raise ValueError("the branch and the pose network must take the same input channels")
         self.pose = pose
@@ -111,14 +109,10 @@ class SharedFeatureRelationNet(PooledRelation, nn.Module):
             return self.branch_head(f["deep"])
         return self.branch_final(f["deconv"])
 
-    def _maps(self, h: torch.Tensor) -> torch.Tensor:
-        N, _, H, W = h.shape
-        return h.reshape(N, self.K, self.C, H, W) * self.scale[:, None, None]
-
     def maps(self, x: torch.Tensor) -> torch.Tensor:
         upto = {"none": None, "shallow": "shallow", "deep": "deep", "all": "deconv"}[self.share]
         f = None if upto is None else self._pose_features(x, upto)
-        return self._maps(self._branch(x, f))
+        return self._as_maps(self._branch(x, f))
 
     # weights / forward / loss: the contract of RelationNet, from PooledRelation
 
@@ -131,8 +125,7 @@ class SharedFeatureRelationNet(PooledRelation, nn.Module):
             logits = logits * pose.logit_scale
         N, _, H, W = logits.shape
         joints = soft_argmax_3d(logits.reshape(N, pose.K, pose.D, H, W)) if pose.D else soft_argmax_2d(logits)
-        m = self._maps(self._branch(x, f))
-        return joints, weighted_pool(m, self.weights(related, m.shape[-2], m.shape[-1]))
+        return joints, self.pool(self._as_maps(self._branch(x, f)), related)
 
 
 def branch_parameters(net: SharedFeatureRelationNet) -> int:

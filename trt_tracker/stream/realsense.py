@@ -311,8 +311,6 @@ class RealSenseSource(FrameSource):
                 raise SourceError(f"{self.name}: colour format {color.format()} is not supported "
                                   "(rgb8, bgr8, rgba8, bgra8, yuyv); pass color=False to stream depth only")
         if self._playback is not None:
-            self._playback = profile.get_device().as_playback()
-            self._playback.set_real_time(False)
             self._playback.resume()                      # every sensor is started: play from the start
         self.fps = float(depth.fps())
         self._has_color = color is not None

@@ -16,10 +16,10 @@ import numpy as np
 
 from ..camera import Intrinsics
 from .frame import Frame, FrameSource, SourceDisconnected, SourceError
+from .realsense import RECORDING_SUFFIXES
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-RECORDING_EXTENSIONS = (".bag", ".db3")
 #: Field of view assumed for a camera whose intrinsics are not given (a typical webcam).
 DEFAULT_HFOV_DEG = 60.0
 
@@ -288,7 +288,7 @@ def open_source(spec: str, intrinsics: Intrinsics | None = None, gt=None, **came
         serial = s.split(":", 1)[1] if ":" in s else None
         return RealSenseSource(serial=serial, **camera)
     p = Path(s)
-    if p.suffix.lower() in RECORDING_EXTENSIONS:
+    if p.suffix.lower() in RECORDING_SUFFIXES:
         from .realsense import RealSenseSource
 
         return RealSenseSource(p)

@@ -113,9 +113,8 @@ def nearest_blob(depth: np.ndarray, intr: Intrinsics | None, cube_mm: float, edg
     """The hand initialiser: (box, depth mm) of the hand nearest to the camera, or None.
 
     The depth image is cut into smooth surfaces at depth jumps larger than
-    ``edge_mm`` between neighbouring pixels (and at holes).  Surfaces that
-    cannot be a hand are skipped: fewer than ``min_pixels``, or larger than the
-    The surface whose near end (2nd percentile of depth, robust to speckle)
+    ``edge_mm`` between neighbouring pixels (and at holes).  Surfaces of fewer
+    than ``min_pixels`` pixels are skipped.  The surface whose near end (2nd percentile of depth, robust to speckle)
     is nearest holds the hand, maybe with the forearm or a background it
     touches; a 3D mean shift centres a ball of radius ``cube_mm / 2`` on
     its nearest part: start at its points within a tenth of a cube of its
@@ -365,7 +364,7 @@ class Tracker:
             status = "init"
             first = self._initial_box(frame)
             if first is None:
-                return self._lost(frame, lat, t_start, "no valid depth in the frame")
+                return self._lost(frame, lat, "no valid depth in the frame")
             box, centre = first
             for _ in range(max(0, self.cfg.init_passes - 1)):
                 J, _ = self._frame_graph(frame.image, box, centre, lat)
@@ -383,9 +382,9 @@ class Tracker:
             Dn = self.model.temporal(pairs, rels)
             lat["temporal_graph"] = (time.perf_counter() - t1) * 1e3
             deltas = self._decode_deltas(Dn, ds, tfs)
-        return self._finish(frame, lat, t_start, status, box, centre, J, B, deltas, ds)
+        return self._finish(frame, lat, status, box, centre, J, B, deltas, ds)
 
-    def _finish(self, frame: Frame, lat, t_start, status, box, centre, J, B, deltas, ds) -> TrackResult:
+    def _finish(self, frame: Frame, lat, status, box, centre, J, B, deltas, ds) -> TrackResult:
         """Solve (Eq. 8), test for loss, lift to camera space and remember the frame."""
         image = frame.image
         t0 = time.perf_counter()
@@ -398,12 +397,12 @@ class Tracker:
 
         why = self._is_lost(P, image)
         if why:
-            return self._lost(frame, lat, t_start, why, J)
+            return self._lost(frame, lat, why, J)
         fallback = self.last[1] if self.last is not None else centre
         t0 = time.perf_counter()
         z_root, z_src = self._root_depth(frame, P, fallback)
         if z_root is None:
-            return self._lost(frame, lat, t_start, "no valid depth at the root joint", J)
+            return self._lost(frame, lat, "no valid depth at the root joint", J)
         intr = frame.intrinsics
         P_cam = J_cam = None
         if intr is not None:
@@ -418,7 +417,7 @@ class Tracker:
         return TrackResult(frame.index, frame.t_capture, frame.timestamp, status, P, P_cam, J, J_cam, z_root, z_src,
                            tuple(box.as_array()), tuple(ds), lat, frame.gt_joints_cam, frame)
 
-    def _lost(self, frame, lat, t_start, why, J=None) -> TrackResult:
+    def _lost(self, frame, lat, why, J=None) -> TrackResult:
         self.solver.reset()
         self.history.clear()
         self.last = None
