@@ -267,3 +267,57 @@ def test_sample_gap_range(max_gap):
     # Log-uniform over [1, max_gap + 0.49], rounded: gap 1 comes from exp(x) < 1.5.
     expected = 1.0 if max_gap == 1 else np.log(1.5) / np.log(max_gap + 0.49)
     assert abs(np.mean(gaps == 1) - expected) < 0.04
+
+
+def _pool_stream(monkeypatch, pool_size=8, **kw):
+    """(samples, list of the seeds each drawn sample came from) for a tiny pooled body stream."""
+    from trt_tracker.data import samples as samples_mod
+
+    made, drawn = {}, []
+    real_make, real_sample = samples_mod.make_sequence, SyntheticSamples.sample
+
+    def make(modality, seed, n):
+        seq = real_make(modality, seed, n)
+        made[id(seq)] = seed
+        return seq
+
+    def sample(self, seq, rng):
+        drawn.append(made[id(seq)])
+        return real_sample(self, seq, rng)
+
+    monkeypatch.setattr(samples_mod, "make_sequence", make)
+    monkeypatch.setattr(SyntheticSamples, "sample", sample)
+    stream = SampleStreamConfig(frames_per_sequence=3, samples_per_sequence=2, pool_size=pool_size)
+    return SyntheticSamples("pose", "rgb", BODY_CODEC, BODY_AUGMENT, stream, 100), drawn
+
+
+def test_pool_mixes_sequences_in_every_batch(monkeypatch):
+    samples, drawn = _pool_stream(monkeypatch)
+    _first(samples, 32)
+    # Without a pool 32 samples would come from 16 sequences in runs of 2; with a pool of 8, every
+    # run of 8 samples comes from several sequences and no sequence gives a long run.
+    assert all(len(set(drawn[i:i + 8])) >= 4 for i in range(0, 32, 8))
+    assert max(len(list(g)) for _, g in __import__("itertools").groupby(drawn)) <= 4
+    # The pool after n samples holds sequences n // samples_per_sequence onwards.
+    assert set(drawn[30:32]) <= set(range(100 + 15, 100 + 15 + 8))
+
+
+def test_pool_stream_resumes_exactly_and_shards_do_not_overlap(monkeypatch):
+    samples, drawn = _pool_stream(monkeypatch, pool_size=4)
+    straight = _first(samples, 10)
+    resumed = _first(samples, 4, start=3)        # 3 sequences = 6 samples in
+    for x, y in zip(straight[6:], resumed):
+        np.testing.assert_array_equal(x["image"], y["image"])
+        np.testing.assert_array_equal(x["joints"], y["joints"])
+    drawn.clear()
+    _first(samples, 12, shard=0, num_shards=2)
+    a = set(drawn)
+    drawn.clear()
+    _first(samples, 12, shard=1, num_shards=2)
+    assert a and drawn and not a & set(drawn)
+    assert all(s % 2 == 0 for s in a) and all(s % 2 == 1 for s in drawn)
+
+
+def test_stream_config_rejects_empty_pool():
+    with pytest.raises(ValueError, match="pool_size must be >= 1"):
+        SampleStreamConfig(pool_size=0)

@@ -20,13 +20,14 @@ import trt_tracker.train as train_mod
 from trt_tracker.cli import main
 from trt_tracker.data.samples import BODY_AUGMENT, HAND_AUGMENT, AugmentConfig, SampleStreamConfig
 from trt_tracker.models import ModelConfig, build_model
-from trt_tracker.train import (PRESETS, Objective, TrainConfig, TrainForward, load_weights, lr_at, preset, train,
-                               train_step)
+from trt_tracker.train import (PRESETS, Objective, TrainConfig, TrainForward, load_weights, lr_at, make_ema, preset,
+                               train, train_step)
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_OVERRIDES = [
     "steps=3", "batch_size=2", "val_every=2", "checkpoint_every=2", "val_sequences=1", "val_samples_per_sequence=2",
-    "stream.frames_per_sequence=8", "stream.samples_per_sequence=4", "stream.max_gap=3", "num_workers=0",
+    "stream.frames_per_sequence=8", "stream.samples_per_sequence=4", "stream.max_gap=3", "stream.pool_size=2",
+    "num_workers=0",
     "model.width=0.25", "model.input_size=64", "model.head_channels=16", "model.depth_bins=8",
 ]
 
@@ -113,9 +114,44 @@ def test_unknown_preset():
 
 
 def test_lr_schedule():
-    cfg = replace(preset("body-lite-pose"), steps=10, lr=1e-3, lr_drop_at=0.8, lr_drop=0.1)
+    cfg = replace(preset("body-lite-pose"), steps=10, lr=1e-3, lr_schedule="step", warmup_steps=0, lr_drop_at=0.8,
+                  lr_drop=0.1)
     assert [lr_at(cfg, s) for s in (0, 7)] == [1e-3, 1e-3]
     assert lr_at(cfg, 8) == pytest.approx(1e-4) and lr_at(cfg, 9) == pytest.approx(1e-4)
+
+
+def test_cosine_schedule_with_warmup():
+    cfg = replace(preset("body-lite-pose"), steps=111, lr=1e-3, lr_schedule="cosine", warmup_steps=10,
+                  final_lr=0.01)
+    lrs = [lr_at(cfg, s) for s in range(cfg.steps)]
+    assert lrs[0] == pytest.approx(1e-5) and lrs[5] == pytest.approx(1e-3 * (0.01 + 0.99 * 0.5))
+    assert max(lrs) == pytest.approx(1e-3) and lrs[10] == pytest.approx(1e-3)
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))             # falls monotonically after warm-up
+    assert lrs[60] == pytest.approx(1e-3 * (0.01 + 0.99 * 0.5))        # half way: the mean of the ends
+    assert lrs[-1] == pytest.approx(1e-5)
+    with pytest.raises(ValueError, match="lr_schedule='linear' is not one of"):
+        replace(cfg, lr_schedule="linear")
+    with pytest.raises(ValueError, match="ema must be in"):
+        replace(cfg, ema=1.0)
+
+
+@pytest.mark.parametrize("dims,depth_bins", [(3, 4), (2, 0)])
+def test_fused_integral_and_heatmap_loss_equals_reference(dims, depth_bins):
+    from trt_tracker.models import soft_argmax_2d, soft_argmax_3d
+    from trt_tracker.train import heatmap_loss, integral_and_heatmap_loss
+
+    g = torch.Generator().manual_seed(0)
+    shape = (3, 5, depth_bins, 8, 6) if dims == 3 else (3, 5, 8, 6)
+    logits = (torch.randn(shape, generator=g) * 3).requires_grad_()
+    J = torch.rand(3, 5, dims, generator=g) * torch.tensor([6, 8, 2][:dims]) - torch.tensor([0.5, 0.5, 1][:dims])
+    J_fast, ce_fast = integral_and_heatmap_loss(logits, J, 1.5)
+    J_ref = soft_argmax_3d(logits) if dims == 3 else soft_argmax_2d(logits)
+    ce_ref = heatmap_loss(logits, J, 1.5)
+    torch.testing.assert_close(J_fast, J_ref, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(ce_fast, ce_ref, rtol=1e-5, atol=1e-5)
+    gf = torch.autograd.grad(J_fast.sum() + ce_fast, logits)[0]
+    gr = torch.autograd.grad(J_ref.sum() + ce_ref, logits)[0]
+    torch.testing.assert_close(gf, gr, rtol=1e-4, atol=1e-6)
 
 
 # ---------------------------------------------------------------- presets
@@ -188,12 +224,17 @@ def test_load_weights_reproduces_the_trained_net(trained):
     net, mcfg, d = load_weights(cfg.out_dir / "weights.pt")
     assert mcfg == cfg.model and not net.training
     assert d["step"] == 3 and d["train"] == cfg.to_dict()
-    ref = build_model(cfg.model)
-    ref.load_state_dict(torch.load(cfg.out_dir / "checkpoint.pt", weights_only=False)["model"])
-    ref.eval()
+    ckpt = torch.load(cfg.out_dir / "checkpoint.pt", weights_only=False)
+    raw = build_model(cfg.model)
+    raw.load_state_dict(ckpt["model"])
+    # The lite recipe ships the moving average of the weights, not the last step's.
+    assert cfg.ema > 0
+    ema = make_ema(build_model(cfg.model), cfg.ema)
+    ema.load_state_dict(ckpt["ema"])
     x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
-        assert torch.equal(net(x), ref(x))
+        assert torch.equal(net(x), ema.module.eval()(x))
+        assert not torch.equal(net(x), raw.eval()(x))
 
 
 def test_load_weights_errors(tmp_path, trained):

@@ -33,6 +33,8 @@ from .models.pose import value_scale
 from .models import CompositionalLoss, ModelConfig, build_model, joint_loss, soft_argmax_2d, soft_argmax_3d
 from .skeleton import get_skeleton
 
+LR_SCHEDULES = ("step", "cosine")
+
 #: Seed ranges that never overlap: training sequences, validation, held-out test.
 TRAIN_SEEDS, VAL_SEEDS, TEST_SEEDS = 0, 10_000_000, 20_000_000
 
@@ -44,8 +46,13 @@ class TrainConfig:
     steps: int = 2000
     batch_size: int = 32
     lr: float = 1e-3
-    lr_drop_at: float = 0.8          # fraction of steps after which lr *= lr_drop
+    lr_schedule: str = "step"        # step: lr *= lr_drop after lr_drop_at of the steps | cosine: to lr * final_lr
+    lr_drop_at: float = 0.8          # step: fraction of steps after which lr *= lr_drop
     lr_drop: float = 0.1
+    warmup_steps: int = 0            # linear warm-up from lr / 100 (both schedules)
+    final_lr: float = 0.01           # cosine: the last step's lr as a fraction of lr
+    ema: float = 0.0                 # decay of an exponential moving average of the weights (0: none); when
+    #                                  set, validation reports both and weights.pt holds the average
     weight_decay: float = 0.0
     grad_clip: float = 5.0
     pairs: str = "all"               # compositional loss pair set (pose_head="bones")
@@ -58,10 +65,18 @@ class TrainConfig:
     num_workers: int = 1             # data loader processes (0: in the training process)
     threads: int = 0                 # torch intra-op threads (0: leave the default)
     val_every: int = 250
-    val_sequences: int = 4
+    val_sequences: int = 16
     val_samples_per_sequence: int = 32
     checkpoint_every: int = 250
     out: str = "runs/train"
+
+    def __post_init__(self) -> None:
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"train config: lr_schedule={self.lr_schedule!r} is not one of {LR_SCHEDULES}")
+        if not 0.0 <= self.ema < 1.0:
+            raise ValueError(f"train config: ema must be in [0, 1) (e.g. 0.999), got {self.ema}")
+        if self.steps < 1 or self.batch_size < 1 or self.warmup_steps < 0:
+            raise ValueError("train config: steps and batch_size must be >= 1 and warmup_steps >= 0")
 
     @property
     def out_dir(self) -> Path:
@@ -141,22 +156,32 @@ def _full(modality: str, task: str, **kw) -> ModelConfig:
     return ModelConfig(task=task, width=1.0, head_channels=256, depth_bins=64, decay="binary", beta=5.0, **base, **kw)
 
 
-#: Steps of the shipped lite models (sized to train on a 2-core CPU in about an hour in all).
+#: Steps of the shipped lite models on a 2-core CPU (see LITE_RECIPE).
 LITE_STEPS = {"pose": 1500, "spatial": 600, "temporal": 1200, "temporal-late": 500, "temporal-corr": 1000}
+#: The lite recipe (issue 13, judged on learning curves in docs/learning_curves): every batch mixes
+#: 64 sequences held in memory, the pose networks get the auxiliary heatmap loss, the learning rate
+#: warms up and follows a cosine, and the shipped weights are an exponential moving average.
+RECIPE = {"lr_schedule": "cosine", "warmup_steps": 200, "ema": 0.998, "stream": SampleStreamConfig(pool_size=64)}
+#: Lite: the loader runs in the training process (num_workers=0), so a 2-core CPU can train two
+#: networks at once, one thread each, without oversubscription.
+LITE_RECIPE = {**RECIPE, "num_workers": 0}
+POSE_RECIPE = {"heatmap_loss": 1.0}
+LITE_POSE_STEPS = 8000
 
 
 def _presets() -> dict[str, TrainConfig]:
     out = {}
     for prefix, modality, aug in (("body", "rgb", BODY_AUGMENT), ("hand", "depth", HAND_AUGMENT)):
-        for size, make, extra in (("lite", _lite, {}), ("full", _full, {"batch_size": 128, "lr": 1e-4,
-                                                                         "steps": 100_000, "num_workers": 8})):
+        for size, make, extra in (("lite", _lite, {}), ("full", _full, {**RECIPE, "batch_size": 128, "lr": 1e-4,
+                                                                         "steps": 100_000, "num_workers": 8,
+                                                                         "stream": SampleStreamConfig(pool_size=32)})):
             for task, kw in (("pose", {}), ("spatial", {}), ("temporal", {}), ("temporal-late", {"fusion": "late"}),
                             ("temporal-corr", {"fusion": "corr"})):
                 t = task.split("-")[0]
                 name = f"{prefix}-{size}-{task}"
-                lite = {"steps": LITE_STEPS[task]} if size == "lite" else {}
-                if size == "lite" and task == "temporal-corr":
-                    lite["num_workers"] = 2      # data-bound: a second loader process keeps it fed
+                lite = {**LITE_RECIPE, "steps": LITE_STEPS[task]} if size == "lite" else {}
+                if t == "pose":
+                    lite.update(POSE_RECIPE, **({"steps": LITE_POSE_STEPS} if size == "lite" else {}))
                 out[name] = TrainConfig(name=name, model=make(modality, t, **kw), augment=aug, **extra, **lite)
     return out
 
@@ -232,10 +257,8 @@ class Objective:
             if self.comp is not None:
                 return self.comp(model(x, mode="bones"), J_gt, self.scale)
             if self.heatmap_loss > 0 and m.pose_head == "integral":
-                logits = model(x, mode="logits")
-                J = soft_argmax_3d(logits) if m.dims == 3 else soft_argmax_2d(logits)
-                return joint_loss(J, J_gt, self.scale) + self.heatmap_loss * heatmap_loss(logits, J_gt,
-                                                                                          self.sigma)
+                J, ce = integral_and_heatmap_loss(model(x, mode="logits"), J_gt, self.sigma)
+                return joint_loss(J, J_gt, self.scale) + self.heatmap_loss * ce
             return joint_loss(model(x), J_gt, self.scale)
         target = batch["bones" if m.task == "spatial" else "target"][..., : m.dims]
         return model(x, batch["related"], target, mode="loss")
@@ -289,6 +312,32 @@ def heatmap_loss(logits: torch.Tensor, J_gt: torch.Tensor, sigma: float = 1.0) -
         zc = (J_gt[..., 2] + 1) / 2 * D - 0.5                    # z in [-1, 1] -> bin index
         ce = ce - (_gaussian_target(zc, D, sigma) * log_z).sum(-1)
     return ce.mean()
+
+
+def integral_and_heatmap_loss(logits: torch.Tensor, J_gt: torch.Tensor, sigma: float = 1.0):
+    """(soft-argmax joints, :func:`heatmap_loss`) from one softmax: the fast path of the pose objective.
+
+    Equal to ``soft_argmax_3d(logits)`` (or ``soft_argmax_2d``) and ``heatmap_loss(logits, J_gt, sigma)``
+    computed apart (tested), at about half the cost: both need the same marginals.
+    """
+    squeeze = logits.ndim == 4
+    if squeeze:
+        logits = logits[:, :, None]
+    N, K, D, H, W = logits.shape
+    p = torch.softmax(logits.reshape(N, K, -1), -1).reshape(N, K, D, H, W)
+    pu, pv = p.sum((2, 3)), p.sum((2, 4))                          # (N, K, W), (N, K, H)
+    xs = torch.arange(W, dtype=p.dtype, device=p.device)
+    ys = torch.arange(H, dtype=p.dtype, device=p.device)
+    cols = [(pu * xs).sum(-1), (pv * ys).sum(-1)]
+    ce = -(_gaussian_target(J_gt[..., 0], W, sigma) * torch.log(pu.clamp_min(1e-12))).sum(-1) \
+        - (_gaussian_target(J_gt[..., 1], H, sigma) * torch.log(pv.clamp_min(1e-12))).sum(-1)
+    if not squeeze:
+        pz = p.sum((3, 4))                                         # (N, K, D)
+        cols.append((pz * ((torch.arange(D, dtype=p.dtype, device=p.device) + 0.5) / D * 2 - 1)).sum(-1))
+        if D > 1 and J_gt.shape[-1] > 2:
+            zc = (J_gt[..., 2] + 1) / 2 * D - 0.5
+            ce = ce - (_gaussian_target(zc, D, sigma) * torch.log(pz.clamp_min(1e-12))).sum(-1)
+    return torch.stack(cols, -1), ce.mean()
 
 
 class TrainForward(torch.nn.Module):
@@ -350,15 +399,31 @@ def train_step(model, objective: Objective, batch: dict, opt: torch.optim.Optimi
 
 
 def lr_at(cfg: TrainConfig, step: int) -> float:
+    """The learning rate of a step (0-based): warm-up, then the step or cosine schedule over ``cfg.steps``."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (0.01 + 0.99 * step / cfg.warmup_steps)
+    if cfg.lr_schedule == "cosine":
+        span = max(cfg.steps - 1 - cfg.warmup_steps, 1)
+        f = min((step - cfg.warmup_steps) / span, 1.0)
+        return cfg.lr * (cfg.final_lr + (1 - cfg.final_lr) * 0.5 * (1 + math.cos(math.pi * f)))
     return cfg.lr * (cfg.lr_drop if step >= math.ceil(cfg.lr_drop_at * cfg.steps) else 1.0)
 
 
+def make_ema(net: torch.nn.Module, decay: float):
+    """torch's AveragedModel keeping an exponential moving average of weights and BatchNorm buffers."""
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
 # ------------------------------------------------------------------ checkpoints
-def save_checkpoint(path: Path, net, opt, step: int, cfg: TrainConfig, log: list) -> None:
+def save_checkpoint(path: Path, net, opt, step: int, cfg: TrainConfig, log: list, ema=None,
+                    elapsed: float = 0.0) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save({"step": step, "model": net.state_dict(), "optimizer": opt.state_dict(),
-                "config": cfg.to_dict(), "log": log, "torch_rng": torch.get_rng_state()}, tmp)
+                "config": cfg.to_dict(), "log": log, "torch_rng": torch.get_rng_state(), "elapsed": elapsed,
+                **({"ema": ema.state_dict()} if ema is not None else {})}, tmp)
     os.replace(tmp, path)   # never a half-written checkpoint
 
 
@@ -406,9 +471,10 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True, device: 
     torch.manual_seed(cfg.seed)
     net = build_model(cfg.model).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    ema = make_ema(net, cfg.ema) if cfg.ema > 0 else None
     out = cfg.out_dir
     ckpt = out / "checkpoint.pt"
-    step, log = 0, []
+    step, log, elapsed = 0, [], 0.0
     if resume and ckpt.is_file():
         c = torch.load(ckpt, map_location=dev, weights_only=False)
         diff = _config_diff(TrainConfig.from_dict(c["config"]).to_dict(), cfg.to_dict())
@@ -417,13 +483,21 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True, device: 
                              "directory or delete it (or pass --no-resume)")
         net.load_state_dict(c["model"])
         opt.load_state_dict(c["optimizer"])
-        step, log = int(c["step"]), list(c["log"])
+        if ema is not None:
+            ema.load_state_dict(c["ema"])
+        step, log, elapsed = int(c["step"]), list(c["log"]), float(c.get("elapsed", 0.0))
         torch.set_rng_state(c["torch_rng"])
+        old_lr = c["optimizer"]["param_groups"][0]["lr"]
+        if rank == 0 and step < cfg.steps and lr_at(cfg, step) > 1.01 * old_lr:
+            print(f"{cfg.name}: resuming at step {step} with steps={cfg.steps} raises the learning rate from "
+                  f"{old_lr:.2e} to {lr_at(cfg, step):.2e} (the schedule follows the new length: a warm "
+                  "restart)", flush=True)
     model = wrap_model(net, dev, world)
     objective = Objective(cfg)
     val = collate(validation_set(cfg)) if rank == 0 and cfg.val_sequences > 0 else None
     # Each rank's loader takes its batches from its workers in turn, each worker from its own
     # sequences; resuming skips the sequences a worker has already used.
+    # (With a pool, the same start refills the pool the worker held at that step.)
     start_seq = step * cfg.batch_size // max(cfg.num_workers, 1) // max(cfg.stream.samples_per_sequence, 1)
     loader = DataLoader(SampleDataset(cfg, rank, world, start_seq), batch_size=cfg.batch_size,
                         num_workers=cfg.num_workers, collate_fn=_collate_list,
@@ -435,14 +509,21 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True, device: 
         bar = tqdm(total=cfg.steps, initial=step, desc=cfg.name, unit="step", dynamic_ncols=True)
     metrics: dict = log[-1] if log else {}
     t_last, n_last = time.perf_counter(), 0
+    t_data = t_model = 0.0      # since the last validation: waiting for batches, and training steps
     try:
         it = iter(loader)
         while step < cfg.steps:
+            t0 = time.perf_counter()
             batch = {k: v.to(dev, non_blocking=True) for k, v in collate(next(it)).items()}
+            t1 = time.perf_counter()
             for g in opt.param_groups:
                 g["lr"] = lr_at(cfg, step)
             net.train()
             loss = train_step(model, objective, batch, opt, cfg.grad_clip)
+            if ema is not None:
+                ema.update_parameters(net)
+            t2 = time.perf_counter()
+            t_data, t_model, elapsed = t_data + t1 - t0, t_model + t2 - t1, elapsed + t2 - t0
             step += 1
             n_last += cfg.batch_size * world
             if bar is not None:
@@ -450,19 +531,29 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True, device: 
                 bar.set_postfix(loss=f"{loss:.4f}", samples_s=f"{rate:.0f}", lr=f"{lr_at(cfg, step - 1):.0e}")
                 bar.update(1)
             if rank == 0 and (step % cfg.val_every == 0 or step == cfg.steps):
-                metrics = {"step": step, "loss": loss, "time": time.time(), **_validate(net, objective, val, dev)}
+                n = cfg.batch_size * (step - (log[-1]["step"] if log else 0))
+                metrics = {"step": step, "loss": loss, "time": time.time(), "elapsed_s": round(elapsed, 2),
+                           "lr": lr_at(cfg, step - 1),
+                           # Per-process throughput of the two halves of a step (the loader's wait
+                           # is ~0 when its workers keep up; in-process loading is its whole cost).
+                           "data_samples_s": round(n / max(t_data, 1e-9), 1),
+                           "model_samples_s": round(n / max(t_model, 1e-9), 1),
+                           **_validate(net, objective, val, dev)}
+                if ema is not None:
+                    metrics.update({f"ema_{k}": v for k, v in _validate(ema.module, objective, val, dev).items()})
+                t_data = t_model = 0.0
                 log.append(metrics)
                 _append_jsonl(out / "log.jsonl", metrics)
                 if bar is not None:
                     bar.write(f"{cfg.name} step {step}: " + ", ".join(
                         f"{k}={v:.4g}" for k, v in metrics.items() if k not in ("step", "time")))
             if rank == 0 and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
-                save_checkpoint(ckpt, net, opt, step, cfg, log)
+                save_checkpoint(ckpt, net, opt, step, cfg, log, ema, elapsed)
     finally:
         if bar is not None:
             bar.close()
     if rank == 0:
-        save_weights(out / "weights.pt", net, cfg, step, metrics)
+        save_weights(out / "weights.pt", net if ema is None else ema.module, cfg, step, metrics)
     if world > 1:
         torch.distributed.barrier()
     return metrics

@@ -15,6 +15,10 @@ Augmentations are the papers' (seed 000 supplement 2.1): body RGB - translation
 left/right joints swapped; hand depth - rotation +-180 deg, scale +-10 %.
 :class:`SyntheticSamples` makes them endlessly from sequences generated on
 the fly, each sequence from its own seed, so a stream is reproducible.
+With ``pool_size`` > 1 it keeps that many rendered sequences in memory and
+draws every sample from a random one of them, so a batch mixes subjects,
+cameras, backgrounds and actions (i.i.d. up to the pool's size) at the same
+rendering cost per sample.
 """
 from __future__ import annotations
 
@@ -128,6 +132,16 @@ class SampleStreamConfig:
     frames_per_sequence: int = 100   # frames rendered per generated sequence (50 fps)
     samples_per_sequence: int = 200  # samples cut from it (each frame is reused under new augmentations)
     max_gap: int = 60                # temporal: largest frame gap (50 fps: d = 3 at 2.5 fps)
+    pool_size: int = 1               # sequences held at once; each sample from a random one (1: runs of one
+    #                                  sequence, the old stream). The oldest is replaced every
+    #                                  samples_per_sequence samples, so rendering per sample is unchanged.
+
+    def __post_init__(self) -> None:
+        for name in ("frames_per_sequence", "samples_per_sequence", "max_gap", "pool_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"stream config: {name} must be >= 1, got {getattr(self, name)}")
+        if self.frames_per_sequence < 2:
+            raise ValueError("stream config: frames_per_sequence must be >= 2 (temporal pairs need two frames)")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -148,21 +162,50 @@ class SyntheticSamples:
         self.task, self.modality, self.codec, self.aug, self.stream = task, modality, codec, aug, stream
         self.first_seed = int(first_seed)
 
+    def sample(self, seq: Sequence, rng: np.random.Generator) -> dict:
+        """One random sample of this task from ``seq`` (frame, gap and augmentation from ``rng``)."""
+        T = len(seq)
+        if self.task == "temporal":
+            gap = sample_gap(rng, min(self.stream.max_gap, T - 1))
+            t = int(rng.integers(gap, T))
+            return temporal_sample(seq, t, gap, self.codec, self.aug, rng)
+        return pose_sample(seq, int(rng.integers(0, T)), self.codec, self.aug, rng)
+
     def from_sequence(self, seq: Sequence, seed: int):
+        """``samples_per_sequence`` samples of one sequence (validation sets, and the pool-less stream)."""
         rng = np.random.default_rng([int(seed), 7919])
-        T, n = len(seq), self.stream.samples_per_sequence
-        for _ in range(n):
-            if self.task == "temporal":
-                gap = sample_gap(rng, min(self.stream.max_gap, T - 1))
-                t = int(rng.integers(gap, T))
-                yield temporal_sample(seq, t, gap, self.codec, self.aug, rng)
-            else:
-                yield pose_sample(seq, int(rng.integers(0, T)), self.codec, self.aug, rng)
+        for _ in range(self.stream.samples_per_sequence):
+            yield self.sample(seq, rng)
+
+    def seed_of(self, k: int, shard: int = 0, num_shards: int = 1) -> int:
+        """The seed of a shard's ``k``-th sequence (shards never share a sequence)."""
+        return self.first_seed + shard + k * num_shards
 
     def __call__(self, shard: int = 0, num_shards: int = 1, start: int = 0):
-        k = start
+        """Endless samples of one shard; ``start`` skips that many of its sequences (resuming).
+
+        With a pool the shard's pool after ``n`` samples holds its sequences
+        ``n // samples_per_sequence`` onwards, so resuming at that ``start``
+        refills the same pool.
+        """
+        if not 0 <= shard < num_shards:
+            raise ValueError(f"shard {shard} is not in 0..{num_shards - 1}")
+        make = lambda k: make_sequence(self.modality, self.seed_of(k, shard, num_shards),  # noqa: E731
+                                       self.stream.frames_per_sequence)
+        k = int(start)
+        if self.stream.pool_size <= 1:
+            while True:
+                yield from self.from_sequence(make(k), self.seed_of(k, shard, num_shards))
+                k += 1
+        P = self.stream.pool_size
+        pool = [None] * P
+        for j in range(k, k + P):              # sequence j sits at slot j % P while it is in the pool
+            pool[j % P] = make(j)
         while True:
-            seed = self.first_seed + shard + k * num_shards
-            seq = make_sequence(self.modality, seed, self.stream.frames_per_sequence)
-            yield from self.from_sequence(seq, seed)
+            # Block k draws from sequences k .. k+P-1 with its own generator, so a run resumed at
+            # start=k continues exactly as the uninterrupted one.
+            rng = np.random.default_rng([self.first_seed, shard, num_shards, k, 104729])
+            for _ in range(self.stream.samples_per_sequence):
+                yield self.sample(pool[int(rng.integers(P))], rng)
+            pool[k % P] = make(k + P)          # the oldest out, the next in
             k += 1
