@@ -156,8 +156,10 @@ def _full(modality: str, task: str, **kw) -> ModelConfig:
     return ModelConfig(task=task, width=1.0, head_channels=256, depth_bins=64, decay="binary", beta=5.0, **base, **kw)
 
 
-#: Steps of the shipped lite models on a 2-core CPU (see LITE_RECIPE).
-LITE_STEPS = {"pose": 1500, "spatial": 600, "temporal": 1200, "temporal-late": 500, "temporal-corr": 1000}
+#: Steps of the shipped lite models on a 2-core CPU (see LITE_RECIPE), per task and body/hand.
+LITE_STEPS = {"pose": {"body": 12_000, "hand": 8000}, "spatial": {"body": 5000, "hand": 4000},
+              "temporal": {"body": 1200, "hand": 1200}, "temporal-late": {"body": 500, "hand": 500},
+              "temporal-corr": {"body": 1000, "hand": 1000}}
 #: The lite recipe (issue 13, judged on learning curves in docs/learning_curves): every batch mixes
 #: 64 sequences held in memory, the pose networks get the auxiliary heatmap loss, the learning rate
 #: warms up and follows a cosine, and the shipped weights are an exponential moving average.
@@ -166,7 +168,6 @@ RECIPE = {"lr_schedule": "cosine", "warmup_steps": 200, "ema": 0.998, "stream": 
 #: networks at once, one thread each, without oversubscription.
 LITE_RECIPE = {**RECIPE, "num_workers": 0}
 POSE_RECIPE = {"heatmap_loss": 1.0}
-LITE_POSE_STEPS = 8000
 
 
 def _presets() -> dict[str, TrainConfig]:
@@ -179,9 +180,9 @@ def _presets() -> dict[str, TrainConfig]:
                             ("temporal-corr", {"fusion": "corr"})):
                 t = task.split("-")[0]
                 name = f"{prefix}-{size}-{task}"
-                lite = {**LITE_RECIPE, "steps": LITE_STEPS[task]} if size == "lite" else {}
+                lite = {**LITE_RECIPE, "steps": LITE_STEPS[task][prefix]} if size == "lite" else {}
                 if t == "pose":
-                    lite.update(POSE_RECIPE, **({"steps": LITE_POSE_STEPS} if size == "lite" else {}))
+                    lite.update(POSE_RECIPE)
                 out[name] = TrainConfig(name=name, model=make(modality, t, **kw), augment=aug, **extra, **lite)
     return out
 
