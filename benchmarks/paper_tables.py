@@ -97,7 +97,7 @@ class Settings:
              "num_workers=0", f"val_every={steps}", f"checkpoint_every={steps}"]
         if self.quick:
             o += ["stream.frames_per_sequence=24", "stream.samples_per_sequence=8", "stream.max_gap=20",
-                  "val_sequences=0"]
+                  "stream.pool_size=2", "val_sequences=0"]
         else:
             o += ["val_sequences=2", "val_samples_per_sequence=16"]
         return o

@@ -429,9 +429,22 @@ def _correlation_loops(a: np.ndarray, b: np.ndarray, r: int) -> np.ndarray:
 
 @pytest.mark.parametrize("r", [0, 1, 3])
 def test_correlation_matches_loops(rng, r):
+    """Both forms (training: shifts; inference/export: MatMul) equal the loops, gradients included."""
+    from trt_tracker.models.relation import correlation_matmul, correlation_shifts
+
     a, b = rng.normal(size=(2, 5, 6, 7)), rng.normal(size=(2, 5, 6, 7))
-    got = correlation(torch.from_numpy(a).float(), torch.from_numpy(b).float(), r).numpy()
-    np.testing.assert_allclose(got, _correlation_loops(a, b, r), atol=1e-5)
+    ta, tb = (torch.from_numpy(x).float().requires_grad_() for x in (a, b))
+    ref = _correlation_loops(a, b, r)
+    with torch.no_grad():
+        np.testing.assert_allclose(correlation(ta, tb, r).numpy(), ref, atol=1e-5)
+    grads = []
+    for f in (correlation, correlation_shifts, correlation_matmul):
+        out = f(ta, tb, r)
+        np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-5)
+        grads.append(torch.autograd.grad((out * out).sum(), (ta, tb)))
+    for g in grads[1:]:
+        for x, y in zip(grads[0], g):
+            torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-5)
 
 
 def test_correlation_peaks_at_the_shift(rng):
