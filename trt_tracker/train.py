@@ -166,7 +166,7 @@ LITE_STEPS = {"pose": {"body": 12_000, "hand": 8000}, "spatial": {"body": 5000, 
 RECIPE = {"lr_schedule": "cosine", "warmup_steps": 200, "ema": 0.998, "stream": SampleStreamConfig(pool_size=64)}
 #: Lite: the loader runs in the training process (num_workers=0), so a 2-core CPU can train two
 #: networks at once, one thread each, without oversubscription.
-LITE_RECIPE = {**RECIPE, "num_workers": 0}
+LITE_RECIPE = {**RECIPE, "num_workers": 0, "val_every": 500}
 POSE_RECIPE = {"heatmap_loss": 1.0}
 
 
