@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Copy the trained lite networks into export/<model>/, time them with ONNX Runtime
-# and write their model cards.  Run after scripts/train_lite.sh.
+# Copy the trained lite networks into export/<model>/, time them with ONNX Runtime,
+# write their model cards (which tune the tracker on validation sequences) and export
+# the ONNX graphs with a manifest carrying the tuned defaults.  Run after scripts/train_lite.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -22,4 +23,5 @@ done
 "$PY" -m benchmarks.model_latency --models export/body-lite export/hand-lite
 for model in body hand; do
   "$PY" -m trt_tracker.cli card --model export/$model-lite --latency benchmarks/results/model_latency.json
+  "$PY" -m trt_tracker.cli export --model export/$model-lite
 done
