@@ -1,0 +1,73 @@
+"""MediaPipe Pose over frame files, run by ``benchmarks/mediapipe_peer.py`` inside MediaPipe's own environment.
+
+    <env>/bin/python benchmarks/mediapipe_worker.py IN.npz OUT.npz [IN.npz OUT.npz ...]
+
+Standalone on purpose: MediaPipe 0.10.21 pins numpy < 2 and protobuf < 5, so
+it cannot share an environment with trt_tracker and imports nothing of it.
+Each ``IN.npz`` holds ``frames`` (T, H, W, 3) uint8 RGB of one sequence; a
+fresh ``mediapipe.solutions.pose.Pose`` in video mode (``static_image_mode``
+off, ``model_complexity=1``: the only model the wheel ships, landmark
+smoothing on as by default) tracks it, and ``OUT.npz`` gets per frame:
+``detected`` (T,) bool, ``image`` (T, 33, 3) landmarks in pixels (x, y; z in
+MediaPipe's image-width units), ``visibility`` (T, 33), ``world`` (T, 33, 3)
+world landmarks in mm (origin between the hips, camera-aligned axes) and
+``ms`` (T,) the wall time of each ``process`` call.  NaN where not detected.
+A warm-up on the first sequence's first frames comes before any timed call.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+os.environ.setdefault("GLOG_minloglevel", "2")      # MediaPipe's C++ logging: warnings and up only
+
+import numpy as np  # noqa: E402
+
+
+def track(pose_cls, frames: np.ndarray) -> dict:
+    T, H, W = frames.shape[:3]
+    out = {"detected": np.zeros(T, bool), "image": np.full((T, 33, 3), np.nan), "visibility": np.full((T, 33), np.nan),
+           "world": np.full((T, 33, 3), np.nan), "ms": np.zeros(T)}
+    with pose_cls(static_image_mode=False, model_complexity=1) as pose:
+        for t in range(T):
+            img = np.ascontiguousarray(frames[t])
+            t0 = time.perf_counter()
+            r = pose.process(img)
+            out["ms"][t] = (time.perf_counter() - t0) * 1e3
+            if r.pose_landmarks is None:
+                continue
+            out["detected"][t] = True
+            lm = r.pose_landmarks.landmark
+            out["image"][t] = [[p.x * W, p.y * H, p.z * W] for p in lm]
+            out["visibility"][t] = [p.visibility for p in lm]
+            if r.pose_world_landmarks is not None:
+                out["world"][t] = [[p.x * 1e3, p.y * 1e3, p.z * 1e3] for p in r.pose_world_landmarks.landmark]
+    return out
+
+
+def main(argv) -> int:
+    if len(argv) < 2 or len(argv) % 2:
+        print(__doc__.strip().splitlines()[2], file=sys.stderr)
+        return 2
+    try:
+        import mediapipe as mp
+    except ImportError as e:
+        print(f"mediapipe_worker: cannot import mediapipe ({e}); run it with MediaPipe's environment", file=sys.stderr)
+        return 3
+    pose_cls = mp.solutions.pose.Pose
+    pairs = list(zip(argv[::2], argv[1::2]))
+    first = np.load(pairs[0][0])["frames"]
+    track(pose_cls, first[: min(10, len(first))])              # warm-up: graph and delegate set-up
+    for src, dst in pairs:
+        res = track(pose_cls, np.load(src)["frames"])
+        tmp = dst + ".tmp.npz"
+        np.savez(tmp, **res, mediapipe_version=np.array(mp.__version__))
+        os.replace(tmp, dst)
+        print(f"{src}: {int(res['detected'].sum())}/{len(res['detected'])} frames with a pose, "
+              f"median {np.median(res['ms']):.1f} ms", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
