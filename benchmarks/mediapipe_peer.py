@@ -217,8 +217,8 @@ def plot(result: dict, path: Path) -> None:
     panels = [("mpjpe_mm", "MPJPE, mid-hip relative (mm)"), ("pa_mpjpe_mm", "PA-MPJPE (mm)"),
               ("error_2d_px", "2D error (px)"), ("accel_error_mm_frame2", "accel error (mm/frame²)"),
               ("latency_ms", "latency per frame, median (ms)"), ("detection_rate", "frames with a pose")]
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.1 * len(panels), 3.4))
-    for ax, (key, title) in zip(axes, panels):
+    fig, axes = plt.subplots(2, 3, figsize=(10, 6.4))
+    for ax, (key, title) in zip(axes.ravel(), panels):
         vals = [result["methods"][m][key]["median"] if key == "latency_ms" else result["methods"][m][key]
                 for m in methods]
         ax.bar(range(len(methods)), vals, color=[f"C{i}" for i in range(len(methods))])
