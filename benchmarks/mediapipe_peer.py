@@ -55,7 +55,7 @@ DEFAULT_ENV = ROOT / "runs" / "mediapipe-env"
 #: MediaPipe and what it imports, at versions that run together (it is installed with --no-deps:
 #: its metadata also asks for jax, sounddevice and sentencepiece, which Pose never imports).
 MEDIAPIPE_REQUIREMENTS = ["numpy==1.26.4", "protobuf>=4.25.3,<5", "absl-py>=2", "attrs>=23", "flatbuffers>=24",
-                          "opencv-python-headless==4.11.0.86", "matplotlib>=3.8"]
+                          "opencv-python-headless==4.11.0.86", "matplotlib>=3.8", "scikit-image==0.24.0"]
 MEDIAPIPE = "mediapipe==0.10.21"
 #: BODY17 joint name -> MediaPipe Pose landmark index, for the joints both skeletons define.
 SHARED = {"r_hip": 24, "r_knee": 26, "r_ankle": 28, "l_hip": 23, "l_knee": 25, "l_ankle": 27, "nose": 0,

@@ -1,6 +1,14 @@
 """MediaPipe Pose over frame files, run by ``benchmarks/mediapipe_peer.py`` inside MediaPipe's own environment.
 
     <env>/bin/python benchmarks/mediapipe_worker.py IN.npz OUT.npz [IN.npz OUT.npz ...]
+    <env>/bin/python benchmarks/mediapipe_worker.py --images OUT.npz
+
+``--images``: the photographs of real people that ship inside that
+environment's packages (:data:`REAL_IMAGES`; scikit-image's astronaut,
+matplotlib's Grace Hopper), each through MediaPipe in static-image mode;
+``OUT.npz`` gets ``names`` and per image ``img_<name>`` (RGB uint8),
+``lm_<name>`` (33, 3) landmarks in pixels, ``vis_<name>`` (33,) and
+``source_<name>`` (where it comes from and its licence).
 
 Standalone on purpose: MediaPipe 0.10.21 pins numpy < 2 and protobuf < 5, so
 it cannot share an environment with trt_tracker and imports nothing of it.
@@ -46,7 +54,59 @@ def track(pose_cls, frames: np.ndarray) -> dict:
     return out
 
 
+def _astronaut():
+    from skimage import data
+
+    return data.astronaut()
+
+
+def _grace_hopper():
+    import matplotlib.image as mpimg
+    from matplotlib import cbook
+
+    with cbook.get_sample_data("grace_hopper.jpg") as f:
+        return mpimg.imread(f, format="jpg")
+
+
+#: name -> (loader, source and licence); each read from an installed package, never from the network.
+REAL_IMAGES = {
+    "astronaut": (_astronaut, "scikit-image data.astronaut(): Eileen Collins, NASA, public domain"),
+    "grace_hopper": (_grace_hopper, "matplotlib sample data grace_hopper.jpg: US Navy photograph, public domain"),
+}
+
+
+def images(pose_cls, out_path: str) -> int:
+    out, names = {}, []
+    for name, (load, source) in REAL_IMAGES.items():
+        try:
+            img = np.ascontiguousarray(np.asarray(load())[..., :3].astype(np.uint8))
+        except Exception as e:  # noqa: BLE001 - a package without its sample data
+            print(f"{name}: not available here ({type(e).__name__}: {e})", flush=True)
+            continue
+        H, W = img.shape[:2]
+        with pose_cls(static_image_mode=True, model_complexity=1) as pose:
+            r = pose.process(img)
+        lm, vis = np.full((33, 3), np.nan), np.full(33, np.nan)
+        if r.pose_landmarks is not None:
+            lm[:] = [[p.x * W, p.y * H, p.z * W] for p in r.pose_landmarks.landmark]
+            vis[:] = [p.visibility for p in r.pose_landmarks.landmark]
+        names.append(name)
+        out.update({f"img_{name}": img, f"lm_{name}": lm, f"vis_{name}": vis, f"source_{name}": np.array(source)})
+        print(f"{name}: {W}x{H}, {'a pose' if r.pose_landmarks is not None else 'no pose'}", flush=True)
+    tmp = out_path + ".tmp.npz"
+    np.savez(tmp, names=np.array(names), **out)
+    os.replace(tmp, out_path)
+    return 0
+
+
 def main(argv) -> int:
+    if len(argv) == 2 and argv[0] == "--images":
+        try:
+            import mediapipe as mp
+        except ImportError as e:
+            print(f"mediapipe_worker: cannot import mediapipe ({e})", file=sys.stderr)
+            return 3
+        return images(mp.solutions.pose.Pose, argv[1])
     if len(argv) < 2 or len(argv) % 2:
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2

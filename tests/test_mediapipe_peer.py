@@ -100,3 +100,20 @@ def test_worker_rejects_bad_arguments():
     py = _mediapipe_python()
     r = subprocess.run([str(py), str(mpp.WORKER), "only-one.npz"], capture_output=True, text=True)
     assert r.returncode == 2
+
+
+def test_pck_against_a_reference():
+    from benchmarks.real_images import pck_against_reference, torso_length
+
+    lm = np.zeros((33, 3))
+    lm[[11, 12], 1], lm[[23, 24], 1] = 100.0, 200.0          # shoulders 100 px above the hips
+    assert torso_length(lm) == pytest.approx(100.0)
+    ref = np.zeros((13, 2))
+    ours = ref.copy()
+    ours[:4, 0] = [5.0, 19.9, 20.1, 50.0]                      # 0.2 * 100 px is the threshold
+    vis = np.ones(13, bool)
+    vis[-1] = False
+    pck, n, hit = pck_against_reference(ours, ref, vis, 100.0)
+    assert n == 12 and hit[:4].tolist() == [True, True, False, False] and pck == pytest.approx(10 / 12)
+    with pytest.raises(ValueError, match="torso length must be positive"):
+        pck_against_reference(ours, ref, vis, 0.0)

@@ -1,0 +1,165 @@
+"""Real photographs: our body pose network against MediaPipe Pose on the joints both define (PCK@0.2 torso).
+
+    python -m benchmarks.real_images [--model export/body-lite] [--env runs/mediapipe-env]
+
+Every figure elsewhere comes from the project's own renders; this measures
+the synthetic-to-real gap on photographs of real people that ship inside
+installed packages (``benchmarks/mediapipe_worker.py``'s ``REAL_IMAGES``).
+MediaPipe Pose (its own environment, :mod:`benchmarks.mediapipe_peer`) runs
+in static-image mode and gives the reference landmarks and the person box:
+the box around its landmarks with visibility > 0.5, with the model's
+training margin, is the crop our frame graph sees (so this tests the pose
+network, not a localiser).  Agreement on the shared joints MediaPipe calls
+visible: PCK at 0.2 of the torso length (MediaPipe's mid-shoulder to
+mid-hip distance, from its landmarks whether visible or not).  MediaPipe is a
+reference, not ground truth: on real images it is the better-trained model
+by far.  Both shipped images are head-and-shoulders portraits, a framing the
+synthetic training crops (always around the whole body) never show.
+
+Writes ``benchmarks/results/real_images.json`` and ``docs/real_images.png``
+(each image with both skeletons; only public-domain images are drawn).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import RESULTS, machine_info
+from benchmarks.mediapipe_peer import (DEFAULT_ENV, ROOT, SHARED, WORKER, PeerError, body17_indices, ensure_env,
+                                       mediapipe_indices)
+
+PCK_FRACTION = 0.2
+VISIBLE = 0.5
+#: MediaPipe landmark pairs drawn for its skeleton (limbs and trunk of the shared joints).
+MP_EDGES = ((11, 13), (13, 15), (12, 14), (14, 16), (11, 12), (23, 24), (11, 23), (12, 24), (23, 25), (25, 27),
+            (24, 26), (26, 28))
+
+
+def torso_length(lm: np.ndarray) -> float:
+    """MediaPipe landmarks (33, >=2) -> mid-shoulder to mid-hip distance in pixels."""
+    return float(np.linalg.norm((lm[11, :2] + lm[12, :2]) / 2 - (lm[23, :2] + lm[24, :2]) / 2))
+
+
+def pck_against_reference(ours_uv: np.ndarray, ref_uv: np.ndarray, visible: np.ndarray, torso: float,
+                          fraction: float = PCK_FRACTION) -> tuple[float, int, np.ndarray]:
+    """(PCK, joints counted, per-joint hit) of (13, 2) shared joints within ``fraction * torso`` of the reference."""
+    if not torso > 0:
+        raise ValueError("the reference torso length must be positive")
+    d = np.linalg.norm(ours_uv - ref_uv, axis=-1)
+    hit = (d <= fraction * torso) & visible
+    n = int(visible.sum())
+    return (float(hit.sum() / n) if n else float("nan")), n, hit
+
+
+def our_pose(model, image: np.ndarray, box) -> np.ndarray:
+    """Our frame graph on one crop -> (K, 3) joints (u, v image px; z mm)."""
+    tf = model.codec.transform(box)
+    x = model.codec.crop_input(image, tf, "rgb")
+    J, _ = model.frame(x[None])
+    return model.codec.decode_points(J[0], tf)
+
+
+def draw(entries: list[dict], parents, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(entries), figsize=(4.6 * len(entries), 5.0), squeeze=False)
+    for ax, e in zip(axes[0], entries):
+        ax.imshow(e["image"])
+        lm, ours, vis = e["mediapipe"], e["ours"], e["visible"]
+        for a, b in MP_EDGES:
+            if vis[a] and vis[b]:
+                ax.plot(lm[[a, b], 0], lm[[a, b], 1], "-", color="lime", lw=2.5, alpha=0.8)
+        for k, p in enumerate(parents):
+            if p >= 0:
+                ax.plot(ours[[k, p], 0], ours[[k, p], 1], "-", color="red", lw=2, alpha=0.9)
+        b = e["box"]
+        ax.add_patch(plt.Rectangle((b.x0, b.y0), b.size, b.size, fill=False, ec="yellow", lw=1, ls="--"))
+        H, W = e["image"].shape[:2]
+        ax.set_xlim(0, W)
+        ax.set_ylim(H, 0)
+        ax.set_title(f"{e['name']}: PCK@0.2 {e['pck']:.0%} ({e['joints']} joints)", fontsize=10)
+        ax.set_axis_off()
+    fig.suptitle("green: MediaPipe Pose (reference); red: ours on MediaPipe's person box (yellow)", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", type=Path, default=ROOT / "export" / "body-lite")
+    ap.add_argument("--env", type=Path, default=DEFAULT_ENV, help="MediaPipe's virtual environment")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--picture", type=Path, default=ROOT / "docs" / "real_images.png")
+    args = ap.parse_args(argv)
+    import subprocess
+
+    from trt_tracker.camera import box_from_points
+    from trt_tracker.skeleton import BODY17
+    from trt_tracker.stream.model import TrackerModel
+
+    try:
+        py = ensure_env(args.env)
+    except PeerError as e:
+        print(f"real_images: {e}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="real_images-") as tmp:
+        f = Path(tmp) / "real.npz"
+        r = subprocess.run([str(py), str(WORKER), "--images", str(f)], capture_output=True, text=True)
+        if r.returncode != 0:
+            print(f"real_images: MediaPipe's worker failed: {r.stderr.strip()[-800:]}", file=sys.stderr)
+            return 2
+        data = dict(np.load(f))
+    bi, mi = body17_indices(BODY17), mediapipe_indices()
+    entries, rows = [], []
+    with TrackerModel(args.model, backend="onnxruntime") as model:
+        for name in data["names"]:
+            name = str(name)
+            img, lm, vis = data[f"img_{name}"], data[f"lm_{name}"], data[f"vis_{name}"]
+            row = {"image": name, "source": str(data[f"source_{name}"]), "size": list(img.shape[:2])}
+            if not np.isfinite(lm).all():
+                rows.append({**row, "mediapipe_pose": False})
+                continue
+            box = box_from_points(lm[vis > VISIBLE, :2], model.margin)
+            ours = our_pose(model, img, box)
+            torso = torso_length(lm)
+            pck, n, hit = pck_against_reference(ours[bi, :2], lm[mi, :2], vis[mi] > VISIBLE, torso)
+            err = np.linalg.norm(ours[bi, :2] - lm[mi, :2], axis=-1)
+            rows.append({**row, "mediapipe_pose": True, "torso_px": torso, "box": box.as_array().tolist(),
+                         "joints_visible": n, "pck": pck,
+                         "per_joint": {j: {"visible": bool(vis[m] > VISIBLE), "hit": bool(h),
+                                           "error_torso": float(e / torso)}
+                                       for j, m, h, e in zip(SHARED, mi, hit, err)}})
+            entries.append({"name": name, "image": img, "mediapipe": lm, "visible": vis > VISIBLE, "ours": ours,
+                            "box": box, "pck": pck, "joints": n})
+        version = model.manifest.get("model_version")
+    hits = sum(sum(j["hit"] for j in r["per_joint"].values()) for r in rows if r.get("mediapipe_pose"))
+    total = sum(r["joints_visible"] for r in rows if r.get("mediapipe_pose"))
+    result = {"machine": machine_info(), "model": str(args.model), "model_version": version,
+              "protocol": {"pck_fraction_of_torso": PCK_FRACTION, "visible_above": VISIBLE,
+                           "crop": "box around MediaPipe's visible landmarks, model margin",
+                           "shared_joints": list(SHARED)},
+              "images": rows, "pck_all_joints": hits / total if total else float("nan"), "joints": total}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "real_images.json").write_text(json.dumps(result, indent=1) + "\n")
+    if entries:
+        draw(entries, BODY17.parents, args.picture)
+    for r in rows:
+        print(f"{r['image']:14s} " + (f"PCK@0.2 {r['pck']:.0%} over {r['joints_visible']} joints"
+                                       if r.get("mediapipe_pose") else "MediaPipe found no pose"))
+    print(f"all: PCK@0.2 {result['pck_all_joints']:.1%} over {total} joints; wrote "
+          f"{args.out / 'real_images.json'} and {args.picture}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
