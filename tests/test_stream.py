@@ -253,6 +253,18 @@ def test_a_camera_that_disappears_ends_the_run_with_a_message(tmp_path):
     assert len(read_jsonl(tmp_path / "t.jsonl")) == 5
 
 
+def test_every_frame_is_tracked_or_dropped_once_when_a_live_camera_disappears():
+    class SlowTracker(StubTracker):
+        def step(self, frame):
+            time.sleep(0.005)
+            return super().step(frame)
+
+    src = ListSource(rgb_frames(40), error=SourceDisconnected("camera 0 stopped delivering frames"), live=True)
+    s = run(src, SlowTracker(), [])
+    assert s.stopped_by == "source disconnected" and s.drops > 0
+    assert s.frames + s.drops == 40
+
+
 def test_reconnect_reopens_the_source_and_restarts_the_track():
     tr = StubTracker()
     made = []

@@ -123,12 +123,12 @@ def run(source, tracker, sinks=(), lossless: bool | None = None, max_frames: int
                         break
                 break
             except SourceDisconnected as e:
-                summ.drops += cap.drops
-                cap.stop()
                 if reopen is None or reconnect <= 0:
                     summ.error = f"{e}; stopped after {summ.frames} frames (outputs so far are complete)"
                     summ.stopped_by = "source disconnected"
-                    break
+                    break                  # this capture's drops are counted once, below
+                summ.drops += cap.drops
+                cap.stop()
                 reconnect -= 1
                 time.sleep(0.5)
                 tracker.reset()
