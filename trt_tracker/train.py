@@ -30,7 +30,7 @@ from .codec import PoseCodec
 from .data.samples import (BODY_AUGMENT, HAND_AUGMENT, AugmentConfig, SampleStreamConfig, SyntheticSamples,
                            no_augment)
 from .models.pose import value_scale
-from .models import CompositionalLoss, ModelConfig, build_model, joint_loss, soft_argmax_2d, soft_argmax_3d
+from .models import CompositionalLoss, ModelConfig, build_model, joint_loss
 from .skeleton import get_skeleton
 
 LR_SCHEDULES = ("step", "cosine")
@@ -160,7 +160,7 @@ def _full(modality: str, task: str, **kw) -> ModelConfig:
 LITE_STEPS = {"pose": {"body": 12_000, "hand": 8000}, "spatial": {"body": 5000, "hand": 4000},
               "temporal": {"body": 1200, "hand": 1200}, "temporal-late": {"body": 500, "hand": 500},
               "temporal-corr": {"body": 1000, "hand": 1000}}
-#: The lite recipe (issue 13, judged on learning curves in docs/learning_curves): every batch mixes
+#: The recipe (issue 13; learning curves in benchmarks/results/learning_curves-*): every batch mixes
 #: 64 sequences held in memory, the pose networks get the auxiliary heatmap loss, the learning rate
 #: warms up and follows a cosine, and the shipped weights are an exponential moving average.
 RECIPE = {"lr_schedule": "cosine", "warmup_steps": 200, "ema": 0.998, "stream": SampleStreamConfig(pool_size=64)}
