@@ -97,9 +97,10 @@ def plot(runs: list[dict], path: Path, title: str) -> None:
             ax.set_ylabel(METRICS[m])
             ax.set_yscale("log")
             ax.grid(True, which="both", alpha=0.3)
-    axes[0][0].legend(fontsize=8)
+    handles, labels = axes[0][0].get_legend_handles_labels()
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.04 * len(labels), 1, 1))
+    fig.legend(handles, labels, loc="lower center", fontsize=8, ncol=1, frameon=False)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
