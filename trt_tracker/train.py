@@ -510,7 +510,8 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True, device: 
         bar = tqdm(total=cfg.steps, initial=step, desc=cfg.name, unit="step", dynamic_ncols=True)
     metrics: dict = log[-1] if log else {}
     t_last, n_last = time.perf_counter(), 0
-    t_data = t_model = 0.0      # since the last validation: waiting for batches, and training steps
+    t_data = t_model = 0.0      # since the last validation (or this start): waiting for batches, training steps
+    timed_from = step
     try:
         it = iter(loader)
         while step < cfg.steps:
@@ -532,7 +533,7 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True, device: 
                 bar.set_postfix(loss=f"{loss:.4f}", samples_s=f"{rate:.0f}", lr=f"{lr_at(cfg, step - 1):.0e}")
                 bar.update(1)
             if rank == 0 and (step % cfg.val_every == 0 or step == cfg.steps):
-                n = cfg.batch_size * (step - (log[-1]["step"] if log else 0))
+                n = cfg.batch_size * (step - timed_from)
                 metrics = {"step": step, "loss": loss, "time": time.time(), "elapsed_s": round(elapsed, 2),
                            "lr": lr_at(cfg, step - 1),
                            # Per-process throughput of the two halves of a step (the loader's wait
@@ -542,7 +543,7 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True, device: 
                            **_validate(net, objective, val, dev)}
                 if ema is not None:
                     metrics.update({f"ema_{k}": v for k, v in _validate(ema.module, objective, val, dev).items()})
-                t_data = t_model = 0.0
+                t_data, t_model, timed_from = 0.0, 0.0, step
                 log.append(metrics)
                 _append_jsonl(out / "log.jsonl", metrics)
                 if bar is not None:
