@@ -171,7 +171,7 @@ def run_mediapipe(py: Path, frame_files: list[Path], log=print) -> list[dict]:
 
 
 # ------------------------------------------------------------------ ours
-def run_ours(model_dir: Path, seqs, durations: str, threads: int | None, progress: bool) -> list[dict]:
+def run_ours(model_dir: Path, seqs, durations: str, threads: int | None, progress: bool) -> tuple[list[dict], dict]:
     """Our live tracker over each sequence: per frame tracked/single-frame 2.5D + camera joints, step ms."""
     from tqdm import tqdm
 
@@ -185,7 +185,7 @@ def run_ours(model_dir: Path, seqs, durations: str, threads: int | None, progres
         cfg = tracker_config(m.manifest, durations, root_depth="bones")
         warm = Tracker(m, cfg)
         with SequenceSource(seqs[0]) as src:                  # warm-up, untimed
-            for i, f in zip(range(10), src):
+            for _, f in zip(range(10), src):
                 warm.step(f)
         for seq in tqdm(seqs, desc="ours", unit="seq", disable=not progress):
             T, K = len(seq), m.skeleton.K
@@ -308,7 +308,8 @@ def main(argv=None) -> int:
     stem = args.out / ("mediapipe_peer-quick" if args.quick else "mediapipe_peer")
     stem.with_suffix(".json").write_text(json.dumps(result, indent=1, default=float) + "\n")
     plot(result, stem.with_suffix(".png"))
-    head = f"{'method':24s} {'detect':>7s} {'MPJPE':>7s} {'PA':>7s} {'2D px':>6s} {'accel':>6s} {'lag':>5s} {'ms p50':>7s}"
+    head = (f"{'method':24s} {'detect':>7s} {'MPJPE':>7s} {'PA':>7s} {'2D px':>6s} {'accel':>6s} {'lag':>5s} "
+            f"{'ms p50':>7s}")
     print(head)
     for name, r in res_methods.items():
         print(f"{name:24s} {r['detection_rate']:7.1%} {r['mpjpe_mm']:7.1f} {r['pa_mpjpe_mm']:7.1f} "

@@ -1,6 +1,6 @@
 """Four frames from each of the demo's annotated videos, in one picture (what a user sees).
 
-    python scripts/demo_frames.py [--out docs/demo_frames.png] [runs/demo/body/annotated.mp4 runs/demo/hand/annotated.mp4]
+    python scripts/demo_frames.py [--out docs/demo_frames.png] [VIDEO ...]   (default: the demo's two videos)
 
 Run ``./run demo`` first.  Rows are videos; columns are frames 5, 1/3, 2/3 and
 the last but one, each labelled with its index.
