@@ -137,7 +137,7 @@ class SampleStreamConfig:
     #                                  samples_per_sequence samples, so rendering per sample is unchanged.
 
     def __post_init__(self) -> None:
-        for name in ("frames_per_sequence", "samples_per_sequence", "max_gap", "pool_size"):
+        for name in ("samples_per_sequence", "max_gap", "pool_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"stream config: {name} must be >= 1, got {getattr(self, name)}")
         if self.frames_per_sequence < 2:
