@@ -7,7 +7,8 @@ when the log is gone) or a shipped weights file (only its last validation).
 The curves of runs given together share axes, so recipes are compared at
 equal steps and at equal wall time.  Where a run keeps an exponential moving
 average of its weights (``ema``), both the raw and the averaged weights'
-errors are drawn (the average dashed).  Writes
+errors are drawn (the average dashed); a temporal run's zero-motion
+baseline (no displacement) is a dotted line.  Writes
 ``benchmarks/results/learning_curves-<name>.json`` and ``.png``.
 """
 from __future__ import annotations
@@ -66,8 +67,8 @@ def recipe_of(config: dict | None) -> dict:
     """The settings that make a recipe, for the legend and the JSON."""
     if not config:
         return {}
-    keys = ("steps", "batch_size", "lr", "lr_schedule", "warmup_steps", "ema", "heatmap_loss", "num_workers",
-            "threads")
+    keys = ("steps", "batch_size", "lr", "lr_schedule", "warmup_steps", "ema", "heatmap_loss", "init",
+            "num_workers", "threads")
     out = {k: config.get(k) for k in keys if k in config}
     out["pool_size"] = config.get("stream", {}).get("pool_size", 1)
     out["samples_per_sequence"] = config.get("stream", {}).get("samples_per_sequence")
@@ -93,6 +94,10 @@ def plot(runs: list[dict], path: Path, title: str) -> None:
                     if pts:
                         ax.plot([p[xkey] * xs for p in pts], [p[prefix + m] for p in pts], style, color=colour,
                                 marker="o", ms=3, label=r["label"] + suffix)
+                # Temporal runs log the zero-motion baseline: the level of a network that learnt no motion.
+                zero = [p["val_zero_" + m[4:]] for p in r["points"] if "val_zero_" + m[4:] in p]
+                if zero:
+                    ax.axhline(zero[-1], color=colour, ls=":", lw=1, label=r["label"] + " zero motion")
             ax.set_xlabel(xlabel)
             ax.set_ylabel(METRICS[m])
             ax.set_yscale("log")

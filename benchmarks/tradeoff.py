@@ -61,6 +61,7 @@ import numpy as np
 
 from benchmarks import common, peers
 from benchmarks.common import grid_edges
+from trt_tracker.evaluate import ALPHAS, GAMMAS
 
 DURATION_SETS = ((), (1,), (1, 2), (1, 2, 3), (1, 2, 4), (1, 2, 4, 8))
 WINDOW = 16
@@ -76,10 +77,10 @@ class Grids:
     savgol: tuple
 
 
-#: evaluate.ALPHAS/GAMMAS widened by one step each way (the card's grid left the choice on its edge).
+#: The card's grids (evaluate.ALPHAS/GAMMAS) and the peers' over similar spans.
 FULL_GRIDS = Grids(
-    alphas=(0.0, 0.1, 0.3, 1.0, 3.0, 10.0),
-    gammas=(0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0),
+    alphas=ALPHAS,
+    gammas=GAMMAS,
     one_euro=tuple({"mincutoff": m, "beta": b} for m in (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
                    for b in (0.0, 0.003, 0.03, 0.3)),
     kalman=tuple({"q": q, "r": r} for q in (1e4, 1e5, 1e6, 1e7, 1e8, 1e9) for r in (25.0, 100.0, 400.0, 1600.0, 6400.0)),

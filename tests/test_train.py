@@ -257,6 +257,48 @@ def test_load_weights_errors(tmp_path, trained):
         load_weights(wrong)
 
 
+def test_temporal_validation_reports_the_zero_motion_baseline(tmp_path):
+    cfg = tiny_cfg(tmp_path, name="body-lite-temporal")
+    m = cfg.model
+    batch = random_batch(m, 4)
+    errs = Objective(cfg).errors(build_model(m).eval(), batch)
+    px = m.input_size / m.heatmap_size
+    assert errs["zero_err_uv_px"] == pytest.approx(float(batch["target"][..., :2].norm(dim=-1).mean() * px), rel=1e-5)
+    assert errs["zero_err_z_mm"] == pytest.approx(float(batch["target"][..., 2].abs().mean() * m.cube_mm / 2),
+                                                  rel=1e-5)
+    assert "zero_err_uv_px" not in Objective(tiny_cfg(tmp_path, name="body-lite-spatial")).errors(
+        build_model(tiny_cfg(tmp_path, name="body-lite-spatial").model).eval(), random_batch(m, 4))
+
+
+def test_init_copies_the_pose_backbone(trained, tmp_path):
+    """init= a pose run: spatial and early-fusion temporal networks start from its backbone (a stack of
+    frames shares the first kernel), and training from there runs; another architecture is refused."""
+    cfg, _ = trained
+    src = weights_of(cfg.out_dir / "weights.pt")
+    spatial = tiny_cfg(tmp_path, f"init={cfg.name}", "steps=1", f"out={cfg.out}", "name=from-pose",
+                       name="body-lite-spatial")
+    assert train_mod.init_path(spatial) == cfg.out_dir / "weights.pt"
+    net = build_model(spatial.model)
+    copied = train_mod.init_from(net, train_mod.init_path(spatial))
+    own = net.state_dict()
+    assert "backbone.stem.0.weight" in copied and "head.final.weight" not in copied
+    assert all(k.startswith(("backbone.", "head.deconv.")) for k in copied)
+    for k in copied:
+        assert torch.equal(own[k], src[k]), k
+    pair = build_model(tiny_cfg(tmp_path, name="body-lite-temporal").model)
+    assert "backbone.stem.0.weight" in train_mod.init_from(pair, cfg.out_dir / "weights.pt")
+    stem = pair.state_dict()["backbone.stem.0.weight"]
+    assert stem.shape[1] == 6
+    assert torch.allclose(stem[:, :3] + stem[:, 3:], src["backbone.stem.0.weight"])
+    with pytest.raises(ValueError, match="no tensor matches"):
+        train_mod.init_from(build_model(tiny_cfg(tmp_path, name="body-lite-temporal-corr").model),
+                            cfg.out_dir / "weights.pt")
+    with pytest.raises(FileNotFoundError, match="train that network first"):
+        train_mod.init_from(net, tmp_path / "nothing.pt")
+    train(spatial, progress=False, device="cpu")     # the loop starts from it
+    assert (spatial.out_dir / "weights.pt").is_file()
+
+
 def test_resume_with_another_config_is_refused(trained):
     cfg, _ = trained
     with pytest.raises(ValueError, match="written by a different config") as e:

@@ -61,6 +61,9 @@ class TrainConfig:
     augment: AugmentConfig = BODY_AUGMENT
     stream: SampleStreamConfig = SampleStreamConfig()
     seed: int = 0                    # initialisation and data order
+    init: str = ""                   # start from another network's weights: a weights file, or a preset name
+    #                                  (its out/<name>/weights.pt); tensors of the same name and shape are
+    #                                  copied (see init_from), e.g. a pose network's backbone
     data_seed: int = TRAIN_SEEDS     # first training sequence seed
     num_workers: int = 1             # data loader processes (0: in the training process)
     threads: int = 0                 # torch intra-op threads (0: leave the default)
@@ -275,11 +278,15 @@ class Objective:
             gt = batch["bones" if m.task == "spatial" else "target"][..., : m.dims]
         if m.task == "spatial":
             pred, gt = pred[:, 1:], gt[:, 1:]   # the root has no bone
-        d = pred - gt
         px = m.input_size / m.heatmap_size
-        out = {"err_uv_px": float(d[..., :2].norm(dim=-1).mean() * px)}
-        if m.dims == 3:
-            out["err_z_mm"] = float(d[..., 2].abs().mean() * m.cube_mm / 2)
+        out = {}
+        # Temporal: also the zero-motion baseline (no displacement), what a network that learnt no motion scores.
+        cases = [("", pred)] + ([("zero_", torch.zeros_like(gt))] if m.task == "temporal" else [])
+        for prefix, p in cases:
+            d = p - gt
+            out[f"{prefix}err_uv_px"] = float(d[..., :2].norm(dim=-1).mean() * px)
+            if m.dims == 3:
+                out[f"{prefix}err_z_mm"] = float(d[..., 2].abs().mean() * m.cube_mm / 2)
         return out
 
 
@@ -459,6 +466,47 @@ def load_weights(path, map_location="cpu"):
     return net.eval(), cfg, d
 
 
+def init_path(cfg: TrainConfig) -> Path | None:
+    """The weights file ``cfg.init`` names (a path, or a preset trained into ``cfg.out``), or None."""
+    if not cfg.init:
+        return None
+    if cfg.init in PRESETS:
+        return Path(cfg.out) / cfg.init / "weights.pt"
+    return Path(cfg.init)
+
+
+def init_from(net: torch.nn.Module, path) -> list[str]:
+    """Copy into ``net`` every tensor of the weights file ``path`` with the same name and shape; a
+    first convolution that takes a stack of frames (in channels a multiple of the source's) gets the
+    source's kernel divided among them.  Returns the names copied; raises if none match (a network of
+    another architecture, e.g. the correlation network from a pose network)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"init weights {path} not found: train that network first (or set init= to "
+                                "an existing weights file, or init= to start from scratch)")
+    src = load_weights(path)[0].state_dict()
+    own = net.state_dict()
+    copied = []
+    for name, t in own.items():
+        s = src.get(name)
+        if s is None:
+            continue
+        if s.shape == t.shape:
+            own[name] = s.clone()
+        elif (t.ndim == 4 and s.ndim == 4 and t.shape[0] == s.shape[0] and t.shape[2:] == s.shape[2:]
+              and t.shape[1] % s.shape[1] == 0):
+            n = t.shape[1] // s.shape[1]
+            own[name] = s.repeat(1, n, 1, 1) / n
+        else:
+            continue
+        copied.append(name)
+    if not copied:
+        raise ValueError(f"init weights {path}: no tensor matches this network by name and shape (another "
+                         "architecture); set init= to start from scratch")
+    net.load_state_dict(own)
+    return copied
+
+
 # ------------------------------------------------------------------ the loop
 def train(cfg: TrainConfig, resume: bool = True, progress: bool = True, device: str | None = None) -> dict:
     """Train one network; returns the final validation metrics.  Resumes from ``checkpoint.pt`` if present."""
@@ -470,7 +518,13 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True, device: 
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    net = build_model(cfg.model).to(dev)
+    net = build_model(cfg.model)
+    if init_path(cfg) is not None and not (resume and (cfg.out_dir / "checkpoint.pt").is_file()):
+        n = len(init_from(net, init_path(cfg)))
+        if rank == 0:
+            print(f"{cfg.name}: {n} of {len(net.state_dict())} tensors initialised from {init_path(cfg)}",
+                  flush=True)
+    net = net.to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     ema = make_ema(net, cfg.ema) if cfg.ema > 0 else None
     out = cfg.out_dir
