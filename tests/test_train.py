@@ -266,8 +266,9 @@ def test_temporal_validation_reports_the_zero_motion_baseline(tmp_path):
     assert errs["zero_err_uv_px"] == pytest.approx(float(batch["target"][..., :2].norm(dim=-1).mean() * px), rel=1e-5)
     assert errs["zero_err_z_mm"] == pytest.approx(float(batch["target"][..., 2].abs().mean() * m.cube_mm / 2),
                                                   rel=1e-5)
-    assert "zero_err_uv_px" not in Objective(tiny_cfg(tmp_path, name="body-lite-spatial")).errors(
-        build_model(tiny_cfg(tmp_path, name="body-lite-spatial").model).eval(), random_batch(m, 4))
+    spatial = tiny_cfg(tmp_path, name="body-lite-spatial")
+    assert "zero_err_uv_px" not in Objective(spatial).errors(build_model(spatial.model).eval(),
+                                                             random_batch(spatial.model, 4))
 
 
 def test_init_copies_the_pose_backbone(trained, tmp_path):
