@@ -248,7 +248,8 @@ class Run:
             parts += [decay, f"b{beta:g}"]
         return preset(f"body-lite-{task}").override(self.s.train_overrides(self.s.relation_steps) + [
             f"model.arch={arch}", f"model.sampling={sampling}", f"model.decay={decay}", f"model.beta={beta}",
-            f"name={name or '-'.join(parts)}", f"out={self.cache}"])
+            # From scratch, as the tables were made (the lite preset starts from body-lite-pose).
+            "init=", f"name={name or '-'.join(parts)}", f"out={self.cache}"])
 
     def pose_cfg(self, head: str = "integral", pairs: str = "all"):
         from trt_tracker.train import preset

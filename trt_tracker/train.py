@@ -186,6 +186,10 @@ def _presets() -> dict[str, TrainConfig]:
                 lite = {**LITE_RECIPE, "steps": LITE_STEPS[task][prefix]} if size == "lite" else {}
                 if t == "pose":
                     lite.update(POSE_RECIPE)
+                elif kw.get("fusion") != "corr":
+                    # Start from the pose network's backbone: the spatial network reached the
+                    # from-scratch run's final error in a tenth of its steps (learning curves).
+                    lite["init"] = f"{prefix}-{size}-pose"
                 out[name] = TrainConfig(name=name, model=make(modality, t, **kw), augment=aug, **extra, **lite)
     return out
 
