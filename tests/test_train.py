@@ -135,6 +135,22 @@ def test_cosine_schedule_with_warmup():
         replace(cfg, ema=1.0)
 
 
+def test_cosine_cycles_continue_a_finished_run():
+    """Warm restarts (SGDR): the first of two cycles is the one-cycle schedule of half the steps, the second
+    restarts at lr without warm-up and ends at final_lr."""
+    one = replace(preset("body-lite-pose"), steps=100, lr=1e-3, lr_schedule="cosine", warmup_steps=10,
+                  final_lr=0.01)
+    two = replace(one, steps=200, lr_cycles=2)
+    assert [lr_at(two, s) for s in range(100)] == [lr_at(one, s) for s in range(100)]
+    second = [lr_at(two, s) for s in range(100, 200)]
+    assert second[0] == pytest.approx(1e-3) and second[-1] == pytest.approx(1e-5)
+    assert all(a >= b for a, b in zip(second, second[1:]))
+    with pytest.raises(ValueError, match="lr_cycles must be >= 1 and divide steps"):
+        replace(one, lr_cycles=3)
+    with pytest.raises(ValueError, match="lr_cycles must be"):
+        replace(one, lr_cycles=0)
+
+
 @pytest.mark.parametrize("dims,depth_bins", [(3, 4), (2, 0)])
 def test_fused_integral_and_heatmap_loss_equals_reference(dims, depth_bins):
     from trt_tracker.models import soft_argmax_2d, soft_argmax_3d

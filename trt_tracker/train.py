@@ -51,6 +51,8 @@ class TrainConfig:
     lr_drop: float = 0.1
     warmup_steps: int = 0            # linear warm-up from lr / 100 (both schedules)
     final_lr: float = 0.01           # cosine: the last step's lr as a fraction of lr
+    lr_cycles: int = 1               # cosine: this many equal cycles, each restarting at lr (SGDR; warm-up
+    #                                  only in the first), so a finished run continues as a longer one
     ema: float = 0.0                 # decay of an exponential moving average of the weights (0: none); when
     #                                  set, validation reports both and weights.pt holds the average
     weight_decay: float = 0.0
@@ -80,6 +82,9 @@ class TrainConfig:
             raise ValueError(f"train config: ema must be in [0, 1) (e.g. 0.999), got {self.ema}")
         if self.steps < 1 or self.batch_size < 1 or self.warmup_steps < 0:
             raise ValueError("train config: steps and batch_size must be >= 1 and warmup_steps >= 0")
+        if self.lr_cycles < 1 or self.steps % self.lr_cycles:
+            raise ValueError(f"train config: lr_cycles must be >= 1 and divide steps ({self.steps}), "
+                             f"got {self.lr_cycles}")
 
     @property
     def out_dir(self) -> Path:
@@ -411,12 +416,17 @@ def train_step(model, objective: Objective, batch: dict, opt: torch.optim.Optimi
 
 
 def lr_at(cfg: TrainConfig, step: int) -> float:
-    """The learning rate of a step (0-based): warm-up, then the step or cosine schedule over ``cfg.steps``."""
+    """The learning rate of a step (0-based): warm-up, then the step or cosine schedule over ``cfg.steps``
+    (cosine: ``cfg.lr_cycles`` cycles, the first of which is the whole schedule of a run of
+    ``steps / lr_cycles`` steps, so resuming a finished run with both doubled continues it exactly)."""
     if step < cfg.warmup_steps:
         return cfg.lr * (0.01 + 0.99 * step / cfg.warmup_steps)
     if cfg.lr_schedule == "cosine":
-        span = max(cfg.steps - 1 - cfg.warmup_steps, 1)
-        f = min((step - cfg.warmup_steps) / span, 1.0)
+        cycle = cfg.steps // cfg.lr_cycles
+        i = min(step // cycle, cfg.lr_cycles - 1)
+        warm = cfg.warmup_steps if i == 0 else 0
+        span = max(cycle - 1 - warm, 1)
+        f = min((step - i * cycle - warm) / span, 1.0)
         return cfg.lr * (cfg.final_lr + (1 - cfg.final_lr) * 0.5 * (1 + math.cos(math.pi * f)))
     return cfg.lr * (cfg.lr_drop if step >= math.ceil(cfg.lr_drop_at * cfg.steps) else 1.0)
 
@@ -621,7 +631,7 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True, device: 
 
 #: Settings that may change when resuming: more steps extend a run (the learning-rate
 #: schedule follows the new length), the rest does not change the arithmetic.
-RESUMABLE_CHANGES = ("steps", "val_every", "checkpoint_every", "threads", "out")
+RESUMABLE_CHANGES = ("steps", "lr_cycles", "val_every", "checkpoint_every", "threads", "out")
 
 
 def _config_diff(old: dict, new: dict) -> list[str]:
