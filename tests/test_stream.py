@@ -167,6 +167,14 @@ def test_durations_parse():
         parse_durations("Dmfb")
     with pytest.raises(ValueError, match="set name"):
         parse_durations("abc")
+    with pytest.raises(ValueError, match="distinct"):
+        parse_durations("1,1")
+    # One parser: the solver takes the same strings (in the given order).
+    from trt_tracker.skeleton import BODY17
+    from trt_tracker.solver import OnlineSolver
+    from trt_tracker.solver import parse_durations as solver_parse
+    assert solver_parse("2,1") == (2, 1) and solver_parse("Dmfb") == (1, 2, 3, -1, -2, -3)
+    assert OnlineSolver(BODY17, "1,2").durations == (1, 2)
     with pytest.raises(ValueError, match="root_depth"):
         TrackerConfig(root_depth="sonar")
 

@@ -131,9 +131,6 @@ class CropBox:
         a = np.asarray(a, dtype=np.float64).ravel()
         return cls(float(a[0]), float(a[1]), float(a[2]))
 
-    def expanded(self, factor: float) -> "CropBox":
-        return CropBox(self.cx, self.cy, self.size * factor)
-
     def smoothed(self, previous: "CropBox | None", momentum: float) -> "CropBox":
         """Exponential smoothing towards ``previous`` (momentum 0 keeps self)."""
         if previous is None or momentum <= 0:

@@ -26,12 +26,11 @@ normal matrix ``A``, so every solve has C right-hand sides.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
 
-__all__ = ["solve_sequence", "OnlineSolver", "normal_equations", "DURATION_SETS"]
+__all__ = ["solve_sequence", "OnlineSolver", "normal_equations", "parse_durations", "DURATION_SETS"]
 
 #: The duration sets of seed 000 §4.
 DURATION_SETS = {
@@ -66,15 +65,29 @@ def _parents_of(skeleton_or_parents) -> np.ndarray:
     return parents
 
 
-def _durations(durations, online: bool) -> tuple[int, ...]:
-    if isinstance(durations, str):
-        if durations not in DURATION_SETS:
-            raise ValueError(f"unknown duration set {durations!r}; known: {sorted(DURATION_SETS)}")
-        durations = DURATION_SETS[durations]
+def parse_durations(spec, online: bool = False) -> tuple[int, ...]:
+    """The one duration parser: a set name of :data:`DURATION_SETS` (``"Dmf"``), a comma list
+    (``"1,2,3"``), ``"none"``/``"single"``/``""`` (no temporal term), None, or a sequence of ints ->
+    distinct non-zero ints in the given order.  ``online``: forward durations only (d > 0)."""
+    if spec is None:
+        return ()
+    if isinstance(spec, str):
+        s = spec.strip()
+        if s.lower() in ("", "none", "single", "0"):
+            return ()
+        if s in DURATION_SETS:
+            spec = DURATION_SETS[s]
+        else:
+            try:
+                spec = [int(x) for x in s.split(",")]
+            except ValueError:
+                raise ValueError(f"durations {spec!r}: unknown duration set; use a set name "
+                                 f"({', '.join(DURATION_SETS)}), a comma list of frame gaps such as 1,2,3, "
+                                 "or none") from None
     out = []
-    for d in durations:
+    for d in spec:
         if int(d) != d or d == 0:
-            raise ValueError(f"durations must be non-zero integers, got {list(durations)}")
+            raise ValueError(f"durations must be non-zero integers, got {list(spec)}")
         out.append(int(d))
     if len(set(out)) != len(out):
         raise ValueError(f"durations must be distinct, got {out}")
@@ -110,15 +123,6 @@ def _check_alpha(alpha) -> float:
 
 
 # ------------------------------------------------------------ normal equations
-@dataclass(frozen=True)
-class _Term:
-    """One family of residuals ``r = x[i] - x[j] - target`` (``j = -1``: no second unknown)."""
-
-    i: np.ndarray
-    j: np.ndarray
-    weight: np.ndarray
-
-
 def normal_equations(T: int, parents, durations, alpha: float, gammas, data_weight=None):
     """The terms of Eq. 8 over a sequence of T frames, as index lists.
 
@@ -130,7 +134,7 @@ def normal_equations(T: int, parents, durations, alpha: float, gammas, data_weig
     """
     parents = _parents_of(parents)
     K = len(parents)
-    durations = _durations(durations, online=False)
+    durations = parse_durations(durations)
     gammas = _gammas(gammas, durations)
     t, k = np.meshgrid(np.arange(T), np.arange(K), indexing="ij")
     t, k = t.ravel(), k.ravel()
@@ -182,7 +186,7 @@ def solve_sequence(J, B=None, deltas=None, parents=None, durations=(), alpha: fl
     if parents is None:
         raise ValueError("solve_sequence needs parents (a Skeleton or a parent list)")
     parents = _parents_of(parents)
-    durations = _durations(durations, online=False)
+    durations = parse_durations(durations)
     gammas = _gammas(gammas, durations)
     alpha = _check_alpha(alpha)
     J = np.asarray(J, dtype=np.float64)
@@ -310,7 +314,7 @@ class OnlineSolver:
         self.parents = _parents_of(skeleton)
         self.K = len(self.parents)
         self.root = int(np.flatnonzero(self.parents < 0)[0])
-        self.durations = _durations(durations, online=True)
+        self.durations = parse_durations(durations, online=True)
         self.gammas = _gammas(gammas, self.durations)
         self.alpha = _check_alpha(alpha)
         window = int(window)

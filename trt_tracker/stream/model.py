@@ -163,9 +163,6 @@ class TrackerModel:
                                      "related": np.ascontiguousarray(related, np.float32)})
         return out["displacements"]
 
-    def tracker_defaults(self, variant: str) -> dict | None:
-        return self.manifest.get("tracker", {}).get("variants", {}).get(variant)
-
     def close(self) -> None:
         for b in self.graphs.values():
             b.close()

@@ -29,33 +29,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..camera import CropBox, Intrinsics, box_from_points, p2p5d_to_cam
-from ..solver import DURATION_SETS, OnlineSolver
+from ..solver import OnlineSolver
+from ..solver import parse_durations as solver_parse_durations
 from .frame import Frame, SourceError
 
 ROOT_DEPTH_MODES = ("auto", "gt", "depth", "bones")
 
 
 def parse_durations(spec) -> tuple[int, ...]:
-    """``"Dmf"``, ``"Df"``, ``"1,2,3"``, ``"none"`` or a sequence -> forward durations (may be empty)."""
-    if spec is None:
-        return ()
-    if isinstance(spec, str):
-        s = spec.strip()
-        if s.lower() in ("", "none", "single", "0"):
-            return ()
-        if s in DURATION_SETS:
-            out = tuple(DURATION_SETS[s])
-        else:
-            try:
-                out = tuple(int(x) for x in s.split(","))
-            except ValueError:
-                raise ValueError(f"durations {spec!r}: use a set name ({', '.join(DURATION_SETS)}), a comma list "
-                                 "of frame gaps such as 1,2,3, or none") from None
-    else:
-        out = tuple(int(x) for x in spec)
-    if any(d <= 0 for d in out):
-        raise ValueError(f"durations {spec!r}: online tracking uses forward durations only (d > 0)")
-    return tuple(sorted(set(out)))
+    """``"Dmf"``, ``"Df"``, ``"1,2,3"``, ``"none"`` or a sequence -> forward durations, ascending (may be empty);
+    :func:`trt_tracker.solver.parse_durations` online."""
+    return tuple(sorted(solver_parse_durations(spec, online=True)))
 
 
 @dataclass
