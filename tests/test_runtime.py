@@ -174,6 +174,29 @@ def test_backend_rejects_wrong_inputs(tiny_dir):
         OnnxRuntimeBackend(tiny_dir / "frame.onnx", device="cuda")
 
 
+@pytest.mark.parametrize("backend", ["onnxruntime", "torch"])
+def test_backend_contract_is_the_base_class(tiny_dir, backend):
+    """Every backend: wrong inputs (NumPy or torch arrays) and infer() after close() are BackendErrors,
+    close() is idempotent; the checks are the base class's, not each backend's."""
+    m = TrackerModel(tiny_dir, backend=backend, threads=1)
+    b = m.graphs["frame"]
+    good = np.zeros((1, 3, 64, 64), np.float32)
+    assert b.infer({"image": good})["joints"].shape == (1, 17, 3)
+    with pytest.raises(BackendError, match="float32"):
+        b.infer({"image": good.astype(np.float64)})
+    with pytest.raises(BackendError, match="must have shape"):
+        b.infer({"image": torch.zeros(1, 3, 32, 32)})
+    with pytest.raises(BackendError, match="must be float32, got float64"):
+        b.infer({"image": torch.zeros(1, 3, 64, 64, dtype=torch.float64)})
+    with pytest.raises(BackendError, match="must be an array"):
+        b.infer({"image": [[0.0]]})
+    m.close()
+    assert b.closed
+    b.close()
+    with pytest.raises(BackendError, match=r"infer\(\) after close\(\)"):
+        b.infer({"image": good})
+
+
 def test_nan_from_a_backend_is_an_error(tiny_dir):
     with TrackerModel(tiny_dir, threads=1) as m:
         class NaNBackend:

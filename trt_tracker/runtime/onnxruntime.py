@@ -77,10 +77,11 @@ class OnnxRuntimeBackend(Backend):
         shape = tuple(d if isinstance(d, int) else None for d in arg.shape)
         return TensorSpec(arg.name, shape, _ORT_TYPES.get(arg.type, arg.type))
 
-    def infer(self, feeds: dict) -> dict:
-        feeds = {k: np.ascontiguousarray(v) for k, v in feeds.items()}
-        self.check_feeds(feeds)
+    def _infer(self, feeds: dict) -> dict:
+        if not all(isinstance(v, np.ndarray) for v in feeds.values()):
+            raise BackendError(f"{self.name}: inputs must be NumPy arrays (got "
+                               f"{sorted({type(v).__name__ for v in feeds.values()})})")
         return dict(zip(self._out_names, self.session.run(self._out_names, feeds)))
 
-    def close(self) -> None:
+    def _close(self) -> None:
         self.session = None

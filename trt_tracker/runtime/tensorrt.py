@@ -431,11 +431,8 @@ class TensorRTBackend(Backend):
             raise BackendError(f"{self.name}: execute_async_v3 failed during CUDA-graph capture; use cuda_graph=False")
         self._graph = graph
 
-    def infer(self, feeds: dict) -> dict:
+    def _infer(self, feeds: dict) -> dict:
         cp = self._cp
-        if self._context is None:
-            raise BackendError(f"{self.name}: infer() after close()")
-        self.check_feeds(feeds)
         shapes = {s.name: tuple(feeds[s.name].shape) for s in self.inputs}
         if shapes != self._shapes:
             self._reshape(shapes)
@@ -463,7 +460,7 @@ class TensorRTBackend(Backend):
         cp.cuda.get_current_stream().wait_event(self._stream.record())
         return out
 
-    def close(self) -> None:
+    def _close(self) -> None:
         """Free the CUDA graph, buffers, execution context, engine and runtime (in that order)."""
         stream = getattr(self, "_stream", None)
         if stream is not None:

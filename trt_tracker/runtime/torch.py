@@ -6,8 +6,6 @@ TensorRT graphs are checked against.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from .base import Backend, BackendError, TensorSpec
 
 
@@ -70,16 +68,13 @@ class TorchBackend(Backend):
         g.replay()
         return static_out
 
-    def infer(self, feeds: dict) -> dict:
+    def _infer(self, feeds: dict) -> dict:
         torch = self.torch
-        feeds = {k: (np.ascontiguousarray(v) if isinstance(v, np.ndarray) else v) for k, v in feeds.items()}
-        if all(isinstance(v, np.ndarray) for v in feeds.values()):
-            self.check_feeds(feeds)
         with torch.inference_mode():
             tensors = [torch.as_tensor(feeds[s.name], device=self.device) for s in self.inputs]
             out = self._replay(tensors) if self.cuda_graph else self._forward(tensors)
             return {s.name: o.detach().cpu().numpy() for s, o in zip(self.outputs, out)}
 
-    def close(self) -> None:
+    def _close(self) -> None:
         self._graphs.clear()
         self.module = None
