@@ -227,8 +227,10 @@ class StubTracker:
             raise KeyboardInterrupt     # as if Ctrl-C arrived while tracking the next frame
         self.calls += 1
         P = np.tile(np.array([[10.0, 20.0, 0.0]]), (17, 1)) + np.arange(17)[:, None]
-        return TrackResult(frame.index, frame.t_capture, None, "track", P, P + 1000, P, P + 1000, 1000.0, "gt",
-                           (32.0, 32.0, 40.0), (1,), {"total": 1.0}, None, frame)
+        return TrackResult(index=frame.index, t_capture=frame.t_capture, timestamp=None, status="track",
+                           joints_2p5d=P, joints_cam=P + 1000, single_2p5d=P, single_cam=P + 1000, root_depth=1000.0,
+                           root_depth_source="gt", box=(32.0, 32.0, 40.0), durations=(1,), latency_ms={"total": 1.0},
+                           frame=frame)
 
     def reset(self):
         self.resets += 1
@@ -290,8 +292,8 @@ def test_jsonl_records(tmp_path):
 
     f = rgb_frames(1)[0]
     with JsonlSink(tmp_path / "t.jsonl") as sink:
-        sink.write(TrackResult(3, 1.5, 0.12, "lost", None, None, None, None, None, None, None, (), {"total": 2.0},
-                               None, f, "no valid depth in the frame"))
+        sink.write(TrackResult(index=3, t_capture=1.5, timestamp=0.12, status="lost", latency_ms={"total": 2.0},
+                               frame=f, message="no valid depth in the frame"))
     rec = json.loads((tmp_path / "t.jsonl").read_text())
     assert rec["status"] == "lost" and rec["joints_cam_mm"] is None and rec["message"].startswith("no valid")
 

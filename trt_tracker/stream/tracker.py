@@ -66,7 +66,7 @@ class TrackerConfig:
             raise ValueError(f"alpha and gamma must be >= 0, got alpha={self.alpha}, gamma={self.gamma}")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TrackResult:
     """One frame's output (all poses in full-image 2.5D: u, v px, z root-relative mm; camera: mm)."""
 
@@ -74,13 +74,13 @@ class TrackResult:
     t_capture: float
     timestamp: float | None
     status: str                          # "init" (new track), "track", "lost" (no pose this frame)
-    joints_2p5d: np.ndarray | None       # tracked Ĵ[t] (K, 3)
-    joints_cam: np.ndarray | None
-    single_2p5d: np.ndarray | None       # single-frame J[t]
-    single_cam: np.ndarray | None
-    root_depth: float | None
-    root_depth_source: str | None
-    box: tuple | None                    # (cx, cy, size) px
+    joints_2p5d: np.ndarray | None = None  # tracked Ĵ[t] (K, 3)
+    joints_cam: np.ndarray | None = None
+    single_2p5d: np.ndarray | None = None  # single-frame J[t]
+    single_cam: np.ndarray | None = None
+    root_depth: float | None = None
+    root_depth_source: str | None = None
+    box: tuple | None = None             # (cx, cy, size) px
     durations: tuple = ()
     latency_ms: dict = field(default_factory=dict)
     gt_joints_cam: np.ndarray | None = None
@@ -398,8 +398,10 @@ class Tracker:
         self.box = box
         self.frames += 1
         lat["total"] = (time.monotonic() - frame.t_capture) * 1e3
-        return TrackResult(frame.index, frame.t_capture, frame.timestamp, status, P, P_cam, J, J_cam, z_root, z_src,
-                           tuple(box.as_array()), tuple(ds), lat, frame.gt_joints_cam, frame)
+        return TrackResult(index=frame.index, t_capture=frame.t_capture, timestamp=frame.timestamp, status=status,
+                           joints_2p5d=P, joints_cam=P_cam, single_2p5d=J, single_cam=J_cam, root_depth=z_root,
+                           root_depth_source=z_src, box=tuple(box.as_array()), durations=tuple(ds), latency_ms=lat,
+                           gt_joints_cam=frame.gt_joints_cam, frame=frame)
 
     def _lost(self, frame, lat, why, J=None) -> TrackResult:
         self.solver.reset()
@@ -408,5 +410,5 @@ class Tracker:
         self.box = None
         self.lost += 1
         lat["total"] = (time.monotonic() - frame.t_capture) * 1e3
-        return TrackResult(frame.index, frame.t_capture, frame.timestamp, "lost", None, None, J, None, None, None,
-                           None, (), lat, frame.gt_joints_cam, frame, why)
+        return TrackResult(index=frame.index, t_capture=frame.t_capture, timestamp=frame.timestamp, status="lost",
+                           single_2p5d=J, latency_ms=lat, gt_joints_cam=frame.gt_joints_cam, frame=frame, message=why)
