@@ -1,65 +1,167 @@
-"""How much can a temporal term lower MPJPE with these pose networks?  Error anatomy and oracles.
+"""What limits the tracker's gain with these networks?  Error anatomy, relation quality and oracles.
 
-For a model directory's networks on the card's held-out sequences at one
-frame rate: single-frame MPJPE split into a per-sequence bias (the mean error
-vector of each joint over a sequence) and the rest; the online tracker (Df)
-over a gamma sweep with the network's displacements and with ground-truth
-displacements (the oracle bound of any temporal network); the bone term alone
-over an alpha sweep.  ``python -m benchmarks.tracker_bound --model export/body-lite --fps 25``
+For a model directory's networks on the card's held-out test sequences, per frame rate:
+
+* single-frame MPJPE split into a per-sequence bias (each joint's mean error vector over a
+  sequence, which no temporal term can remove) and the rest;
+* the relation networks' errors per coordinate (u, v px; z mm; mean absolute) beside what the
+  pose network alone implies: bones of the single-frame pose against the spatial network's, and
+  the difference of two single-frame poses against the temporal network's displacements (d = 1),
+  with the zero-motion baseline;
+* oracles: the online tracker (Dmf+bone, best weights on a grid) when the relation errors are
+  scaled by lambda (relation = ground truth + lambda x network error): bones only, displacements
+  only, both.  lambda = 1 is the networks as they are, 0 ground-truth relations: how good the
+  spatial or temporal network must become for a given gain.
+
+The grid is searched on the same test sequences (an oracle, not a card figure).
+
+    python -m benchmarks.tracker_bound --model export/body-lite
+
+Writes ``benchmarks/results/tracker_bound-<model>.json`` and ``.png``.
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
+
+from benchmarks.common import RESULTS, machine_info
+
+LAMBDAS = (1.0, 0.5, 0.25, 0.0)
+ALPHAS = (0.03, 0.1, 0.3, 1.0, 3.0)
+GAMMAS = (0.03, 0.1, 0.3, 1.0, 3.0)
+DURATIONS = (1, 2, 3)
+
+
+def gt_deltas(J: np.ndarray, d: int) -> np.ndarray:
+    D = np.full(J.shape, np.nan)
+    D[d:] = J[d:] - J[:-d]
+    return D
+
+
+def gt_bones(J: np.ndarray, parents: np.ndarray) -> np.ndarray:
+    par = np.where(parents < 0, np.arange(len(parents)), parents)
+    return J - J[:, par]
+
+
+def relation_errors(P: list) -> dict:
+    """Mean absolute errors per coordinate (u, v, z) of the relations and what single frames imply."""
+    sp, sf, tn, tp, tz = [], [], [], [], []
+    for s, p in P:
+        J, par = s.joints_2p5d, s.skeleton.parents_array
+        B = gt_bones(J, par)
+        nr = s.skeleton.non_root
+        sp.append(np.abs(p["B"] - B)[:, nr].reshape(-1, 3))
+        sf.append(np.abs(gt_bones(p["J"], par) - B)[:, nr].reshape(-1, 3))
+        G = J[1:] - J[:-1]
+        tn.append(np.abs(p["deltas"][1][1:] - G).reshape(-1, 3))
+        tp.append(np.abs((p["J"][1:] - p["J"][:-1]) - G).reshape(-1, 3))
+        tz.append(np.abs(G).reshape(-1, 3))
+
+    def m(xs):
+        return [round(float(x), 3) for x in np.concatenate(xs).mean(0)]
+    return {"bones": {"spatial_network": m(sp), "from_single_frame_poses": m(sf)},
+            "displacements_d1": {"temporal_network": m(tn), "single_frame_difference": m(tp), "zero_motion": m(tz)}}
+
+
+def oracle(P: list, lam_bones: float, lam_displ: float) -> dict:
+    """Best Dmf+bone MPJPE over the grid with relation errors scaled by the lambdas."""
+    from trt_tracker.evaluate import mpjpe, to_cam, track
+
+    preds = []
+    for s, p in P:
+        J, par = s.joints_2p5d, s.skeleton.parents_array
+        B = gt_bones(J, par)
+        q = dict(p)
+        q["B"] = B + lam_bones * (p["B"] - B)
+        q["deltas"] = {d: gt_deltas(J, d) + lam_displ * (p["deltas"][d] - gt_deltas(J, d)) for d in DURATIONS}
+        preds.append((s, q))
+    best = (np.inf, None, None)
+    for a, g in itertools.product(ALPHAS, GAMMAS):
+        e = float(np.mean([mpjpe(to_cam(s, track(q, s.skeleton, DURATIONS, a, g)), s.joints_cam) for s, q in preds]))
+        if e < best[0]:
+            best = (e, a, g)
+    return {"mpjpe": best[0], "alpha": best[1], "gamma": best[2]}
+
+
+def plot(out: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rates = list(out["fps"])
+    fig, axes = plt.subplots(1, len(rates), figsize=(max(4.2 * len(rates), 7.0), 3.8), squeeze=False,
+                             sharey=True)
+    for ax, f in zip(axes[0], rates):
+        r = out["fps"][f]
+        for key, label in (("bones", "bones x lambda"), ("displacements", "displacements x lambda"),
+                           ("both", "both x lambda")):
+            xs = LAMBDAS
+            ys = [100 * (1 - r["oracle"][key][f"{lam:g}"]["mpjpe"] / r["single_mpjpe"]) for lam in xs]
+            ax.plot(xs, ys, marker="o", label=label)
+        ax.set_title(f"{f} fps: single-frame {r['single_mpjpe']:.1f} mm")
+        ax.set_xlabel("relation error scale lambda (1 = the networks)")
+        ax.invert_xaxis()
+        ax.grid(True, alpha=0.3)
+    axes[0][0].set_ylabel("MPJPE reduction of Dmf+bone (%)")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(f"{out['model']}: tracker gain if the relation networks' errors shrank (oracle)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="export/body-lite")
-    ap.add_argument("--fps", type=float, default=25.0)
-    ap.add_argument("--sequences", type=int, default=8, help="test sequences (the card's seeds)")
-    ap.add_argument("--out", default=None, help="write the figures as JSON here")
+    ap.add_argument("--fps", type=float, nargs="+", default=[25.0, 8.0, 2.5])
+    ap.add_argument("--sequences", type=int, default=8, help="test sequences (the card's first seeds)")
+    ap.add_argument("--out", type=Path, default=None, help="JSON path (default benchmarks/results/tracker_bound-"
+                                                         "<model>.json; the plot beside it)")
     args = ap.parse_args(argv)
 
     from tqdm import tqdm
 
     from trt_tracker.card import load_model_dir
-    from trt_tracker.evaluate import load_sequences, mpjpe, predict_sequence, to_cam, torch_predictor, track
+    from trt_tracker.evaluate import load_sequences, mpjpe, predict_sequence, to_cam, torch_predictor
     from trt_tracker.train import TEST_SEEDS
 
     nets = load_model_dir(args.model)
     cfg = nets["pose"][1]
     pred = torch_predictor(cfg, nets["pose"][0], nets["spatial"][0], nets["temporal"][0])
     seqs = load_sequences(cfg.modality, range(TEST_SEEDS, TEST_SEEDS + args.sequences), 300, progress=True)
-    P = [(s, predict_sequence(s, pred, (1,))) for s in tqdm([s.at_fps(args.fps) for s in seqs], desc="predicting")]
-
-    def gt_deltas(s):
-        J = s.joints_2p5d
-        return {1: np.concatenate([np.full((1,) + J.shape[1:], np.nan), np.diff(J, axis=0)])}
-
-    out = {"model": args.model, "fps": args.fps, "sequences": args.sequences,
-           "single_mpjpe": float(np.mean([mpjpe(to_cam(s, p["J"]), s.joints_cam) for s, p in P]))}
-    bias, rest = [], []
-    for s, p in P:
-        E = to_cam(s, p["J"]) - s.joints_cam
-        bias.append(np.linalg.norm(E.mean(0), axis=-1).mean())
-        rest.append(np.linalg.norm(E - E.mean(0), axis=-1).mean())
-    out["bias_mm"], out["rest_mm"] = float(np.mean(bias)), float(np.mean(rest))
-    out["Df"] = {}
-    for g in (0.1, 1.0, 3.0, 10.0, 30.0, 100.0):
-        net = np.mean([mpjpe(to_cam(s, track(p, s.skeleton, (1,), 0.0, g)), s.joints_cam) for s, p in P])
-        gt = np.mean([mpjpe(to_cam(s, track({**p, "deltas": gt_deltas(s)}, s.skeleton, (1,), 0.0, g)),
-                            s.joints_cam) for s, p in P])
-        out["Df"][f"{g:g}"] = {"network": float(net), "ground_truth_displacements": float(gt)}
-    out["bones_only"] = {f"{a:g}": float(np.mean([mpjpe(to_cam(s, track(p, s.skeleton, (), a, 1.0)), s.joints_cam)
-                                                 for s, p in P])) for a in (0.3, 1.0, 3.0, 10.0)}
-    print(json.dumps(out, indent=1))
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(out, f, indent=1)
+    out = {"machine": machine_info(), "model": args.model, "sequences": args.sequences, "durations": DURATIONS,
+           "lambdas": LAMBDAS, "grid": {"alphas": ALPHAS, "gammas": GAMMAS}, "fps": {}}
+    for fps in args.fps:
+        P = [(s, predict_sequence(s, pred, DURATIONS)) for s in tqdm([s.at_fps(fps) for s in seqs],
+                                                                      desc=f"predicting at {fps:g} fps")]
+        r = {"single_mpjpe": float(np.mean([mpjpe(to_cam(s, p["J"]), s.joints_cam) for s, p in P]))}
+        bias, rest = [], []
+        for s, p in P:
+            E = to_cam(s, p["J"]) - s.joints_cam
+            bias.append(np.linalg.norm(E.mean(0), axis=-1).mean())
+            rest.append(np.linalg.norm(E - E.mean(0), axis=-1).mean())
+        r["bias_mm"], r["rest_mm"] = float(np.mean(bias)), float(np.mean(rest))
+        r["relation_errors_uvz"] = relation_errors(P)
+        r["oracle"] = {key: {f"{lam:g}": oracle(P, lb, ld) for lam in tqdm(LAMBDAS, desc=f"oracle {key}")
+                             for lb, ld in [((lam, 1.0) if key == "bones" else (1.0, lam) if key == "displacements"
+                                             else (lam, lam))]}
+                       for key in ("bones", "displacements", "both")}
+        out["fps"][f"{fps:g}"] = r
+        print(json.dumps({f"{fps:g} fps": {k: r[k] for k in ("single_mpjpe", "bias_mm", "rest_mm",
+                                                              "relation_errors_uvz")}}, indent=1))
+        for key in r["oracle"]:
+            print(f"  {key}: " + ", ".join(f"x{lam}: {v['mpjpe']:.1f}" for lam, v in r["oracle"][key].items()))
+    path = args.out or RESULTS / f"tracker_bound-{Path(args.model).name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=1))
+    plot(out, path.with_suffix(".png"))
+    print(f"wrote {path} and .png")
     return 0
 
 

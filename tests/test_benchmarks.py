@@ -60,3 +60,29 @@ def test_simulated_study_quick(tmp_path):
     table = json.loads(out.read_text())["table"]
     assert set(table) == {"25", "8", "2.5"}
     assert (tmp_path / "study.png").exists()
+
+
+def test_tracker_bound_oracles_and_relation_errors():
+    """Ground-truth relations (lambda 0) lower the tracked error below the noisy ones' (lambda 1), and the
+    relation errors are measured per coordinate against what the single-frame poses imply."""
+    from benchmarks import tracker_bound as tb
+    from trt_tracker.data.samples import make_sequence
+    from trt_tracker.evaluate import without_frames
+
+    s = without_frames(make_sequence("hand", 20_000_000, 40).at_fps(25))
+    rng = np.random.default_rng(0)
+    J = s.joints_2p5d
+    scale = np.array([2.0, 2.0, 6.0])
+    p = {"J": J + rng.normal(size=J.shape) * scale,
+         "B": tb.gt_bones(J, s.skeleton.parents_array) + rng.normal(size=J.shape) * scale,
+         "deltas": {d: tb.gt_deltas(J, d) + rng.normal(size=J.shape) * scale for d in tb.DURATIONS}}
+    P = [(s, p)]
+    noisy, exact = tb.oracle(P, 1.0, 1.0), tb.oracle(P, 0.0, 0.0)
+    assert exact["mpjpe"] < 0.7 * noisy["mpjpe"]
+    assert tb.oracle(P, 0.0, 1.0)["mpjpe"] < noisy["mpjpe"]
+    r = tb.relation_errors(P)
+    net = np.array(r["bones"]["spatial_network"])
+    assert np.allclose(net, scale * np.sqrt(2 / np.pi), rtol=0.15)        # E|N(0, s)| = s sqrt(2/pi)
+    # Bones of noisy poses carry two joints' noise: sqrt(2) x the per-joint level.
+    assert np.allclose(r["bones"]["from_single_frame_poses"], np.sqrt(2) * net, rtol=0.15)
+    assert r["displacements_d1"]["zero_motion"][0] > 0
