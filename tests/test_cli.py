@@ -1,5 +1,8 @@
 """The `trt-tracker` commands end to end (small sizes)."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -51,3 +54,26 @@ def test_preview_writes_grid_with_skeletons(tmp_path):
     assert 0.001 < diff.mean() < 0.2
     with pytest.raises(SystemExit):                  # argparse: --seeds needs values
         main(["preview", "--seeds", "--out", str(out)])
+
+
+def test_card_latency_only_replaces_the_stored_latencies(tmp_path, capsys):
+    """`card --latency F --latency-only` rewrites card.json's latencies and README.md, nothing else."""
+    import shutil
+    pytest.importorskip("torch")
+    src = Path(__file__).resolve().parents[1] / "export" / "hand-lite"
+    d = tmp_path / "hand-lite"
+    d.mkdir()
+    shutil.copy(src / "card.json", d / "card.json")
+    before = json.loads((d / "card.json").read_text())
+    lat = tmp_path / "lat.json"
+    lat.write_text(json.dumps({"models": {"hand-lite": {"pose": 1.25, "spatial": 0.5, "temporal": 0.75}}}))
+    assert main(["card", "--model", str(d), "--latency", str(lat), "--latency-only"]) == 0
+    after = json.loads((d / "card.json").read_text())
+    assert after["latency_ms"] == {"pose": 1.25, "spatial": 0.5, "temporal": 0.75}
+    assert {k: v for k, v in after.items() if k != "latency_ms"} == {k: v for k, v in before.items()
+                                                                      if k != "latency_ms"}
+    assert "1.25" in (d / "README.md").read_text()
+    assert main(["card", "--model", str(d), "--latency", str(tmp_path / "lat.json"), "--latency-only"]) == 0
+    lat.write_text(json.dumps({"models": {}}))
+    assert main(["card", "--model", str(d), "--latency", str(lat), "--latency-only"]) == 2
+    assert "has no latencies for hand-lite" in capsys.readouterr().err

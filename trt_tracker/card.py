@@ -126,6 +126,20 @@ def make_card(path, name: str | None = None, progress: bool = True, latency_ms: 
     return card
 
 
+def set_latency(path, latency_ms: dict) -> dict:
+    """Replace a stored card's ONNX Runtime latencies (``benchmarks.model_latency``, timed apart from the
+    evaluation, on a quiet machine) without re-evaluating; rewrites card.json and README.md."""
+    path = Path(path)
+    f = path / "card.json"
+    if not f.is_file():
+        raise FileNotFoundError(f"{f} not found; make it with trt-tracker card --model {path}")
+    card = json.loads(f.read_text())
+    card["latency_ms"] = latency_ms
+    f.write_text(json.dumps(card, indent=2, default=float) + "\n")
+    (path / "README.md").write_text(card_markdown(card))
+    return card
+
+
 def card_table(results: dict) -> list[str]:
     """Markdown rows: per fps, single-frame errors and each tracker variant's MPJPE (change against single-frame)."""
     names = [v for v in VARIANTS if any(v in r.get("tracker", {}) for r in results.values())]

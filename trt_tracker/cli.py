@@ -293,7 +293,7 @@ def cmd_train(args) -> int:
 
 def cmd_card(args) -> int:
     _need_torch("evaluating models")
-    from .card import card_table, check_card, make_card
+    from .card import card_table, check_card, make_card, set_latency
 
     if args.check:
         bad = check_card(args.model, rtol=args.rtol, progress=not args.quiet)
@@ -307,6 +307,15 @@ def cmd_card(args) -> int:
     latency = None
     if args.latency:
         latency = json.loads(Path(args.latency).read_text()).get("models", {}).get(Path(args.model).name)
+        if latency is None:
+            raise CliError(f"{args.latency} has no latencies for {Path(args.model).name}; run python -m "
+                           f"benchmarks.model_latency --models {args.model}")
+    if args.latency_only:
+        if latency is None:
+            raise CliError("--latency-only needs --latency <model_latency.json>")
+        set_latency(args.model, latency)
+        print(f"wrote the latencies of {Path(args.model) / 'card.json'} and README.md")
+        return 0
     card = make_card(args.model, progress=not args.quiet, latency_ms=latency)
     print("\n".join(card_table(card["results"])))
     print(f"\nwrote {Path(args.model) / 'card.json'} and README.md")
@@ -486,6 +495,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--check", action="store_true", help="reproduce the stored card's figures (exit 1 if not)")
     c.add_argument("--rtol", type=float, default=0.01, help="relative tolerance for --check")
     c.add_argument("--latency", help="a benchmarks/results/model_latency*.json to copy latencies from")
+    c.add_argument("--latency-only", action="store_true",
+                   help="only replace the stored card's latencies with --latency's (no evaluation)")
     c.add_argument("--quiet", action="store_true")
     c.set_defaults(func=cmd_card)
 

@@ -165,8 +165,8 @@ def _full(modality: str, task: str, **kw) -> ModelConfig:
 
 
 #: Steps of the shipped lite models on a 2-core CPU (see LITE_RECIPE), per task and body/hand.
-LITE_STEPS = {"pose": {"body": 12_000, "hand": 8000}, "spatial": {"body": 5000, "hand": 4000},
-              "temporal": {"body": 1200, "hand": 1200}, "temporal-late": {"body": 500, "hand": 500},
+LITE_STEPS = {"pose": {"body": 12_000, "hand": 16_000}, "spatial": {"body": 5000, "hand": 4000},
+              "temporal": {"body": 3000, "hand": 4000}, "temporal-late": {"body": 3000, "hand": 500},
               "temporal-corr": {"body": 1000, "hand": 1000}}
 #: The recipe (issue 13; learning curves in benchmarks/results/learning_curves-*): every batch mixes
 #: 64 sequences held in memory, the pose networks get the auxiliary heatmap loss, the learning rate
@@ -191,6 +191,8 @@ def _presets() -> dict[str, TrainConfig]:
                 lite = {**LITE_RECIPE, "steps": LITE_STEPS[task][prefix]} if size == "lite" else {}
                 if t == "pose":
                     lite.update(POSE_RECIPE)
+                    if size == "lite" and prefix == "hand":
+                        lite["lr_cycles"] = 2    # two cosine cycles of 8000 (a warm restart; learning curves)
                 elif kw.get("fusion") != "corr":
                     # Start from the pose network's backbone: the spatial network reached the
                     # from-scratch run's final error in a tenth of its steps (learning curves).
