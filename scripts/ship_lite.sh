@@ -2,22 +2,25 @@
 # Copy the trained lite networks into export/<model>/, time them with ONNX Runtime,
 # write their model cards (which tune the tracker on validation sequences) and export
 # the ONNX graphs with a manifest carrying the tuned defaults.  Run after scripts/train_lite.sh.
+# The tracker's temporal network (temporal.pt) is the late-fusion one for body-lite and the
+# early-fusion one for hand-lite (the better on validation); the other ships beside it for the
+# card's comparison (temporal-early.pt or temporal-late.pt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 OUT=${OUT:-runs/train}
+declare -A MAIN=([body]=temporal-late [hand]=temporal)
+declare -A OTHER=([body]="temporal:temporal-early" [hand]="temporal-late:temporal-late")
 for model in body hand; do
   dst=export/$model-lite
   mkdir -p "$dst"
-  for net in pose spatial temporal temporal-late; do
-    src=$OUT/$model-lite-$net/weights.pt
-    [ -f "$src" ] && cp "$src" "$dst/$net.pt"
+  for net in pose spatial; do
+    cp "$OUT/$model-lite-$net/weights.pt" "$dst/$net.pt"
   done
-  # Where a correlation temporal network was trained it is the tracker's (temporal.pt);
-  # the early-fusion one stays beside it for the card's comparison.
-  if [ -f "$OUT/$model-lite-temporal-corr/weights.pt" ]; then
-    cp "$dst/temporal.pt" "$dst/temporal-early.pt"
-    cp "$OUT/$model-lite-temporal-corr/weights.pt" "$dst/temporal.pt"
+  cp "$OUT/$model-lite-${MAIN[$model]}/weights.pt" "$dst/temporal.pt"
+  src=${OTHER[$model]%%:*}
+  if [ -f "$OUT/$model-lite-$src/weights.pt" ]; then
+    cp "$OUT/$model-lite-$src/weights.pt" "$dst/${OTHER[$model]##*:}.pt"
   fi
 done
 "$PY" -m benchmarks.model_latency --models export/body-lite export/hand-lite

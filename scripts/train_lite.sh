@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 OUT=${OUT:-runs/train}
 BODY=${BODY:-"body-lite-pose body-lite-spatial body-lite-temporal body-lite-temporal-late"}
-HAND=${HAND:-"hand-lite-pose hand-lite-spatial hand-lite-temporal hand-lite-temporal-late body-lite-temporal-corr"}
+HAND=${HAND:-"hand-lite-pose hand-lite-spatial hand-lite-temporal hand-lite-temporal-late"}
 mkdir -p "$OUT/logs"
 queue() {
   for name in "$@"; do
