@@ -317,3 +317,27 @@ def test_tracker_config_takes_the_tuned_variant_for_the_durations():
     assert (c.durations, c.alpha, c.gamma) == ((1,), 0.0, 3.0)
     old = {"tracker": {"variants": {"Dmf": {"durations": [1, 2, 3], "alpha": 0.0, "gamma": 1.0}}}}
     assert tracker_config(old, "Dmf").gamma == 1.0           # manifests without val_mpjpe still work
+
+
+def test_box_follows_the_single_frame_pose_not_the_tracked_one():
+    """The next crop is placed around the previous single-frame pose: a tracked pose pulled off the body by
+    the bone or displacement terms must not drag the crop with it (a feedback loop that walked the demo's
+    body track onto the background)."""
+    from pathlib import Path
+
+    from trt_tracker.camera import box_from_points
+    from trt_tracker.stream.model import TrackerModel
+    from trt_tracker.stream.sources import SyntheticSource
+    from trt_tracker.stream.tracker import Tracker
+
+    model = TrackerModel(Path(__file__).resolve().parents[1] / "export" / "body-lite", threads=1)
+    tr = Tracker(model, TrackerConfig(durations=(1,), alpha=1.0, gamma=0.3))
+    with SyntheticSource("body", 20_000_000, 4, 25.0) as src:
+        frames = list(src)
+    tr.step(frames[0])
+    J = tr.last_single.copy()
+    tr.last = (J + np.array([80.0, 0.0, 0.0]), tr.last[1])      # a tracked pose 80 px to the right
+    box, _ = tr._tracked_box(frames[1])
+    want = box_from_points(J[:, :2], model.margin)
+    assert (box.cx, box.cy) == pytest.approx((want.cx, want.cy))
+    model.close()

@@ -198,6 +198,7 @@ class Tracker:
         self.solver.reset()
         self.history: deque = deque(maxlen=max(self.cfg.durations, default=0) + 1)  # (image, Ĵ, root depth)
         self.last: tuple | None = None   # (Ĵ 2.5D, root depth) of the previous frame, None when no track
+        self.last_single: np.ndarray | None = None   # J 2.5D (single-frame) of the previous frame
         self.box: CropBox | None = None  # the previous frame's box
         self.frames = 0
         self.lost = 0
@@ -309,7 +310,10 @@ class Tracker:
     def _tracked_box(self, frame: Frame):
         """The box (and depth centre, None for RGB) around the previous frame's tracked pose."""
         P_prev, centre = self.last
-        return self._next_box(P_prev, centre, frame), (centre if frame.modality == "depth" else None)
+        # Around the previous single-frame pose, not the tracked one: the tracked pose carries the bone and
+        # displacement terms, and a box that follows them feeds their errors back into the next crop.
+        J_prev = self.last_single if self.last_single is not None else P_prev
+        return self._next_box(J_prev, centre, frame), (centre if frame.modality == "depth" else None)
 
     def _temporal_inputs(self, frame: Frame, J, lat):
         """The temporal graph's batch: every duration ``d`` whose frame ``t - d`` is in this track.
@@ -395,6 +399,7 @@ class Tracker:
         lat["postprocess"] = (time.perf_counter() - t0) * 1e3
         self.history.append((image, P, z_root))
         self.last = (P, z_root)
+        self.last_single = J
         self.box = box
         self.frames += 1
         lat["total"] = (time.monotonic() - frame.t_capture) * 1e3
@@ -407,6 +412,7 @@ class Tracker:
         self.solver.reset()
         self.history.clear()
         self.last = None
+        self.last_single = None
         self.box = None
         self.lost += 1
         lat["total"] = (time.monotonic() - frame.t_capture) * 1e3
