@@ -498,8 +498,8 @@ def init_from(net: torch.nn.Module, path) -> list[str]:
     another architecture, e.g. the correlation network from a pose network)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"init weights {path} not found: train that network first (or set init= to "
-                                "an existing weights file, or init= to start from scratch)")
+        raise FileNotFoundError(f"init weights {path} not found: train that network first, point init= at "
+                                "an existing weights file, or pass init= (empty) to start from scratch")
     src = load_weights(path)[0].state_dict()
     own = net.state_dict()
     copied = []
