@@ -334,10 +334,11 @@ def test_box_follows_the_single_frame_pose_not_the_tracked_one():
     tr = Tracker(model, TrackerConfig(durations=(1,), alpha=1.0, gamma=0.3))
     with SyntheticSource("body", 20_000_000, 4, 25.0) as src:
         frames = list(src)
-    tr.step(frames[0])
-    J = tr.last_single.copy()
-    tr.last = (J + np.array([80.0, 0.0, 0.0]), tr.last[1])      # a tracked pose 80 px to the right
+    r = tr.step(frames[0])
+    J, P = r.single_2p5d, r.joints_2p5d
+    assert np.abs(P - J).max() > 0.5                        # the bone term moved the tracked pose
     box, _ = tr._tracked_box(frames[1])
-    want = box_from_points(J[:, :2], model.margin)
-    assert (box.cx, box.cy) == pytest.approx((want.cx, want.cy))
+    want, tracked = box_from_points(J[:, :2], model.margin), box_from_points(P[:, :2], model.margin)
+    assert (box.cx, box.cy, box.size) == pytest.approx((want.cx, want.cy, want.size))
+    assert (box.cx, box.cy, box.size) != pytest.approx((tracked.cx, tracked.cy, tracked.size))
     model.close()

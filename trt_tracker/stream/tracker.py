@@ -197,8 +197,10 @@ class Tracker:
     def reset(self) -> None:
         self.solver.reset()
         self.history: deque = deque(maxlen=max(self.cfg.durations, default=0) + 1)  # (image, Ĵ, root depth)
-        self.last: tuple | None = None   # (Ĵ 2.5D, root depth) of the previous frame, None when no track
-        self.last_single: np.ndarray | None = None   # J 2.5D (single-frame) of the previous frame
+        # (single-frame J 2.5D, root depth) of the previous frame, None when no track.  The next box follows J,
+        # not the tracked pose: the tracked pose carries the bone and displacement terms, and a box that
+        # followed them would feed their errors back into the next crop.
+        self.last: tuple | None = None
         self.box: CropBox | None = None  # the previous frame's box
         self.frames = 0
         self.lost = 0
@@ -249,7 +251,7 @@ class Tracker:
                                      self.sk.root), "bones"
 
     def _next_box(self, P_prev, z_prev, frame) -> CropBox:
-        """The box around the previous tracked pose, its size held within bounds.
+        """The box around a previous pose, its size held within bounds.
 
         A box is only as good as the pose it comes from: a pose predicted
         too small gives a smaller box, in which the next pose is predicted
@@ -308,11 +310,8 @@ class Tracker:
         return box, centre
 
     def _tracked_box(self, frame: Frame):
-        """The box (and depth centre, None for RGB) around the previous frame's tracked pose."""
-        P_prev, centre = self.last
-        # Around the previous single-frame pose, not the tracked one: the tracked pose carries the bone and
-        # displacement terms, and a box that follows them feeds their errors back into the next crop.
-        J_prev = self.last_single if self.last_single is not None else P_prev
+        """The box (and depth centre, None for RGB) around the previous frame's single-frame pose."""
+        J_prev, centre = self.last
         return self._next_box(J_prev, centre, frame), (centre if frame.modality == "depth" else None)
 
     def _temporal_inputs(self, frame: Frame, J, lat):
@@ -398,8 +397,7 @@ class Tracker:
             J_cam = p2p5d_to_cam(J, intr, z_root, self.sk.root)
         lat["postprocess"] = (time.perf_counter() - t0) * 1e3
         self.history.append((image, P, z_root))
-        self.last = (P, z_root)
-        self.last_single = J
+        self.last = (J, z_root)
         self.box = box
         self.frames += 1
         lat["total"] = (time.monotonic() - frame.t_capture) * 1e3
@@ -412,7 +410,6 @@ class Tracker:
         self.solver.reset()
         self.history.clear()
         self.last = None
-        self.last_single = None
         self.box = None
         self.lost += 1
         lat["total"] = (time.monotonic() - frame.t_capture) * 1e3
