@@ -20,10 +20,11 @@ Four measurements, each after a warm-up, as medians and p95/p99 (DESIGN section 
    postprocess, sink, other) and camera to result (the frame's capture time to
    the sink having written it) p50/p95/p99, achieved fps, dropped frames, and
    the share of camera to result spent outside the two networks.
-3. **many streams batched**: N streams stepped together (:class:`BatchedTracker`):
-   one frame-graph call of batch N, one temporal call of batch N x |D|, N solver
-   updates; streams x fps and per-step latency, beside N independent trackers
-   on the same frames.
+3. **many streams batched**: N streams stepped together by one
+   :class:`~trt_tracker.stream.tracker.Tracker` of N streams (``step_batch``):
+   one crop pass, one frame-graph call of batch N, one temporal call of batch
+   N x |D|, N solver updates; streams x fps and per-step latency, beside N
+   independent trackers on the same frames.
 4. **full-size networks** (CUDA only): the papers' ResNet-50 256x256 body
    networks, random weights, batch 1 and 8, FP32 and FP16 autocast.
 
@@ -312,100 +313,6 @@ def warm_model(model, n_durations: int, calls: int = 5) -> None:
 
 
 # ------------------------------------------------------------------ 3. many streams batched
-class BatchedTracker:
-    """N independent tracks stepped together: one frame-graph call for all, one temporal-graph call for all.
-
-    ``BatchedTracker(model, config, streams)``; ``step(frames) -> [TrackResult]``
-    (one frame per stream, in stream order).  Each track keeps its state in its
-    own :class:`~trt_tracker.stream.tracker.Tracker` and every per-track piece of
-    work is that tracker's own phase (box, crop, temporal inputs, solve, loss
-    test, camera space), so a batched track equals a single-stream one up to
-    the networks' batch-size rounding.  Only the network calls are batched:
-    frame graph batch N (also for the initialiser's refinement passes of the
-    tracks that start), temporal graph batch sum |D| (N x |D| once every track
-    has |D| frames).  ``step_ms`` holds the last step's stage times (ms): preprocess (every crop),
-    frame_graph, temporal_graph, and solve (the N solver updates with their loss tests and camera space).
-    """
-
-    def __init__(self, model, config, streams: int):
-        from trt_tracker.stream.tracker import Tracker
-
-        if streams < 1:
-            raise ValueError(f"streams must be >= 1, got {streams}")
-        self.model = model
-        self.cfg = config
-        self.trackers = [Tracker(model, config) for _ in range(streams)]
-        self.step_ms: dict = {}
-
-    def _frame_graph(self, idx, frames, boxes, centres, lats):
-        """One frame-graph call for the tracks ``idx``: {track: (J, B)}."""
-        t0 = time.perf_counter()
-        tfs = [self.trackers[i].codec.transform(boxes[i]) for i in idx]
-        x = np.stack([self.trackers[i]._crop(frames[i].image, tf, centres[i]) for i, tf in zip(idx, tfs)])
-        t1 = time.perf_counter()
-        Jn, Bn = self.model.frame(x)
-        t2 = time.perf_counter()
-        for i in idx:
-            lats[i]["preprocess"] = lats[i].get("preprocess", 0.0) + (t1 - t0) * 1e3
-            lats[i]["frame_graph"] = lats[i].get("frame_graph", 0.0) + (t2 - t1) * 1e3
-        self.step_ms["preprocess"] += (t1 - t0) * 1e3
-        self.step_ms["frame_graph"] += (t2 - t1) * 1e3
-        return {i: self.trackers[i]._decode_frame(Jn[j], Bn[j], tf) for j, (i, tf) in enumerate(zip(idx, tfs))}
-
-    def step(self, frames) -> list:
-        n = len(self.trackers)
-        if len(frames) != n:
-            raise ValueError(f"step needs one frame per stream ({n}), got {len(frames)}")
-        self.step_ms = dict.fromkeys(("preprocess", "frame_graph", "temporal_graph", "solve"), 0.0)
-        t_start = time.monotonic()
-        lats = [{"queue": (t_start - f.t_capture) * 1e3} for f in frames]
-        results, status, boxes, centres = [None] * n, [None] * n, [None] * n, [None] * n
-        for i, (tr, f) in enumerate(zip(self.trackers, frames)):
-            tr._check_frame(f)
-            if tr.last is not None:
-                status[i] = "track"
-                boxes[i], centres[i] = tr._tracked_box(f)
-                continue
-            first = tr._initial_box(f)
-            if first is None:
-                results[i] = tr._lost(f, lats[i], "no valid depth in the frame")
-            else:
-                status[i] = "init"
-                boxes[i], centres[i] = first
-        starting = [i for i in range(n) if status[i] == "init"]
-        for _ in range(max(0, self.cfg.init_passes - 1) if starting else 0):
-            JB = self._frame_graph(starting, frames, boxes, centres, lats)
-            for i in starting:
-                boxes[i], centres[i] = self.trackers[i]._refined_box(frames[i], JB[i][0], centres[i])
-        active = [i for i in range(n) if results[i] is None]
-        JB = self._frame_graph(active, frames, boxes, centres, lats) if active else {}
-
-        t0 = time.perf_counter()
-        inputs = {i: self.trackers[i]._temporal_inputs(frames[i], JB[i][0], lats[i]) for i in active}
-        self.step_ms["preprocess"] += (time.perf_counter() - t0) * 1e3
-        deltas = {i: {} for i in active}
-        pairing = [i for i in active if inputs[i][0]]
-        if pairing:
-            t1 = time.perf_counter()
-            Dn = self.model.temporal(np.concatenate([inputs[i][1] for i in pairing]),
-                                     np.concatenate([inputs[i][2] for i in pairing]))
-            dt = (time.perf_counter() - t1) * 1e3
-            self.step_ms["temporal_graph"] = dt
-            o = 0
-            for i in pairing:
-                ds, _, _, tfs = inputs[i]
-                deltas[i] = self.trackers[i]._decode_deltas(Dn[o:o + len(ds)], ds, tfs)
-                lats[i]["temporal_graph"] = dt
-                o += len(ds)
-        t0 = time.perf_counter()
-        for i in active:
-            J, B = JB[i]
-            results[i] = self.trackers[i]._finish(frames[i], lats[i], status[i], boxes[i], centres[i], J, B,
-                                                  deltas[i], inputs[i][0])
-        self.step_ms["solve"] = (time.perf_counter() - t0) * 1e3
-        return results
-
-
 def stream_frames(kind: str, streams: int, frames: int, seed: int = SEED) -> list[list]:
     """``streams`` synthetic sequences (seeds seed, seed+1, ...) of ``frames`` frames each, in memory."""
     from trt_tracker.stream.sources import SyntheticSource
@@ -414,7 +321,7 @@ def stream_frames(kind: str, streams: int, frames: int, seed: int = SEED) -> lis
 
 
 def _step_each(trackers, frames) -> list:
-    """The reference for :class:`BatchedTracker`: independent trackers, one after the other."""
+    """The reference for a batched :class:`Tracker`: independent trackers, one after the other."""
     return [tr.step(f) for tr, f in zip(trackers, frames)]
 
 
@@ -439,9 +346,9 @@ def _time_steps(step, seqs, warmup: int, steps: int, batched=None):
 
 
 def multi_stream(model, durations, streams, steps: int, warmup: int, sequences) -> list[dict]:
-    """Streams x fps and step latency of :class:`BatchedTracker`, beside N independent trackers."""
+    """Streams x fps and step latency of one :class:`Tracker` of N streams, beside N independent trackers."""
     from trt_tracker.stream.app import tracker_config
-    from trt_tracker.stream.tracker import Tracker
+    from trt_tracker.stream.tracker import STEP_STAGES, Tracker
 
     cfg = tracker_config(model.manifest, durations)
     rows = []
@@ -449,8 +356,8 @@ def multi_stream(model, durations, streams, steps: int, warmup: int, sequences) 
         seqs = sequences[:n]
         warm_model(model, n * len(cfg.durations))
 
-        bt = BatchedTracker(model, cfg, n)
-        b_s, b_stages, b_wall = _time_steps(bt.step, seqs, warmup, steps, bt)
+        bt = Tracker(model, cfg, streams=n)
+        b_s, b_stages, b_wall = _time_steps(bt.step_batch, seqs, warmup, steps, bt)
         singles = [Tracker(model, cfg) for _ in range(n)]
         i_s, _, i_wall = _time_steps(functools.partial(_step_each, singles), seqs, warmup, steps)
         row = {"backend": f"{model.backend_name}:{model.device}", "model": model.dir.name,
@@ -458,7 +365,7 @@ def multi_stream(model, durations, streams, steps: int, warmup: int, sequences) 
                "frame_batch": n, "temporal_batch": n * len(cfg.durations),
                "step_ms": common.summary(b_s, "ms"), "streams_x_fps": n * steps / b_wall,
                "step_stages_ms": {k: common.summary(np.array([st[k] for st in b_stages]) / 1e3, "ms")
-                                  for k in ("preprocess", "frame_graph", "temporal_graph", "solve")},
+                                  for k in STEP_STAGES},
                "independent": {"step_ms": common.summary(i_s, "ms"), "streams_x_fps": n * steps / i_wall}}
         row["speedup_vs_independent"] = row["streams_x_fps"] / row["independent"]["streams_x_fps"]
         rows.append(row)

@@ -525,6 +525,37 @@ def test_gpu_pairs_layout(make_pre, host, rng, modality):
 
 
 @pytest.mark.gpu
+@pytest.mark.parametrize("modality", ["rgb", "depth"])
+def test_gpu_crop_batch_places_every_job_like_the_gpu_crops(make_pre, rng, modality):
+    """The tracker's batched pass on the GPU: every job lands in its output, item and channels, equal to
+    that box cropped alone by the same kernels (and near OpenCV's crop_input, the CPU pass)."""
+    import cupy
+
+    from trt_tracker.codec import CropJob
+
+    codec = CODECS[64]
+    C, S = gp.CHANNELS[modality], codec.input_size
+    pre = make_pre(codec, modality)
+    a, b = make_frame(rng, modality, 120, 160), make_frame(rng, modality, 120, 160)
+    tfs = make_transforms(rng, codec, 120, 160, 3)
+    c = [900.0, 1000.0, 1100.0] if modality == "depth" else [None] * 3
+    jobs = [CropJob(a, tfs[0], c[0], 0, 1), CropJob(b, tfs[1], c[1], 0, 0),
+            CropJob(b, tfs[2], c[2], 1, 0, 0), CropJob(a, tfs[2], c[2], 1, 0, C)]
+    x, pairs = pre.crop_batch(jobs, (np.zeros((2, C, S, S), np.float32), np.zeros((1, 2 * C, S, S), np.float32)))
+
+    def alone(img, tf, centre):
+        return cupy.asnumpy(pre.crops(img, [tf], None if centre is None else [centre]))[0]
+
+    np.testing.assert_array_equal(x[1], alone(a, tfs[0], c[0]))
+    np.testing.assert_array_equal(x[0], alone(b, tfs[1], c[1]))
+    np.testing.assert_array_equal(pairs[0, :C], alone(b, tfs[2], c[2]))
+    np.testing.assert_array_equal(pairs[0, C:], alone(a, tfs[2], c[2]))
+    cpu = codec.crop_batch(jobs, (np.zeros_like(x), np.zeros_like(pairs)), modality)
+    assert_matches_opencv(x, cpu[0], modality, opencv_tolerance())
+    assert_matches_opencv(pairs, cpu[1], modality, opencv_tolerance())
+
+
+@pytest.mark.gpu
 def test_gpu_auto_falls_back_to_nvrtc(compiled_dir, tmp_path, rng):
     codec = CODECS[64]
     only_source = tmp_path / "only_source"

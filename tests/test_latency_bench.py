@@ -1,5 +1,5 @@
-"""``trt-tracker bench latency`` (benchmarks/latency.py): result structure, the batched multi-stream
-tracker against independent trackers, and clear errors.  No assertion here depends on speed."""
+"""``trt-tracker bench latency`` (benchmarks/latency.py): result structure and clear errors (the batched
+tracker it times is tested in test_tracker.py).  No assertion here depends on speed."""
 from __future__ import annotations
 
 import json
@@ -64,69 +64,6 @@ def test_percentiles_are_ordered_and_stages_add_up_to_camera_to_result(quick_res
     for m in r["multi_stream"]:
         assert _ordered(m["step_ms"]) and _ordered(m["independent"]["step_ms"])
         assert m["temporal_batch"] == m["streams"] * len(m["durations"])
-
-
-class CountingModel:
-    """A TrackerModel that records the batch size of every network call."""
-
-    def __init__(self, model):
-        self._m = model
-        self.calls = []
-
-    def frame(self, x):
-        self.calls.append(("frame", len(x)))
-        return self._m.frame(x)
-
-    def temporal(self, pairs, related):
-        self.calls.append(("temporal", len(pairs)))
-        return self._m.temporal(pairs, related)
-
-    def __getattr__(self, name):
-        return getattr(self._m, name)
-
-
-@pytest.mark.parametrize("model_dir", ["export/body-lite", "export/hand-lite"])
-def test_batched_streams_equal_independent_trackers(model_dir):
-    """The fast path (one network call per graph for all streams) against the slow reference."""
-    from trt_tracker.stream.model import TrackerModel
-    from trt_tracker.stream.tracker import Tracker, TrackerConfig
-
-    n, T, ds = 3, 6, (1, 2)
-    with TrackerModel(model_dir, threads=1) as m:
-        kind = "hand" if m.modality == "depth" else "body"
-        seqs = latency.stream_frames(kind, n, T)
-        cfg = TrackerConfig(durations=ds, gamma=3.0)
-        counted = CountingModel(m)
-        bt = latency.BatchedTracker(counted, cfg, n)
-        refs = [Tracker(m, cfg) for _ in range(n)]
-        batched_steps = 0
-        for t in range(T):
-            frames = [s[t] for s in seqs]
-            counted.calls.clear()
-            got = bt.step(frames)
-            want = [tr.step(f) for tr, f in zip(refs, frames)]
-            for g, w in zip(got, want):
-                assert g.status == w.status and g.durations == w.durations
-                if w.joints_2p5d is None:
-                    assert g.joints_2p5d is None
-                    continue
-                np.testing.assert_allclose(g.joints_2p5d, w.joints_2p5d, atol=1e-3)
-                np.testing.assert_allclose(g.joints_cam, w.joints_cam, atol=1e-2)
-                np.testing.assert_allclose(g.single_2p5d, w.single_2p5d, atol=1e-3)
-            if t >= max(ds) and all(w.status == "track" for w in want):
-                assert counted.calls == [("frame", n), ("temporal", n * len(ds))]
-                batched_steps += 1
-        assert batched_steps > 0, "no step tracked every stream with all durations"
-
-
-def test_batched_tracker_wants_one_frame_per_stream():
-    from trt_tracker.stream.model import TrackerModel
-    from trt_tracker.stream.tracker import TrackerConfig
-
-    with TrackerModel("export/body-lite", threads=1) as m:
-        bt = latency.BatchedTracker(m, TrackerConfig(durations=(1,)), 2)
-        with pytest.raises(ValueError, match="one frame per stream"):
-            bt.step([])
 
 
 @pytest.mark.parametrize("argv, words", [

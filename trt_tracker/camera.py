@@ -15,6 +15,7 @@ arrays.  Both frames of a temporal pair are cropped with one box.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -205,6 +206,11 @@ def grid_affine(in_size: int, out_size: int) -> np.ndarray:
     return np.array([[s, 0.0, 0.5 * s - 0.5], [0.0, s, 0.5 * s - 0.5]])
 
 
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
 @dataclass(frozen=True)
 class CropTransform:
     """The maps between full image, crop and heatmap for one box.
@@ -219,19 +225,25 @@ class CropTransform:
     rotation_deg: float = 0.0
     flip: bool = False
 
-    @property
+    # The maps are computed once per transform (the tracker decodes every crop's outputs through them) and
+    # returned read-only, so a caller cannot change the transform by writing into one.
+    @cached_property
     def image_to_crop(self) -> np.ndarray:
-        return crop_affine(self.box, self.input_size, self.rotation_deg, self.flip)
+        return _frozen(crop_affine(self.box, self.input_size, self.rotation_deg, self.flip))
 
-    @property
+    @cached_property
     def crop_to_image(self) -> np.ndarray:
-        return invert_affine(self.image_to_crop)
+        return _frozen(invert_affine(self.image_to_crop))
 
-    @property
+    @cached_property
     def image_to_heatmap(self) -> np.ndarray:
         if self.heatmap_size is None:
             raise ValueError("this CropTransform has no heatmap_size")
-        return compose_affine(grid_affine(self.input_size, self.heatmap_size), self.image_to_crop)
+        return _frozen(compose_affine(grid_affine(self.input_size, self.heatmap_size), self.image_to_crop))
+
+    @cached_property
+    def heatmap_to_image(self) -> np.ndarray:
+        return _frozen(invert_affine(self.image_to_heatmap))
 
     def to_crop(self, P):
         return apply_affine(self.image_to_crop, P)
@@ -243,7 +255,7 @@ class CropTransform:
         return apply_affine(self.image_to_heatmap, P)
 
     def from_heatmap(self, P):
-        return apply_affine(invert_affine(self.image_to_heatmap), P)
+        return apply_affine(self.heatmap_to_image, P)
 
     def warp(self, image: np.ndarray, interpolation: str = "linear", border_value=0) -> np.ndarray:
         """Crop (and resize, rotate, flip) an image (H, W[, C]) to ``input_size`` square with OpenCV."""

@@ -14,6 +14,7 @@ PyTorch).  For one crop (:class:`~trt_tracker.camera.CropTransform`):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
@@ -21,6 +22,18 @@ from .camera import CropTransform
 
 RGB_MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255
 RGB_STD = np.array([0.229, 0.224, 0.225], np.float32) * 255
+
+
+class CropJob(NamedTuple):
+    """One crop of a batch: ``image`` cut with ``transform`` (and, for depth, normalised about ``centre_mm``)
+    into channels ``[channel, channel + C)`` of item ``row`` of output array ``out``."""
+
+    image: np.ndarray
+    transform: CropTransform
+    centre_mm: float | None
+    out: int
+    row: int
+    channel: int = 0
 
 
 @dataclass(frozen=True)
@@ -63,15 +76,15 @@ class PoseCodec:
     def decode_vectors(self, V: np.ndarray, tf: CropTransform) -> np.ndarray:
         V = np.asarray(V, np.float64)
         out = V.copy()
-        Ai = np.linalg.inv(tf.image_to_heatmap[:, :2])
+        Ai = tf.heatmap_to_image[:, :2]
         out[..., :2] = V[..., :2] @ Ai.T
         if out.shape[-1] > 2:
             out[..., 2] = V[..., 2] * self.z_scale
         return out
 
     # ----------------------------------------------------------- images
-    def encode_rgb(self, crop: np.ndarray) -> np.ndarray:
-        """(S, S, 3) uint8 crop -> (3, S, S) float32, C-contiguous.
+    def encode_rgb(self, crop: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """(S, S, 3) uint8 crop -> (3, S, S) float32, C-contiguous (written into ``out`` when given).
 
         ``(crop - mean) / std`` written channel-first into one array: the same
         float32 operations as on the HWC image (bit-identical), without the
@@ -81,13 +94,15 @@ class PoseCodec:
         crop = np.asarray(crop)
         if crop.dtype != np.uint8 or crop.ndim != 3 or crop.shape[2] != 3:
             raise ValueError(f"expected an (S, S, 3) uint8 RGB crop, got {crop.shape} {crop.dtype}")
-        out = np.empty((3,) + crop.shape[:2], np.float32)
+        if out is None:
+            out = np.empty((3,) + crop.shape[:2], np.float32)
         np.subtract(crop.transpose(2, 0, 1), RGB_MEAN[:, None, None], out=out)
         np.divide(out, RGB_STD[:, None, None], out=out)
         return out
 
-    def encode_depth(self, crop: np.ndarray, centre_mm: float) -> np.ndarray:
-        """(S, S) uint16 mm crop -> (1, S, S) float32; 0 (no reading) counts as far."""
+    def encode_depth(self, crop: np.ndarray, centre_mm: float, out: np.ndarray | None = None) -> np.ndarray:
+        """(S, S) uint16 mm crop -> (1, S, S) float32 (written into ``out`` when given); 0 (no reading) counts
+        as far."""
         crop = np.asarray(crop)
         if crop.dtype != np.uint16 or crop.ndim != 2:
             raise ValueError(f"expected an (S, S) uint16 depth crop, got {crop.shape} {crop.dtype}")
@@ -96,12 +111,26 @@ class PoseCodec:
         d = (crop.astype(np.float32) - np.float32(centre_mm)) / np.float32(self.z_scale)
         d = np.clip(d, -1.0, 1.0)
         d[crop == 0] = 1.0
-        return d[None]
+        if out is None:
+            return d[None]
+        out[0] = d
+        return out
 
-    def crop_input(self, frame: np.ndarray, tf: CropTransform, modality: str, centre_mm: float | None = None):
-        """Warp a full frame to the crop and normalise it: (C, S, S) float32."""
+    def crop_input(self, frame: np.ndarray, tf: CropTransform, modality: str, centre_mm: float | None = None,
+                   out: np.ndarray | None = None):
+        """Warp a full frame to the crop and normalise it: (C, S, S) float32 (written into ``out`` when given,
+        e.g. one item of a batch)."""
         if modality == "rgb":
-            return self.encode_rgb(tf.warp(frame, "linear", 0))
+            return self.encode_rgb(tf.warp(frame, "linear", 0), out)
         if centre_mm is None:
             raise ValueError("a depth crop needs centre_mm (the depth the cube is centred on)")
-        return self.encode_depth(tf.warp(frame, "nearest", 0), centre_mm)
+        return self.encode_depth(tf.warp(frame, "nearest", 0), centre_mm, out)
+
+    def crop_batch(self, jobs: Sequence[CropJob], outs: Sequence[np.ndarray], modality: str):
+        """Cut every job into its place in ``outs`` (float32 ``(N, C_total, S, S)`` arrays): the CPU reference
+        of one batched preprocessing pass (:meth:`GpuPreprocessor.crop_batch` is the GPU one)."""
+        C = 3 if modality == "rgb" else 1
+        for j in jobs:
+            self.crop_input(j.image, j.transform, modality, j.centre_mm,
+                            out=outs[j.out][j.row, j.channel:j.channel + C])
+        return outs

@@ -278,6 +278,25 @@ class GpuPreprocessor:
                 self._launch(self._upload(frame_cur), mats, centres, out, self.channels)
         return out
 
+    def crop_batch(self, jobs, outs):
+        """:meth:`PoseCodec.crop_batch` on the GPU: every :class:`~trt_tracker.codec.CropJob` cut into its
+        place in the host arrays ``outs``; each distinct image is uploaded once and cut with all its boxes in
+        one launch, and each output comes back in one device->host copy."""
+        cp = self._cp
+        groups: dict[int, list] = {}
+        for j in jobs:
+            groups.setdefault(id(j.image), []).append(j)
+        with cp.cuda.Device(self.device):
+            dev = [cp.empty(o.shape, np.float32) for o in outs]
+            for g in groups.values():
+                x = self.crops(g[0].image, [j.transform for j in g],
+                               [j.centre_mm for j in g] if self.modality == "depth" else None)
+                for i, j in enumerate(g):
+                    dev[j.out][j.row, j.channel:j.channel + self.channels] = x[i]
+            for o, d in zip(outs, dev):
+                o[...] = cp.asnumpy(d)
+        return outs
+
     # ------------------------------------------------------------ helpers
     def _matrices(self, transforms: Sequence[CropTransform]):
         """(N, 6) float32 crop->image maps on the device."""

@@ -1,23 +1,33 @@
-"""The online tracker of DESIGN §4: crop -> frame graph -> temporal graph -> online solver.
+"""The online tracker of DESIGN §4: localise -> crop -> frame graph -> temporal graph -> solve -> finish.
 
-One :meth:`Tracker.step` per frame:
+One :class:`Tracker` tracks a batch of ``streams`` independent streams (many
+cameras in one process); a single stream is a batch of one.  Each
+:meth:`Tracker.step_batch` takes one frame per stream (or None for a stream
+with no new frame) and runs the public phases on all of them:
 
-1. **box**: around the previous tracked pose (``margin`` as in training), or
-   from the initialiser when there is no track: the full frame for a body (two
-   refinement passes of the frame graph), the nearest depth blob for a hand;
-2. **frame graph** on the crop: single-frame joints ``J[t]`` and bones ``B[t]``
-   pooled at ``J[t]``'s parents;
-3. **temporal graph**, one batched call for all durations ``d`` whose frame
-   ``t - d`` is in the track: the pair ``[I(t-d), I(t)]`` cropped with one box
-   around ``Ĵ[t-d]`` and ``J[t]`` (as in training: a box around both frames'
-   poses), related joints ``Ĵ[t-d]`` -> displacements ``Δd[t]``;
-4. **solver**: ``Ĵ[t] = OnlineSolver.update(J[t], B[t], {d: Δd[t]})``;
-5. camera space with the root depth: ground truth where the frame carries it
-   and the RGB protocol asks for it, the depth map for depth frames, else
-   fitted to the skeleton's nominal bone lengths (a monocular RGB camera knows
-   no absolute depth).
+1. :meth:`~Tracker.localise`: each stream's box: around its previous
+   single-frame pose (``margin`` as in training, size held within bounds), or
+   from the initialiser when there is no track: the full frame for a body
+   (refinement passes of the frame graph, batched over the starting
+   streams), the nearest depth blob for a hand;
+2. :meth:`~Tracker.crop`: one batched preprocessing pass (CPU: OpenCV, GPU: the
+   CUDA kernels) cuts every crop of the step: each stream's frame crop and,
+   for every duration ``d`` whose frame ``t - d`` is in the track, the pair
+   ``[I(t-d), I(t)]`` cropped with one box around ``Ĵ[t-d]`` and the previous
+   single-frame pose (where ``J[t]`` is expected), with the related joints
+   ``Ĵ[t-d]`` in that crop;
+3. :meth:`~Tracker.frame_graph`: one call for every stream: single-frame joints
+   ``J[t]`` and bones ``B[t]`` pooled at ``J[t]``'s parents;
+4. :meth:`~Tracker.temporal_graph`: one call for every pair of every stream ->
+   displacements ``Δd[t]`` (independent of the frame graph's outputs);
+5. :meth:`~Tracker.solve`: ``Ĵ[t] = OnlineSolver.update(J[t], B[t], {d: Δd[t]})`` per stream;
+6. :meth:`~Tracker.finish`: the loss test, camera space with the root depth
+   (ground truth where the frame carries it and the RGB protocol asks for it,
+   the depth map for depth frames, else fitted to the skeleton's nominal bone
+   lengths: a monocular RGB camera knows no absolute depth), and the
+   :class:`TrackResult`.
 
-A track is lost (and re-initialised on the next frame) when the tracked pose
+A track is lost (and re-initialised on its next frame) when the tracked pose
 leaves the image, collapses, or a depth frame has no valid depth near it.
 """
 from __future__ import annotations
@@ -28,7 +38,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..camera import CropBox, Intrinsics, box_from_points, p2p5d_to_cam
+from ..camera import CropBox, CropTransform, Intrinsics, box_from_points, p2p5d_to_cam
+from ..codec import CropJob
 from ..solver import OnlineSolver
 from ..solver import parse_durations as solver_parse_durations
 from .frame import Frame, SourceError
@@ -172,18 +183,66 @@ def root_depth_from_bones(P: np.ndarray, intr: Intrinsics, parents, lengths_mm, 
     return float(r.x)
 
 
-class Tracker:
-    """``Tracker(model, config)``; ``step(frame) -> TrackResult``; ``reset()`` forgets the track."""
+@dataclass
+class TrackState:
+    """One stream's track: what its next frame needs from the earlier ones."""
 
-    def __init__(self, model, config: TrackerConfig | None = None):
+    solver: OnlineSolver
+    history: deque               # (image, Ĵ 2.5D, root depth) of the last max(D) frames, newest last
+    # (single-frame J 2.5D, root depth) of the previous frame, None when there is no track.  The next box
+    # follows J, not the tracked pose: the tracked pose carries the bone and displacement terms, and a box
+    # that followed them would feed their errors back into the next crop.
+    last: tuple | None = None
+    box: CropBox | None = None   # the previous frame's box
+    frames: int = 0              # frames tracked
+    lost: int = 0                # frames lost
+
+    def forget(self) -> None:
+        self.solver.reset()
+        self.history.clear()
+        self.last = None
+        self.box = None
+
+
+@dataclass
+class StepItem:
+    """One stream's frame on its way through the phases of one step."""
+
+    stream: int
+    frame: Frame
+    lat: dict                            # this frame's stage latencies (ms)
+    status: str = ""                     # "init", "track" or "lost"
+    box: CropBox | None = None
+    centre: float | None = None          # depth frames: the depth (mm) the crops are normalised about
+    tf: CropTransform | None = None      # the frame crop's transform
+    durations: tuple = ()                # the durations with a pair this step
+    pair_tfs: list = field(default_factory=list)
+    J: np.ndarray | None = None          # single-frame J[t] (K, 3), image 2.5D
+    B: np.ndarray | None = None          # bones B[t] (K, 3)
+    deltas: dict = field(default_factory=dict)  # {d: Δd[t]}
+    P: np.ndarray | None = None          # tracked Ĵ[t]
+    result: TrackResult | None = None
+
+
+#: the stage times of :attr:`Tracker.step_ms` (ms, the whole batch)
+STEP_STAGES = ("preprocess", "frame_graph", "temporal_graph", "solve", "postprocess")
+
+
+class Tracker:
+    """``Tracker(model, config, streams=1)``; ``step(frame)`` (one stream) or ``step_batch(frames)`` (one frame
+    or None per stream) -> results; ``reset(stream=None)`` forgets one track or all.
+
+    ``step_ms`` holds the last step's stage times for the whole batch (ms).
+    """
+
+    def __init__(self, model, config: TrackerConfig | None = None, streams: int = 1):
+        if int(streams) < 1:
+            raise ValueError(f"streams must be >= 1, got {streams}")
         self.model = model
         self.cfg = config or TrackerConfig()
         self.sk = model.skeleton
         self.codec = model.codec
         self.C = 1 if model.modality == "depth" else 3
-        self.solver = OnlineSolver(self.sk, self.cfg.durations or (1,), alpha=self.cfg.alpha,
-                                   gammas=self.cfg.gamma if self.cfg.durations else 0.0,
-                                   window=max(self.cfg.window, max(self.cfg.durations, default=1)))
         self.gpu = None
         if self.cfg.preprocess == "gpu":
             from .gpu_preprocess import GpuPreprocessor, gpu_available
@@ -192,103 +251,202 @@ class Tracker:
             if not ok:
                 raise SourceError(f"GPU preprocessing asked for, but {why}; use --preprocess cpu")
             self.gpu = GpuPreprocessor(self.codec, model.modality)
-        self.reset()
+        window = max(self.cfg.window, max(self.cfg.durations, default=1))
+        self.tracks = [TrackState(OnlineSolver(self.sk, self.cfg.durations or (1,), alpha=self.cfg.alpha,
+                                               gammas=self.cfg.gamma if self.cfg.durations else 0.0,
+                                               window=window),
+                                  deque(maxlen=max(self.cfg.durations, default=0) + 1))
+                       for _ in range(int(streams))]
+        self.step_ms = dict.fromkeys(STEP_STAGES, 0.0)
 
-    def reset(self) -> None:
-        self.solver.reset()
-        self.history: deque = deque(maxlen=max(self.cfg.durations, default=0) + 1)  # (image, Ĵ, root depth)
-        # (single-frame J 2.5D, root depth) of the previous frame, None when no track.  The next box follows J,
-        # not the tracked pose: the tracked pose carries the bone and displacement terms, and a box that
-        # followed them would feed their errors back into the next crop.
-        self.last: tuple | None = None
-        self.box: CropBox | None = None  # the previous frame's box
-        self.frames = 0
-        self.lost = 0
+    @property
+    def streams(self) -> int:
+        return len(self.tracks)
+
+    def reset(self, stream: int | None = None) -> None:
+        """Forget the track of ``stream`` (every stream's when None); its next frame starts a new one."""
+        for st in self.tracks if stream is None else [self.tracks[stream]]:
+            st.forget()
+
+    # ----------------------------------------------------------- stepping
+    def step(self, frame: Frame) -> TrackResult:
+        """Track one frame of a single-stream tracker."""
+        if self.streams != 1:
+            raise ValueError(f"this tracker has {self.streams} streams: use step_batch with one frame per stream")
+        return self.step_batch([frame])[0]
+
+    def step_batch(self, frames) -> list:
+        """One frame (or None: nothing new) per stream -> one :class:`TrackResult` (or None) per stream."""
+        frames = list(frames)
+        if len(frames) != self.streams:
+            raise ValueError(f"step_batch needs one frame (or None) per stream ({self.streams}), got {len(frames)}")
+        self.step_ms = dict.fromkeys(STEP_STAGES, 0.0)
+        t_start = time.monotonic()
+        items = []
+        for i, f in enumerate(frames):
+            if f is not None:
+                self._check_frame(f)
+                items.append(StepItem(i, f, {"queue": (t_start - f.t_capture) * 1e3}))
+        self.localise(items)
+        live = [it for it in items if it.result is None]
+        x, pairs, related = self.crop(live)
+        self.frame_graph(live, x)
+        self.temporal_graph(live, pairs, related)
+        self.solve(live)
+        self.finish(live)
+        out = [None] * self.streams
+        for it in items:
+            out[it.stream] = it.result
+        return out
+
+    # ----------------------------------------------------------- phases
+    def localise(self, items) -> None:
+        """Each item's box (and depth centre): around its track's previous single-frame pose, or from the
+        initialiser for a stream without a track (its refinement passes batched over the starting streams);
+        an initialiser that finds nothing loses the frame."""
+        starting = []
+        for it in items:
+            st = self.tracks[it.stream]
+            if st.last is not None:
+                J_prev, z_prev = st.last
+                it.status = "track"
+                it.box = self._next_box(J_prev, z_prev, it.frame, st.box)
+                it.centre = z_prev if it.frame.modality == "depth" else None
+                continue
+            first = self._initial_box(it.frame)
+            if first is None:
+                self._lose(it, "no valid depth in the frame")
+                continue
+            it.status = "init"
+            it.box, it.centre = first
+            starting.append(it)
+        for _ in range(max(0, self.cfg.init_passes - 1) if starting else 0):
+            x, _, _ = self.crop(starting, pairs=False)
+            self.frame_graph(starting, x)
+            for it in starting:
+                it.box, it.centre = self._refined_box(it.frame, it.J, it.centre)
+
+    def crop(self, items, pairs: bool = True):
+        """One batched preprocessing pass for ``items``: frame crops (N, C, S, S) float32, and (``pairs``) the
+        temporal pairs (M, 2C, S, S) with their related joints (M, K, 2), M = the items' durations with a pair.
+        Sets each item's crop transforms and durations."""
+        t0 = time.perf_counter()
+        C, S, mod = self.C, self.codec.input_size, self.model.modality
+        jobs = []
+        for r, it in enumerate(items):
+            it.tf = self.codec.transform(it.box)
+            jobs.append(CropJob(it.frame.image, it.tf, it.centre, 0, r))
+        rels = []
+        if pairs:
+            for it in items:
+                st = self.tracks[it.stream]
+                ds = tuple(d for d in self.cfg.durations if d <= len(st.history)) if st.last is not None else ()
+                it.durations, it.pair_tfs = ds, []
+                for d in ds:
+                    img_p, P_p, z_p = st.history[-d]
+                    tf = self.codec.transform(box_from_points(np.concatenate([P_p[:, :2], st.last[0][:, :2]]),
+                                                              self.model.margin))
+                    c = z_p if mod == "depth" else None
+                    row = len(rels)
+                    jobs += [CropJob(img_p, tf, c, 1, row, 0), CropJob(it.frame.image, tf, c, 1, row, C)]
+                    rels.append(self.codec.encode_points(P_p, tf)[:, :2])
+                    it.pair_tfs.append(tf)
+        outs = (np.empty((len(items), C, S, S), np.float32), np.empty((len(rels), 2 * C, S, S), np.float32))
+        if jobs:
+            if self.gpu is not None:
+                self.gpu.crop_batch(jobs, outs)
+            else:
+                self.codec.crop_batch(jobs, outs, mod)
+        related = np.asarray(rels, np.float32).reshape(len(rels), self.sk.K, 2)
+        self._charge(items, "preprocess", t0)
+        return outs[0], outs[1], related
+
+    def frame_graph(self, items, x) -> None:
+        """One frame-graph call for every item: its ``J[t]`` and ``B[t]`` in the image."""
+        if not items:
+            return
+        t0 = time.perf_counter()
+        Jn, Bn = self.model.frame(x)
+        self._charge(items, "frame_graph", t0)
+        for i, it in enumerate(items):
+            it.J = self.codec.decode_points(Jn[i], it.tf)
+            it.B = self.codec.decode_vectors(Bn[i], it.tf)
+            it.B[self.sk.root] = 0.0
+
+    def temporal_graph(self, items, pairs, related) -> None:
+        """One temporal-graph call for every pair of every item: its ``{d: Δd[t]}`` in the image."""
+        if not len(pairs):
+            return
+        t0 = time.perf_counter()
+        Dn = self.model.temporal(pairs, related)
+        self._charge([it for it in items if it.durations], "temporal_graph", t0)
+        o = 0
+        for it in items:
+            it.deltas = {d: self.codec.decode_vectors(Dn[o + i], tf)
+                         for i, (d, tf) in enumerate(zip(it.durations, it.pair_tfs))}
+            o += len(it.durations)
+
+    def solve(self, items) -> None:
+        """Eq. 8 per stream: each item's tracked ``Ĵ[t]``."""
+        t0 = time.perf_counter()
+        for it in items:
+            if self.cfg.durations or self.cfg.alpha > 0:
+                it.P = self.tracks[it.stream].solver.update(it.J, it.B if self.cfg.alpha > 0 else None, it.deltas)
+            else:
+                it.P = it.J.copy()
+        self._charge(items, "solve", t0)
+
+    def finish(self, items) -> None:
+        """Loss tests, root depth and camera space; remember each tracked frame; each item's result."""
+        for it in items:
+            t0 = time.perf_counter()
+            st, frame, P, J = self.tracks[it.stream], it.frame, it.P, it.J
+            why = self._is_lost(P, frame.image)
+            if why:
+                self._lose(it, why)
+                continue
+            fallback = st.last[1] if st.last is not None else it.centre
+            z_root, z_src = self._root_depth(frame, P, fallback)
+            if z_root is None:
+                self._lose(it, "no valid depth at the root joint")
+                continue
+            P_cam = J_cam = None
+            if frame.intrinsics is not None:
+                P_cam = p2p5d_to_cam(P, frame.intrinsics, z_root, self.sk.root)
+                J_cam = p2p5d_to_cam(J, frame.intrinsics, z_root, self.sk.root)
+            st.history.append((frame.image, P, z_root))
+            st.last = (J, z_root)
+            st.box = it.box
+            st.frames += 1
+            dt = (time.perf_counter() - t0) * 1e3
+            it.lat["postprocess"] = dt
+            self.step_ms["postprocess"] += dt
+            it.lat["total"] = (time.monotonic() - frame.t_capture) * 1e3
+            it.result = TrackResult(index=frame.index, t_capture=frame.t_capture, timestamp=frame.timestamp,
+                                    status=it.status, joints_2p5d=P, joints_cam=P_cam, single_2p5d=J,
+                                    single_cam=J_cam, root_depth=z_root, root_depth_source=z_src,
+                                    box=tuple(it.box.as_array()), durations=it.durations, latency_ms=it.lat,
+                                    gt_joints_cam=frame.gt_joints_cam, frame=frame)
 
     # ----------------------------------------------------------- helpers
-    def _crop(self, image, tf, centre):
-        """(C, S, S) float32 network input of one crop (CPU: OpenCV; GPU: the CUDA kernels)."""
-        if self.gpu is not None:
-            x = self.gpu.crops(image, [tf], None if centre is None else [centre])
-            return self.gpu._cp.asnumpy(x[0])
-        return self.codec.crop_input(image, tf, self.model.modality, centre)
+    def _charge(self, items, stage: str, t0: float) -> None:
+        """A batched stage's time, to the step and to each item it served."""
+        dt = (time.perf_counter() - t0) * 1e3
+        self.step_ms[stage] += dt
+        for it in items:
+            it.lat[stage] = it.lat.get(stage, 0.0) + dt
 
-    def _frame_graph(self, image, box: CropBox, centre, lat):
-        t0 = time.perf_counter()
-        tf = self.codec.transform(box)
-        x = self._crop(image, tf, centre)[None]
-        t1 = time.perf_counter()
-        Jn, Bn = self.model.frame(x)
-        t2 = time.perf_counter()
-        lat["preprocess"] = lat.get("preprocess", 0.0) + (t1 - t0) * 1e3
-        lat["frame_graph"] = lat.get("frame_graph", 0.0) + (t2 - t1) * 1e3
-        return self._decode_frame(Jn[0], Bn[0], tf)
+    def _lose(self, it: StepItem, why: str) -> None:
+        st = self.tracks[it.stream]
+        st.forget()
+        st.lost += 1
+        f = it.frame
+        it.lat["total"] = (time.monotonic() - f.t_capture) * 1e3
+        it.status = "lost"
+        it.result = TrackResult(index=f.index, t_capture=f.t_capture, timestamp=f.timestamp, status="lost",
+                                single_2p5d=it.J, latency_ms=it.lat, gt_joints_cam=f.gt_joints_cam, frame=f,
+                                message=why)
 
-    def _decode_frame(self, Jn, Bn, tf):
-        """One crop's frame-graph outputs (network frame) -> ``J[t]`` (K, 3), ``B[t]`` (K, 3) in the image."""
-        J = self.codec.decode_points(Jn, tf)
-        B = self.codec.decode_vectors(Bn, tf)
-        B[self.sk.root] = 0.0
-        return J, B
-
-    def _root_depth(self, frame: Frame, P, fallback):
-        mode = self.cfg.root_depth
-        if mode == "auto":
-            mode = "depth" if frame.modality == "depth" else ("gt" if frame.gt_joints_cam is not None else "bones")
-        if mode == "gt":
-            if frame.gt_joints_cam is None:
-                raise SourceError("root depth 'gt' asked for, but the source has no ground truth; "
-                                  "use --root-depth auto")
-            return float(frame.gt_joints_cam[self.sk.root, 2]), "gt"
-        if mode == "depth":
-            if frame.modality != "depth":
-                raise SourceError("root depth 'depth' needs depth frames")
-            z = depth_at(frame.image, P[self.sk.root, :2])
-            return (z, "depth") if z is not None else (fallback, "previous")
-        if frame.intrinsics is None:
-            raise SourceError("camera-space joints need intrinsics; this source has none (pass --intrinsics)")
-        return root_depth_from_bones(P, frame.intrinsics, self.sk.parents, self.sk.bone_lengths_mm,
-                                     self.sk.root), "bones"
-
-    def _next_box(self, P_prev, z_prev, frame) -> CropBox:
-        """The box around a previous pose, its size held within bounds.
-
-        A box is only as good as the pose it comes from: a pose predicted
-        too small gives a smaller box, in which the next pose is predicted
-        smaller still.  So the size may change by at most ``box_rate`` per frame
-        and stays within ``box_limits`` x (the metric cube seen at the root
-        depth) for depth frames, or of the shorter image side for RGB.
-        """
-        box = box_from_points(P_prev[:, :2], self.model.margin)
-        size = box.size
-        if self.box is not None:
-            r = self.cfg.box_rate
-            size = float(np.clip(size, self.box.size / r, self.box.size * r))
-        H, W = frame.image.shape[:2]
-        if frame.modality == "depth" and frame.intrinsics is not None and z_prev:
-            ref = self.codec.cube_mm * frame.intrinsics.fx / z_prev
-            lo, hi = self.cfg.box_limits
-        else:
-            ref = float(min(H, W))
-            lo, hi = 0.15, 2.0
-        size = float(np.clip(size, lo * ref, hi * ref))
-        return CropBox(box.cx, box.cy, size)
-
-    def _is_lost(self, P, image) -> str:
-        if not np.all(np.isfinite(P)):
-            return "non-finite pose"
-        H, W = image.shape[:2]
-        inside = (P[:, 0] >= 0) & (P[:, 0] < W) & (P[:, 1] >= 0) & (P[:, 1] < H)
-        if inside.mean() < self.cfg.min_inside:
-            return "pose left the image"
-        ext = float(np.ptp(P[:, :2], axis=0).max())
-        if ext < 4.0:
-            return "pose collapsed"
-        return ""
-
-    # ----------------------------------------------------------- one frame
-    # step() runs these phases in order.  A caller that steps many tracks together runs the same
-    # phases per track with one network call per graph for all of them (benchmarks/latency.py).
     def _check_frame(self, frame: Frame) -> None:
         if frame.modality != self.model.modality:
             raise SourceError(f"the model {self.model.dir.name} tracks {self.model.modality} frames, the source "
@@ -309,109 +467,57 @@ class Tracker:
             centre = depth_at(frame.image, J[self.sk.root, :2]) or centre
         return box, centre
 
-    def _tracked_box(self, frame: Frame):
-        """The box (and depth centre, None for RGB) around the previous frame's single-frame pose."""
-        J_prev, centre = self.last
-        return self._next_box(J_prev, centre, frame), (centre if frame.modality == "depth" else None)
+    def _next_box(self, P_prev, z_prev, frame, box_prev) -> CropBox:
+        """The box around a previous pose, its size held within bounds.
 
-    def _temporal_inputs(self, frame: Frame, J, lat):
-        """The temporal graph's batch: every duration ``d`` whose frame ``t - d`` is in this track.
-
-        Returns (durations, pairs (n, 2C, S, S) float32, related (n, K, 2) float32, crop transforms);
-        ``n = 0`` at the start of a track.
+        A box is only as good as the pose it comes from: a pose predicted
+        too small gives a smaller box, in which the next pose is predicted
+        smaller still.  So the size may change by at most ``box_rate`` per frame
+        and stays within ``box_limits`` x (the metric cube seen at the root
+        depth) for depth frames, or of the shorter image side for RGB.
         """
-        ds = [d for d in self.cfg.durations if d <= len(self.history)]
-        if not ds:
-            return (), None, None, []
-        t0 = time.perf_counter()
-        C, S = self.C, self.codec.input_size
-        pairs = np.empty((len(ds), 2 * C, S, S), np.float32)
-        rels = np.empty((len(ds), self.sk.K, 2), np.float32)
-        tfs = []
-        for i, d in enumerate(ds):
-            img_p, P_p, z_p = self.history[-d]
-            tf = self.codec.transform(box_from_points(np.concatenate([P_p[:, :2], J[:, :2]]), self.model.margin))
-            c = z_p if frame.modality == "depth" else None
-            pairs[i, :C] = self._crop(img_p, tf, c)
-            pairs[i, C:] = self._crop(frame.image, tf, c)
-            rels[i] = self.codec.encode_points(P_p, tf)[:, :2]
-            tfs.append(tf)
-        lat["preprocess"] = lat.get("preprocess", 0.0) + (time.perf_counter() - t0) * 1e3
-        return tuple(ds), pairs, rels, tfs
-
-    def _decode_deltas(self, Dn, ds, tfs) -> dict:
-        """Temporal-graph outputs (n, K, 3) -> ``{d: Δd[t]}`` in the image."""
-        return {d: self.codec.decode_vectors(Dn[i], tfs[i]) for i, d in enumerate(ds)}
-
-    def step(self, frame: Frame) -> TrackResult:
-        t_start = time.monotonic()
-        lat = {"queue": (t_start - frame.t_capture) * 1e3}
-        self._check_frame(frame)
-        if self.last is None:
-            status = "init"
-            first = self._initial_box(frame)
-            if first is None:
-                return self._lost(frame, lat, "no valid depth in the frame")
-            box, centre = first
-            for _ in range(max(0, self.cfg.init_passes - 1)):
-                J, _ = self._frame_graph(frame.image, box, centre, lat)
-                box, centre = self._refined_box(frame, J, centre)
+        box = box_from_points(P_prev[:, :2], self.model.margin)
+        size = box.size
+        if box_prev is not None:
+            r = self.cfg.box_rate
+            size = float(np.clip(size, box_prev.size / r, box_prev.size * r))
+        H, W = frame.image.shape[:2]
+        if frame.modality == "depth" and frame.intrinsics is not None and z_prev:
+            ref = self.codec.cube_mm * frame.intrinsics.fx / z_prev
+            lo, hi = self.cfg.box_limits
         else:
-            status = "track"
-            box, centre = self._tracked_box(frame)
-        J, B = self._frame_graph(frame.image, box, centre, lat)
+            ref = float(min(H, W))
+            lo, hi = 0.15, 2.0
+        size = float(np.clip(size, lo * ref, hi * ref))
+        return CropBox(box.cx, box.cy, size)
 
-        # Temporal graph: every duration whose frame t-d is in this track, one batched call.
-        ds, pairs, rels, tfs = self._temporal_inputs(frame, J, lat)
-        deltas = {}
-        if ds:
-            t1 = time.perf_counter()
-            Dn = self.model.temporal(pairs, rels)
-            lat["temporal_graph"] = (time.perf_counter() - t1) * 1e3
-            deltas = self._decode_deltas(Dn, ds, tfs)
-        return self._finish(frame, lat, status, box, centre, J, B, deltas, ds)
+    def _root_depth(self, frame: Frame, P, fallback):
+        mode = self.cfg.root_depth
+        if mode == "auto":
+            mode = "depth" if frame.modality == "depth" else ("gt" if frame.gt_joints_cam is not None else "bones")
+        if mode == "gt":
+            if frame.gt_joints_cam is None:
+                raise SourceError("root depth 'gt' asked for, but the source has no ground truth; "
+                                  "use --root-depth auto")
+            return float(frame.gt_joints_cam[self.sk.root, 2]), "gt"
+        if mode == "depth":
+            if frame.modality != "depth":
+                raise SourceError("root depth 'depth' needs depth frames")
+            z = depth_at(frame.image, P[self.sk.root, :2])
+            return (z, "depth") if z is not None else (fallback, "previous")
+        if frame.intrinsics is None:
+            raise SourceError("camera-space joints need intrinsics; this source has none (pass --intrinsics)")
+        return root_depth_from_bones(P, frame.intrinsics, self.sk.parents, self.sk.bone_lengths_mm,
+                                     self.sk.root), "bones"
 
-    def _finish(self, frame: Frame, lat, status, box, centre, J, B, deltas, ds) -> TrackResult:
-        """Solve (Eq. 8), test for loss, lift to camera space and remember the frame."""
-        image = frame.image
-        t0 = time.perf_counter()
-        if self.cfg.durations or self.cfg.alpha > 0:
-            P = self.solver.update(J, B if self.cfg.alpha > 0 else None, deltas)
-        else:
-            P = J.copy()
-
-        lat["solve"] = (time.perf_counter() - t0) * 1e3
-
-        why = self._is_lost(P, image)
-        if why:
-            return self._lost(frame, lat, why, J)
-        fallback = self.last[1] if self.last is not None else centre
-        t0 = time.perf_counter()
-        z_root, z_src = self._root_depth(frame, P, fallback)
-        if z_root is None:
-            return self._lost(frame, lat, "no valid depth at the root joint", J)
-        intr = frame.intrinsics
-        P_cam = J_cam = None
-        if intr is not None:
-            P_cam = p2p5d_to_cam(P, intr, z_root, self.sk.root)
-            J_cam = p2p5d_to_cam(J, intr, z_root, self.sk.root)
-        lat["postprocess"] = (time.perf_counter() - t0) * 1e3
-        self.history.append((image, P, z_root))
-        self.last = (J, z_root)
-        self.box = box
-        self.frames += 1
-        lat["total"] = (time.monotonic() - frame.t_capture) * 1e3
-        return TrackResult(index=frame.index, t_capture=frame.t_capture, timestamp=frame.timestamp, status=status,
-                           joints_2p5d=P, joints_cam=P_cam, single_2p5d=J, single_cam=J_cam, root_depth=z_root,
-                           root_depth_source=z_src, box=tuple(box.as_array()), durations=tuple(ds), latency_ms=lat,
-                           gt_joints_cam=frame.gt_joints_cam, frame=frame)
-
-    def _lost(self, frame, lat, why, J=None) -> TrackResult:
-        self.solver.reset()
-        self.history.clear()
-        self.last = None
-        self.box = None
-        self.lost += 1
-        lat["total"] = (time.monotonic() - frame.t_capture) * 1e3
-        return TrackResult(index=frame.index, t_capture=frame.t_capture, timestamp=frame.timestamp, status="lost",
-                           single_2p5d=J, latency_ms=lat, gt_joints_cam=frame.gt_joints_cam, frame=frame, message=why)
+    def _is_lost(self, P, image) -> str:
+        if not np.all(np.isfinite(P)):
+            return "non-finite pose"
+        H, W = image.shape[:2]
+        inside = (P[:, 0] >= 0) & (P[:, 0] < W) & (P[:, 1] >= 0) & (P[:, 1] < H)
+        if inside.mean() < self.cfg.min_inside:
+            return "pose left the image"
+        ext = float(np.ptp(P[:, :2], axis=0).max())
+        if ext < 4.0:
+            return "pose collapsed"
+        return ""

@@ -1,0 +1,135 @@
+"""The batched tracker (stream/tracker.py): many streams in one Tracker equal independent single-stream
+trackers on the same frames, with one network call per graph per step, and one batched crop pass that
+equals cropping one box at a time."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trt_tracker.camera import CropBox
+from trt_tracker.codec import CropJob
+from trt_tracker.stream.model import TrackerModel
+from trt_tracker.stream.sources import SyntheticSource
+from trt_tracker.stream.tracker import Tracker, TrackerConfig
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class CountingModel:
+    """A TrackerModel that records the batch size of every network call."""
+
+    def __init__(self, model):
+        self._m = model
+        self.calls = []
+
+    def frame(self, x):
+        self.calls.append(("frame", len(x)))
+        return self._m.frame(x)
+
+    def temporal(self, pairs, related):
+        self.calls.append(("temporal", len(pairs)))
+        return self._m.temporal(pairs, related)
+
+    def __getattr__(self, name):
+        return getattr(self._m, name)
+
+
+def sequences(kind: str, n: int, T: int) -> list[list]:
+    return [list(SyntheticSource(kind, 20_000_000 + s, T, 25.0)) for s in range(n)]
+
+
+def _same(g, w) -> None:
+    assert g.status == w.status and g.durations == w.durations and g.message == w.message
+    if w.joints_2p5d is None:
+        assert g.joints_2p5d is None
+        return
+    np.testing.assert_allclose(g.joints_2p5d, w.joints_2p5d, atol=1e-3)
+    np.testing.assert_allclose(g.joints_cam, w.joints_cam, atol=1e-2)
+    np.testing.assert_allclose(g.single_2p5d, w.single_2p5d, atol=1e-3)
+    np.testing.assert_allclose(g.box, w.box, atol=1e-6)
+
+
+@pytest.mark.parametrize("model_dir", ["body-lite", "hand-lite"])
+def test_batched_streams_equal_independent_trackers(model_dir):
+    """The fast path (one crop pass, one network call per graph for all streams) against the slow reference."""
+    n, T, ds = 3, 6, (1, 2)
+    with TrackerModel(REPO / "export" / model_dir, threads=1) as m:
+        seqs = sequences("hand" if m.modality == "depth" else "body", n, T)
+        cfg = TrackerConfig(durations=ds, alpha=0.3, gamma=3.0)
+        counted = CountingModel(m)
+        bt = Tracker(counted, cfg, streams=n)
+        refs = [Tracker(m, cfg) for _ in range(n)]
+        batched_steps = 0
+        for t in range(T):
+            frames = [s[t] for s in seqs]
+            counted.calls.clear()
+            got = bt.step_batch(frames)
+            want = [tr.step(f) for tr, f in zip(refs, frames)]
+            for g, w in zip(got, want):
+                _same(g, w)
+            if t >= max(ds) and all(w.status == "track" for w in want):
+                assert counted.calls == [("frame", n), ("temporal", n * len(ds))]
+                batched_steps += 1
+        assert batched_steps > 0, "no step tracked every stream with all durations"
+
+
+def test_a_stream_without_a_frame_keeps_its_track():
+    """None for a stream: no result for it, its track untouched; the others go on."""
+    with TrackerModel(REPO / "export" / "body-lite", threads=1) as m:
+        a, b = sequences("body", 2, 5)
+        cfg = TrackerConfig(durations=(1,), gamma=3.0)
+        bt, ref_a, ref_b = Tracker(m, cfg, streams=2), Tracker(m, cfg), Tracker(m, cfg)
+        plan = [(0, 0), (1, None), (2, 1), (3, 2), (None, 3)]
+        for ia, ib in plan:
+            got = bt.step_batch([None if ia is None else a[ia], None if ib is None else b[ib]])
+            for g, ref, seq, i in ((got[0], ref_a, a, ia), (got[1], ref_b, b, ib)):
+                if i is None:
+                    assert g is None
+                else:
+                    _same(g, ref.step(seq[i]))
+        assert bt.tracks[0].frames == 4 and bt.tracks[1].frames == 4
+
+
+def test_step_batch_wants_one_frame_per_stream():
+    with TrackerModel(REPO / "export" / "body-lite", threads=1) as m:
+        bt = Tracker(m, TrackerConfig(durations=(1,)), streams=2)
+        with pytest.raises(ValueError, match="one frame"):
+            bt.step_batch([])
+        with pytest.raises(ValueError, match="step_batch"):
+            bt.step(None)
+        with pytest.raises(ValueError, match="streams must be"):
+            Tracker(m, TrackerConfig(), streams=0)
+
+
+def test_reset_forgets_one_stream():
+    with TrackerModel(REPO / "export" / "body-lite", threads=1) as m:
+        (a,) = sequences("body", 1, 3)
+        bt = Tracker(m, TrackerConfig(durations=(1,)), streams=2)
+        bt.step_batch([a[0], a[0]])
+        bt.reset(1)
+        r = bt.step_batch([a[1], a[1]])
+        assert [x.status for x in r] == ["track", "init"]
+
+
+@pytest.mark.parametrize("modality", ["rgb", "depth"])
+def test_crop_batch_equals_one_crop_at_a_time(modality):
+    """The batched CPU pass writes every crop where it belongs, equal to crop_input of that box alone."""
+    from trt_tracker.codec import PoseCodec
+
+    rng = np.random.default_rng(0)
+    codec = PoseCodec(64, 16, 300.0)
+    C = 3 if modality == "rgb" else 1
+    imgs = ([rng.integers(0, 255, (120, 160, 3), dtype=np.uint8) for _ in range(2)] if modality == "rgb" else
+            [rng.integers(300, 900, (120, 160), dtype=np.uint16) for _ in range(2)])
+    tfs = [codec.transform(CropBox(60 + 10 * i, 50 + 5 * i, 40 + 20 * i)) for i in range(3)]
+    cen = 600.0 if modality == "depth" else None
+    jobs = [CropJob(imgs[0], tfs[0], cen, 0, 1), CropJob(imgs[1], tfs[1], cen, 0, 0),
+            CropJob(imgs[1], tfs[2], cen, 1, 0, 0), CropJob(imgs[0], tfs[2], cen, 1, 0, C)]
+    x, pairs = codec.crop_batch(jobs, (np.full((2, C, 64, 64), np.nan, np.float32),
+                                       np.full((1, 2 * C, 64, 64), np.nan, np.float32)), modality)
+    np.testing.assert_array_equal(x[1], codec.crop_input(imgs[0], tfs[0], modality, cen))
+    np.testing.assert_array_equal(x[0], codec.crop_input(imgs[1], tfs[1], modality, cen))
+    np.testing.assert_array_equal(pairs[0, :C], codec.crop_input(imgs[1], tfs[2], modality, cen))
+    np.testing.assert_array_equal(pairs[0, C:], codec.crop_input(imgs[0], tfs[2], modality, cen))
