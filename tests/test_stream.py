@@ -217,8 +217,13 @@ def test_root_depth_from_bone_lengths_recovers_the_true_depth():
 class StubTracker:
     """Stands in for a tracker in run() tests: a result per frame, optional Ctrl-C at frame n."""
 
+    streams = 1
+
     def __init__(self, interrupt_at=None):
         self.interrupt_at, self.resets, self.calls = interrupt_at, 0, 0
+
+    def step_batch(self, frames):
+        return [self.step(f) for f in frames]
 
     def step(self, frame):
         from trt_tracker.stream.tracker import TrackResult
@@ -232,7 +237,7 @@ class StubTracker:
                            root_depth_source="gt", box=(32.0, 32.0, 40.0), durations=(1,), latency_ms={"total": 1.0},
                            frame=frame)
 
-    def reset(self):
+    def reset(self, stream=None):
         self.resets += 1
 
 

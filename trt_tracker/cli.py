@@ -161,10 +161,14 @@ def cmd_build(args) -> int:
 
 
 def cmd_track(args) -> int:
-    from .stream.app import _WithGT, load_gt, track, tracker_config
+    from .stream.app import _WithGT, load_gt, track_streams, tracker_config
     from .stream.frame import SourceError
+    from .stream.pipeline import format_summary
     from .stream.sources import open_source
 
+    specs = list(args.source)
+    if args.gt and len(specs) > 1:
+        raise CliError("--gt matches one source frame by frame; give one --source with it")
     intr = _intrinsics(args.intrinsics)
     gt = None
     if args.gt:
@@ -172,41 +176,57 @@ def cmd_track(args) -> int:
         intr = intr or gt_intr
         gt = (gt_joints, gt_intr)
     model = _open_model(args)
+    sources = []
     try:
-        def make_source():
-            src = open_source(args.source, intrinsics=intr)
-            return _WithGT(src, gt[0], intr) if gt else src
-        source = make_source()
-        if source.modality != model.modality:
-            source.close()
-            raise CliError(f"the source gives {source.modality} frames but {args.model} tracks {model.modality}; "
-                           "use export/body-lite for RGB and export/hand-lite for depth")
+        def opener(spec):
+            def make_source():
+                src = open_source(spec, intrinsics=intr)
+                return _WithGT(src, gt[0], intr) if gt else src
+            return make_source
+
+        for spec in specs:
+            sources.append(opener(spec)())
+            if sources[-1].modality != model.modality:
+                raise CliError(f"{spec} gives {sources[-1].modality} frames but {args.model} tracks "
+                               f"{model.modality}; use export/body-lite for RGB and export/hand-lite for depth")
         cfg = tracker_config(model.manifest, args.durations, args.alpha, args.gamma, args.window, args.root_depth,
                              args.preprocess)
         out = Path(args.out or Path("runs/track") / time.strftime("%Y%m%d-%H%M%S"))
-        print(f"tracking {args.source} with {args.model} on {args.backend} ({args.device}); durations "
+        outs = [out] if len(specs) == 1 else [out / f"{i}-{_stream_name(spec)}" for i, spec in enumerate(specs)]
+        print(f"tracking {', '.join(specs)} with {args.model} on {args.backend} ({args.device}); durations "
               f"{list(cfg.durations) or 'none'}, alpha {cfg.alpha:g}, gamma {cfg.gamma:g} -> {out}")
-        s = track(source, model, cfg, out, video=not args.no_video, window=args.show, max_frames=args.max_frames,
-                  progress=not args.quiet, reopen=make_source if args.reconnect else None,
-                  reconnect=args.reconnect, lossless=True if args.lossless else None)
+        started, sources = sources, []          # track_streams owns (and closes) them from here
+        summaries = track_streams(started, model, cfg, outs, video=not args.no_video, window=args.show,
+                                  max_frames=args.max_frames, progress=not args.quiet,
+                                  reopen=[opener(spec) for spec in specs] if args.reconnect else None,
+                                  reconnect=args.reconnect, lossless=True if args.lossless else None)
     except SourceError as e:
         raise CliError(str(e)) from None
     finally:
+        for src in sources:
+            src.close()
         model.close()
-    from .stream.pipeline import format_summary
+    rc = 0
+    for spec, s in zip(specs, summaries):
+        print("\n".join(format_summary(Path(spec).name or spec, s)))
+        if s.error:
+            print(f"trt-tracker track: error: {spec}: {s.error}", file=sys.stderr)
+            rc = rc or 3
+        elif s.frames and not s.tracked:
+            print(f"trt-tracker track: error: {spec}: no frame could be tracked (for depth: is there valid depth? "
+                  "for RGB: is a person in view?)", file=sys.stderr)
+            rc = rc or 4
+        elif s.frames == 0:
+            print(f"trt-tracker track: error: {spec}: the source delivered no frames", file=sys.stderr)
+            rc = rc or 3
+    return rc
 
-    print("\n".join(format_summary(Path(args.source).name or args.source, s)))
-    if s.error:
-        print(f"trt-tracker track: error: {s.error}", file=sys.stderr)
-        return 3
-    if s.frames and not s.tracked:
-        print("trt-tracker track: error: no frame could be tracked (for depth: is there valid depth? "
-              "for RGB: is a person in view?)", file=sys.stderr)
-        return 4
-    if s.frames == 0:
-        print("trt-tracker track: error: the source delivered no frames", file=sys.stderr)
-        return 3
-    return 0
+
+def _stream_name(spec: str) -> str:
+    """A folder-safe name for a source (``0`` -> ``0``, ``/data/walk.mp4`` -> ``walk``, ``synthetic:body:7`` ->
+    ``synthetic-body-7``)."""
+    name = Path(spec).stem if ("/" in spec or "." in Path(spec).name) else spec
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in name) or "source"
 
 
 def cmd_record(args) -> int:
@@ -422,7 +442,9 @@ def build_parser() -> argparse.ArgumentParser:
                                     "under --out. Sources: a camera index (0), realsense[:SERIAL], a .bag/.db3 "
                                     "RealSense recording, a video file, an image folder, a sequence folder "
                                     "(with ground truth) or synthetic:body|hand[:SEED[:FRAMES]].")
-    tr.add_argument("--source", required=True)
+    tr.add_argument("--source", required=True, action="append",
+                    help="what to track; give it several times to track several sources in one process "
+                         "(one batched tracker; each writes <out>/<i>-<name>/)")
     model_args(tr)
     tracker_args(tr)
     tr.add_argument("--out", help="run folder (default runs/track/<time>)")

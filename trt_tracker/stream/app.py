@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .frame import SourceError
-from .pipeline import RunSummary, format_summary, run, track_offline
+from .pipeline import RunSummary, format_summary, run_streams, track_offline
 from .sinks import JsonlSink, VideoSink, WindowSink
 from .tracker import Tracker, TrackerConfig, parse_durations
 
@@ -76,39 +76,59 @@ def track(source, model, config: TrackerConfig, out_dir, video: bool = True, jso
           window: bool = False, max_frames: int | None = None, progress: bool = True, reopen=None,
           reconnect: int = 0, lossless: bool | None = None, video_scale: int = 1, log=print) -> RunSummary:
     """Track ``source`` with ``model`` and write the run folder ``out_dir``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    info = {"model": str(model.dir), "model_version": model.manifest.get("model_version"),
-            "backend": model.backend_name, "device": model.device, "tracker": asdict(config),
-            "source": type(source).__name__, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                        "processor": platform.processor() or platform.machine()}}
-    (out / "run.json").write_text(json.dumps(info, indent=2) + "\n")
-    sinks = []
+    return track_streams([source], model, config, [out_dir], video, jsonl, window, max_frames, progress,
+                         None if reopen is None else [reopen], reconnect, lossless, video_scale, log)[0]
+
+
+def track_streams(sources, model, config: TrackerConfig, out_dirs, video: bool = True, jsonl: bool = True,
+                  window: bool = False, max_frames: int | None = None, progress: bool = True, reopen=None,
+                  reconnect: int = 0, lossless: bool | None = None, video_scale: int = 1,
+                  log=print) -> list[RunSummary]:
+    """Track several sources in one process with one batched :class:`Tracker` (one network call per graph
+    for all of them); source i writes the run folder ``out_dirs[i]``.  ``window`` shows the first stream."""
+    if len(sources) != len(out_dirs):
+        raise ValueError(f"{len(sources)} sources but {len(out_dirs)} output folders")
+    infos, sinks, win = [], [], None
     try:
-        if jsonl:
-            sinks.append(JsonlSink(out / "track.jsonl"))
-        if video:
-            sinks.append(VideoSink(out / "annotated.mp4", source.fps or 25.0, model.skeleton.parents, video_scale))
-        win = None
-        if window:
-            win = WindowSink(model.skeleton.parents, log=log)
-            sinks.append(win)
+        for i, (source, out_dir) in enumerate(zip(sources, out_dirs)):
+            out = Path(out_dir)
+            out.mkdir(parents=True, exist_ok=True)
+            info = {"model": str(model.dir), "model_version": model.manifest.get("model_version"),
+                    "backend": model.backend_name, "device": model.device, "tracker": asdict(config),
+                    "source": type(source).__name__, "streams": len(sources), "stream": i,
+                    "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                    "machine": {"python": platform.python_version(), "platform": platform.platform(),
+                                "processor": platform.processor() or platform.machine()}}
+            (out / "run.json").write_text(json.dumps(info, indent=2) + "\n")
+            infos.append(info)
+            ss = []
+            sinks.append(ss)
+            if jsonl:
+                ss.append(JsonlSink(out / "track.jsonl"))
+            if video:
+                ss.append(VideoSink(out / "annotated.mp4", source.fps or 25.0, model.skeleton.parents, video_scale))
+            if window and i == 0:
+                win = WindowSink(model.skeleton.parents, log=log)
+                ss.append(win)
     except Exception:
-        for s in sinks:
-            s.close()
-        source.close()
+        for ss in sinks:
+            for s in ss:
+                s.close()
+        for source in sources:
+            source.close()
         raise
-    tracker = Tracker(model, config)
-    summary = run(source, tracker, sinks, lossless=lossless, max_frames=max_frames, progress=progress,
-                  reopen=reopen, reconnect=reconnect,
-                  should_stop=(lambda: win.quit_requested) if window else None)
-    info["summary"] = summary.to_dict()
-    info["outputs"] = [str(out / n) for n in ("track.jsonl", "annotated.mp4") if (out / n).exists()]
-    tmp = out / "run.json.tmp"
-    tmp.write_text(json.dumps(info, indent=2, default=float) + "\n")
-    tmp.replace(out / "run.json")
-    return summary
+    tracker = Tracker(model, config, streams=len(sources))
+    summaries = run_streams(sources, tracker, sinks, lossless=lossless, max_frames=max_frames, progress=progress,
+                            reopen=reopen, reconnect=reconnect,
+                            should_stop=(lambda: win.quit_requested) if win is not None else None)
+    for info, out_dir, summary in zip(infos, out_dirs, summaries):
+        out = Path(out_dir)
+        info["summary"] = summary.to_dict()
+        info["outputs"] = [str(out / n) for n in ("track.jsonl", "annotated.mp4") if (out / n).exists()]
+        tmp = out / "run.json.tmp"
+        tmp.write_text(json.dumps(info, indent=2, default=float) + "\n")
+        tmp.replace(out / "run.json")
+    return summaries
 
 
 def evaluate_offline(model_dir, sequence, config: TrackerConfig, backend: str = "torch", threads=None) -> RunSummary:

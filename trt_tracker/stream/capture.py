@@ -62,6 +62,15 @@ class FrameQueue:
             self._cv.notify_all()
             return item
 
+    def get_nowait(self):
+        """The oldest item, None when the queue is open and empty, ``_END`` once closed and empty."""
+        with self._cv:
+            if not self._items:
+                return _END if self._closed else None
+            item = self._items.popleft()
+            self._cv.notify_all()
+            return item
+
     def close(self) -> None:
         with self._cv:
             self._closed = True
@@ -72,15 +81,22 @@ class FrameQueue:
 
 
 class CaptureThread:
-    """``CaptureThread(source, lossless=None)``; iterate it for frames; ``stop()`` ends it.
+    """``CaptureThread(source, lossless=None)``; iterate it (or :meth:`poll` it) for frames; ``stop()`` ends it.
 
     ``lossless`` defaults to ``not source.live``.  An exception in the source
     (e.g. :class:`~trt_tracker.stream.frame.SourceDisconnected`) ends the
     stream and is re-raised to the consumer after the frames read before it.
+    ``on_frame`` (optional) is called from the capture thread after each
+    queued frame and at the end: a consumer of several cameras waits on one
+    event instead of on each queue.
     """
 
-    def __init__(self, source: FrameSource, lossless: bool | None = None, maxsize: int | None = None):
+    END = _END
+
+    def __init__(self, source: FrameSource, lossless: bool | None = None, maxsize: int | None = None,
+                 on_frame=None):
         self.source = source
+        self.on_frame = on_frame
         self.lossless = (not source.live) if lossless is None else bool(lossless)
         self.queue = FrameQueue(maxsize or (2 if self.lossless else 1), "block" if self.lossless else "drop_oldest")
         self.error: BaseException | None = None
@@ -98,10 +114,14 @@ class CaptureThread:
                 if self._stop.is_set() or not self.queue.put(frame):
                     break
                 self.frames_read += 1
+                if self.on_frame is not None:
+                    self.on_frame()
         except BaseException as e:  # handed to the consumer
             self.error = e
         finally:
             self.queue.close()
+            if self.on_frame is not None:
+                self.on_frame()
             try:
                 self.source.close()
             except Exception:
@@ -119,6 +139,14 @@ class CaptureThread:
                     raise self.error
                 return
             yield item
+
+    def poll(self):
+        """The next frame if one is waiting, None if not yet, :attr:`END` at the end of the stream (after
+        which the source's error, if it failed, is raised)."""
+        item = self.queue.get_nowait()
+        if item is _END and self.error is not None and not self._stop.is_set():
+            raise self.error
+        return item
 
     def stop(self, timeout: float = 1.0) -> bool:
         """Stop reading and join; True if the thread ended within ``timeout`` seconds."""

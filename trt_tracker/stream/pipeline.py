@@ -8,6 +8,7 @@ single-frame and the tracked poses.
 """
 from __future__ import annotations
 
+import threading
 import time
 from array import array
 from dataclasses import dataclass, field
@@ -83,67 +84,117 @@ class MetricsAccumulator:
 
 def run(source, tracker, sinks=(), lossless: bool | None = None, max_frames: int | None = None,
         progress: bool = False, reopen=None, reconnect: int = 0, should_stop=None) -> RunSummary:
-    """Track every frame of ``source`` (or until ``max_frames``/Ctrl-C/``should_stop()``).
+    """Track every frame of ``source`` (or until ``max_frames``/Ctrl-C/``should_stop()``): :func:`run_streams`
+    with one stream.
 
     ``reopen``: a callable returning a fresh source, used up to ``reconnect``
     times when a live source disconnects (the track restarts).  A disconnect
     without reconnects ends the run with ``summary.error`` set; the outputs
     written so far stay valid.
     """
-    acc = MetricsAccumulator()
-    summ = RunSummary()
+    return run_streams([source], tracker, [sinks], lossless, max_frames, progress,
+                       None if reopen is None else [reopen], reconnect, should_stop)[0]
+
+
+def run_streams(sources, tracker, sinks=None, lossless: bool | None = None, max_frames: int | None = None,
+                progress: bool = False, reopen=None, reconnect: int = 0, should_stop=None) -> list[RunSummary]:
+    """Track several sources at once with one batched tracker (``tracker.streams == len(sources)``).
+
+    Each source has its own capture thread and queue; every step takes the
+    next waiting frame of each stream (None for a stream with nothing new)
+    and runs one :meth:`Tracker.step_batch`, so the networks see one batch for
+    all cameras.  ``sinks[i]``, ``reopen[i]`` belong to stream i;
+    ``max_frames`` and ``reconnect`` count per stream.  Returns one
+    :class:`RunSummary` per stream.
+    """
+    n = len(sources)
+    if tracker.streams != n:
+        raise ValueError(f"the tracker has {tracker.streams} streams for {n} sources")
+    sinks = [list(s) for s in (sinks or [()] * n)]
+    reopen = list(reopen) if reopen is not None else [None] * n
+    accs = [MetricsAccumulator() for _ in range(n)]
+    summs = [RunSummary() for _ in range(n)]
+    left = [reconnect] * n
     bar = None
     if progress:
         from tqdm import tqdm
 
         try:
-            total = len(source)
+            total = sum(min(len(s), max_frames) if max_frames else len(s) for s in sources)
         except TypeError:
-            total = None
-        bar = tqdm(total=min(total, max_frames) if (total and max_frames) else (total or max_frames),
-                   desc="tracking", unit="frame")
+            total = max_frames * n if max_frames else None
+        bar = tqdm(total=total, desc="tracking", unit="frame")
+    arrived = threading.Event()
     t0 = time.monotonic()
-    cap = CaptureThread(source, lossless).start()
+    caps = []
     try:
-        while True:
-            try:
-                for frame in cap:
-                    res = tracker.step(frame)
-                    acc.add(res)
-                    for s in sinks:
-                        s.write(res)
-                    summ.frames += 1
-                    if bar is not None:
-                        bar.update(1)
-                    if max_frames and summ.frames >= max_frames:
-                        summ.stopped_by = f"--max-frames {max_frames}"
-                        break
-                    if should_stop is not None and should_stop():
-                        summ.stopped_by = "quit requested"
-                        break
+        for src in sources:
+            caps.append(CaptureThread(src, lossless, on_frame=arrived.set).start())
+        active = [True] * n
+        while any(active):
+            arrived.clear()           # before polling: a frame queued after this sets it again
+            frames = [None] * n
+            for i in range(n):
+                if not active[i]:
+                    continue
+                try:
+                    f = caps[i].poll()
+                except SourceDisconnected as e:
+                    if reopen[i] is None or left[i] <= 0:
+                        summs[i].error = f"{e}; stopped after {summs[i].frames} frames (outputs so far are complete)"
+                        summs[i].stopped_by = "source disconnected"
+                        active[i] = False  # this capture's drops are counted once, below
+                        continue
+                    summs[i].drops += caps[i].drops
+                    caps[i].stop()
+                    left[i] -= 1
+                    time.sleep(0.5)
+                    tracker.reset(i)
+                    caps[i] = CaptureThread(reopen[i](), lossless, on_frame=arrived.set).start()
+                    continue
+                if f is CaptureThread.END:
+                    active[i] = False
+                elif f is not None:
+                    frames[i] = f
+            if not any(f is not None for f in frames):
+                if any(active):
+                    arrived.wait(0.1)
+                continue
+            results = tracker.step_batch(frames)
+            for i, res in enumerate(results):
+                if frames[i] is None:
+                    continue
+                accs[i].add(res)
+                for s in sinks[i]:
+                    s.write(res)
+                summs[i].frames += 1
+                if bar is not None:
+                    bar.update(1)
+                if max_frames and summs[i].frames >= max_frames:
+                    summs[i].stopped_by = f"--max-frames {max_frames}"
+                    active[i] = False
+            if should_stop is not None and should_stop():
+                for i in range(n):
+                    if active[i]:
+                        summs[i].stopped_by = "quit requested"
                 break
-            except SourceDisconnected as e:
-                if reopen is None or reconnect <= 0:
-                    summ.error = f"{e}; stopped after {summ.frames} frames (outputs so far are complete)"
-                    summ.stopped_by = "source disconnected"
-                    break                  # this capture's drops are counted once, below
-                summ.drops += cap.drops
-                cap.stop()
-                reconnect -= 1
-                time.sleep(0.5)
-                tracker.reset()
-                cap = CaptureThread(reopen(), lossless).start()
     except KeyboardInterrupt:
-        summ.stopped_by = "Ctrl-C"
+        for sm in summs:
+            sm.stopped_by = "Ctrl-C"
     finally:
-        cap.stop(1.0)
-        summ.drops += cap.drops
-        for s in sinks:
-            s.close()
+        for cap, sm in zip(caps, summs):
+            cap.stop(1.0)
+            sm.drops += cap.drops
+        for ss in sinks:
+            for s in ss:
+                s.close()
         if bar is not None:
             bar.close()
-    summ.wall_s = time.monotonic() - t0
-    return acc.summary(summ)
+    wall = time.monotonic() - t0
+    for acc, sm in zip(accs, summs):
+        sm.wall_s = wall
+        acc.summary(sm)
+    return summs
 
 
 def track_offline(model, config, sequence):
