@@ -32,9 +32,9 @@ def main(argv=None) -> int:
     import onnxruntime as ort
     import torch
 
-    from trt_tracker.card import NETWORKS
+    from trt_tracker.models.graphs import NETWORKS
     from trt_tracker.export import example_inputs, export_late_fusion, export_network
-    from trt_tracker.train import load_weights
+    from trt_tracker.models.graphs import load_weights
 
     results, models = [], {}
     for mdir in args.models:

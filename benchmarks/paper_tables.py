@@ -287,7 +287,8 @@ class Run:
 
     def net(self, cfg):
         """The trained network of a :class:`TrainConfig` (eval mode), training it with ``train()`` if not cached."""
-        from trt_tracker.train import load_weights, train
+        from trt_tracker.models.graphs import load_weights
+        from trt_tracker.train import train
 
         if cfg.name in self._nets:
             return self._nets[cfg.name]
@@ -396,7 +397,7 @@ class Run:
 
     def shipped(self, modality: str) -> dict:
         """The shipped networks (reloaded for every run: they may be replaced between runs)."""
-        from trt_tracker.card import load_model_dir
+        from trt_tracker.models.graphs import load_model_dir
 
         if modality not in self._shipped:
             path = self.body_model if modality == "rgb" else self.hand_model

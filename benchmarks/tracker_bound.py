@@ -127,7 +127,7 @@ def main(argv=None) -> int:
 
     from tqdm import tqdm
 
-    from trt_tracker.card import load_model_dir
+    from trt_tracker.models.graphs import load_model_dir
     from trt_tracker.evaluate import load_sequences, mpjpe, predict_sequence, to_cam, torch_predictor
     from trt_tracker.train import TEST_SEEDS
 

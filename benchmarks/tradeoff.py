@@ -211,7 +211,7 @@ def load_models(path) -> dict:
     ``temporal-early.pt``) with the same pose and spatial networks.  Raises
     with the path in the message.
     """
-    from trt_tracker.card import load_model_dir
+    from trt_tracker.models.graphs import load_model_dir
 
     path = Path(path)
     main = load_model_dir(path)
@@ -248,12 +248,8 @@ def _session(data: bytes, threads: int):
 def time_steps(m, configs, threads: int, steps: int, rounds: int, warmup: int = 20, seed: int = 0,
                progress: bool = True) -> dict:
     """Per configuration: step time summary (ms), component medians (ms) and fps, timed side by side."""
-    from trt_tracker.export import (
-        export_graph,
-        build_graphs,
-        export_late_fusion,
-        graph_example,
-    )
+    from trt_tracker.export import export_graph, export_late_fusion, graph_example
+    from trt_tracker.models.graphs import build_graphs
     from trt_tracker.skeleton import get_skeleton
     from trt_tracker.solver import OnlineSolver
 

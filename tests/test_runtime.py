@@ -13,7 +13,8 @@ import pytest
 torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 
-from trt_tracker.export import build_graphs, export_model, graph_example, graph_io, torch_outputs  # noqa: E402
+from trt_tracker.export import export_model, graph_example, graph_io, torch_outputs  # noqa: E402
+from trt_tracker.models.graphs import build_graphs  # noqa: E402
 from trt_tracker.models import ModelConfig, build_model  # noqa: E402
 from trt_tracker.runtime.base import BackendError  # noqa: E402
 from trt_tracker.skeleton import BODY17  # noqa: E402
@@ -67,7 +68,7 @@ def test_export_writes_checked_graphs_and_a_manifest(tiny_dir):
 
 def test_frame_graph_pools_bones_at_the_predicted_parents(tiny_dir):
     """The frame graph's bones equal the spatial network called on the pose network's own parents."""
-    from trt_tracker.card import load_model_dir
+    from trt_tracker.models.graphs import load_model_dir
 
     nets = load_model_dir(tiny_dir)
     g = build_graphs(nets)["frame"]
@@ -84,7 +85,7 @@ def test_frame_graph_pools_bones_at_the_predicted_parents(tiny_dir):
 @pytest.mark.parametrize("backend", ["onnxruntime", "torch"])
 def test_every_backend_matches_pytorch(tiny_dir, backend):
     """The parity test of DESIGN §5: every available backend, same inputs, batch 1 and 3."""
-    from trt_tracker.card import load_model_dir
+    from trt_tracker.models.graphs import load_model_dir
 
     nets = load_model_dir(tiny_dir)
     cfg = nets["pose"][1]
@@ -217,7 +218,7 @@ def test_nan_from_a_backend_is_an_error(tiny_dir):
 def test_torch_cuda_backend_and_cuda_graphs_match_cpu(tiny_dir):
     if not torch.cuda.is_available():
         pytest.skip("PyTorch sees no CUDA device")
-    from trt_tracker.card import load_model_dir
+    from trt_tracker.models.graphs import load_model_dir
 
     cfg = load_model_dir(tiny_dir)["pose"][1]
     f = graph_example(cfg, "frame", 3)

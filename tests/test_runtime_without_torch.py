@@ -42,3 +42,38 @@ def test_track_on_onnxruntime_without_torch(kind, tmp_path):
     assert run["summary"]["tracked"] >= 10
     lines = (out / "track.jsonl").read_text().splitlines()
     assert len(lines) >= 12
+
+
+def _imports(path: Path, module: str) -> set[str]:
+    """Every trt_tracker module the file of ``module`` imports, anywhere in it (lazy imports included)."""
+    import ast
+
+    mods = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            mods |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:                     # relative: drop the module name, then one package per extra dot
+                parts = module.split(".")
+                base = parts[: len(parts) - node.level]
+                mods.add(".".join(base + ([node.module] if node.module else [])))
+            elif node.module:
+                mods.add(node.module)
+    return {m for m in mods if m.startswith("trt_tracker")}
+
+
+def test_runtime_sources_never_import_training_code():
+    """The rule of DESIGN §3, read from the source (a lazy import in a rarely taken branch counts too): the
+    live path (stream/, runtime/, manifests) and the math core import nothing from training, evaluation,
+    cards or export; the PyTorch backend builds its graphs from trt_tracker.models.graphs."""
+    pkg = ROOT / "trt_tracker"
+    files = [*sorted((pkg / "stream").glob("*.py")), *sorted((pkg / "runtime").glob("*.py")),
+             *(pkg / f"{n}.py" for n in ("skeleton", "camera", "solver", "metrics", "codec"))]
+    forbidden = TRAINING[:-1]          # models.graphs is allowed: the PyTorch backend's loader
+    bad = {}
+    for f in files:
+        module = "trt_tracker." + ".".join(f.relative_to(pkg).with_suffix("").parts)
+        hits = sorted(m for m in _imports(f, module) if m.startswith(forbidden))
+        if hits:
+            bad[str(f.relative_to(ROOT))] = hits
+    assert not bad, f"runtime files import training/evaluation/cards/export: {bad}"

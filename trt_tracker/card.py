@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from .evaluate import FPS, VARIANTS, evaluate_models, torch_predictor
-from .train import TEST_SEEDS, VAL_SEEDS, load_weights
-
-NETWORKS = ("pose", "spatial", "temporal")
+from .models.graphs import NETWORKS, load_model_dir, load_weights
+from .train import TEST_SEEDS, VAL_SEEDS
 #: Other temporal networks a model directory may hold, evaluated with the same pose and spatial
 #: networks for the card's comparison: card key -> (file, description).
 TEMPORAL_VARIANTS = {
@@ -29,25 +28,6 @@ TEMPORAL_VARIANTS = {
 }
 #: How the shipped cards were made (and how --check re-makes them).
 CARD_PROTOCOL = {"test_sequences": 16, "val_sequences": 16, "frames_at_50fps": 300}
-
-
-def load_model_dir(path, temporal: str = "temporal.pt") -> dict:
-    """{network name: (net, ModelConfig, saved dict)}; the temporal network is read from ``temporal``
-    (a file name in the directory, e.g. one of :data:`TEMPORAL_VARIANTS`)."""
-    path = Path(path)
-    if not path.is_dir():
-        raise FileNotFoundError(f"model directory {path} not found (shipped models live in export/<name>/)")
-    out = {}
-    for name in NETWORKS:
-        out[name] = load_weights(path / (temporal if name == "temporal" else f"{name}.pt"))
-    if len({_signature(out[n][1]) for n in NETWORKS}) != 1:
-        raise ValueError(f"{path}: the networks disagree on skeleton, modality, input size or cube")
-    return out
-
-
-def _signature(cfg) -> tuple:
-    """What the networks of one model directory must share."""
-    return cfg.skeleton, cfg.modality, cfg.input_size, cfg.cube_mm
 
 
 def evaluate_dir(path, protocol: dict = CARD_PROTOCOL, progress: bool = True) -> dict:

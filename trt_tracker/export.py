@@ -104,47 +104,6 @@ MANIFEST_VERSION = 1
 FRAME_GRAPH, TEMPORAL_GRAPH = "frame", "temporal"
 
 
-def _graph_modules():
-    """The two wrapper modules (defined lazily: PyTorch is only needed for export)."""
-    import torch
-    from torch import nn
-
-    class FrameGraph(nn.Module):
-        """image (N, C, S, S) -> joints (N, K, 3) and bones (N, K, 3) pooled at the joints' parents.
-
-        The spatial network's related joints are the pose network's own
-        predictions (DESIGN §4), so one call gives both; the root's bone is 0.
-        """
-
-        def __init__(self, pose, spatial, parents):
-            super().__init__()
-            self.pose, self.spatial = pose.eval(), spatial.eval()
-            K = len(parents)
-            par = [p if p >= 0 else k for k, p in enumerate(parents)]
-            self.register_buffer("par", torch.tensor(par, dtype=torch.long), persistent=False)
-            self.register_buffer("nonroot", torch.tensor([[0.0] if p < 0 else [1.0] for p in parents]),
-                                 persistent=False)
-            self.K = K
-
-        def forward(self, image):
-            joints = self.pose(image)
-            related = joints[:, self.par, :2]
-            bones = self.spatial(image, related) * self.nonroot
-            return joints, bones
-
-    class TemporalGraph(nn.Module):
-        """pair (N, 2C, S, S) = [I(t-d), I(t)] and related (N, K, 2) = Ĵ(t-d) -> displacements (N, K, 3)."""
-
-        def __init__(self, temporal):
-            super().__init__()
-            self.temporal = temporal.eval()
-
-        def forward(self, pair, related):
-            return self.temporal(pair, related)
-
-    return FrameGraph, TemporalGraph
-
-
 def graph_io(cfg) -> dict:
     """Input/output specs of both graphs for a pose ModelConfig ``cfg`` (None = dynamic batch)."""
     S, C, K, D = cfg.input_size, cfg.in_channels, cfg.K, cfg.dims
@@ -157,17 +116,6 @@ def graph_io(cfg) -> dict:
                                     {"name": "related", "shape": [None, K, 2], "dtype": f32}],
                          "outputs": [{"name": "displacements", "shape": [None, K, D], "dtype": f32}]},
     }
-
-
-def build_graphs(nets: dict):
-    """{"frame": FrameGraph, "temporal": TemporalGraph} from ``load_model_dir`` output."""
-    from .skeleton import get_skeleton
-
-    FrameGraph, TemporalGraph = _graph_modules()
-    cfg = nets["pose"][1]
-    parents = list(get_skeleton(cfg.skeleton).parents)
-    return {FRAME_GRAPH: FrameGraph(nets["pose"][0], nets["spatial"][0], parents),
-            TEMPORAL_GRAPH: TemporalGraph(nets["temporal"][0])}
 
 
 def graph_example(cfg, graph: str, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
@@ -249,7 +197,7 @@ def export_model(model_dir, out_dir=None, progress: bool = True) -> dict:
     import onnx
     import torch
 
-    from .card import load_model_dir
+    from .models.graphs import build_graphs, load_model_dir
     from .skeleton import get_skeleton
 
     model_dir = Path(model_dir)

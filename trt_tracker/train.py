@@ -31,6 +31,7 @@ from .data.samples import (BODY_AUGMENT, HAND_AUGMENT, AugmentConfig, SampleStre
                            no_augment)
 from .models.pose import value_scale
 from .models import CompositionalLoss, ModelConfig, build_model, joint_loss
+from .models.graphs import load_weights
 from .skeleton import get_skeleton
 
 LR_SCHEDULES = ("step", "cosine")
@@ -459,27 +460,6 @@ def save_weights(path: Path, net, cfg: TrainConfig, step: int, metrics: dict) ->
     torch.save({"format": "trt_tracker.weights", "version": 1, "model": cfg.model.to_dict(), "state_dict": state,
                 "train": cfg.to_dict(), "step": step, "metrics": metrics}, tmp)
     os.replace(tmp, path)
-
-
-def load_weights(path, map_location="cpu"):
-    """(network in eval mode, ModelConfig, the saved dict) from a weights file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"model weights {path} not found")
-    try:
-        d = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # noqa: BLE001 - torch raises many kinds for a damaged file
-        raise ValueError(f"{path} is not a readable weights file ({type(e).__name__}: {e}); "
-                         "re-download or retrain it") from None
-    if not isinstance(d, dict) or d.get("format") != "trt_tracker.weights":
-        raise ValueError(f"{path} is not a trt_tracker weights file (no format tag)")
-    cfg = ModelConfig.from_dict(d["model"])
-    net = build_model(cfg)
-    try:
-        net.load_state_dict(d["state_dict"])
-    except RuntimeError as e:
-        raise ValueError(f"{path}: weights do not match the model config ({e})") from None
-    return net.eval(), cfg, d
 
 
 def init_path(cfg: TrainConfig) -> Path | None:

@@ -134,8 +134,7 @@ class TrackerModel:
 
     def _torch_graph(self, g: str):
         if not hasattr(self, "_torch_graphs"):
-            from ..card import load_model_dir
-            from ..export import build_graphs
+            from ..models.graphs import build_graphs, load_model_dir
 
             for n in ("pose", "spatial", "temporal"):
                 if not (self.dir / f"{n}.pt").is_file():
