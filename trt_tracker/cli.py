@@ -343,23 +343,20 @@ def cmd_card(args) -> int:
 
 
 # ------------------------------------------------------------ bench, eval
-#: Benchmark commands -> their modules in the repository's benchmarks/ folder.
+#: Benchmark commands -> their modules in the benchmarks package.
 BENCHMARKS = {"latency": "benchmarks.latency", "tradeoff": "benchmarks.tradeoff", "eval": "benchmarks.paper_tables"}
 
 
 def _benchmark_main(name: str):
-    """``main`` of a benchmark module; benchmarks/ lives beside the package in a source checkout."""
+    """``main`` of a benchmark module (the ``benchmarks`` package, installed beside ``trt_tracker``)."""
     import importlib
 
-    root = Path(__file__).resolve().parent.parent
-    if not (root / "benchmarks" / "__init__.py").is_file():
-        raise CliError(f"the benchmarks are not installed with the package; run `trt-tracker {name}` from a "
-                       f"clone of the repository (no benchmarks/ beside {Path(__file__).parent})")
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
     try:
         return importlib.import_module(BENCHMARKS[name]).main
     except ModuleNotFoundError as e:
+        if e.name and e.name.split(".")[0] == "benchmarks":
+            raise CliError(f"`trt-tracker {name}` needs the benchmarks package, which is not installed here; "
+                           "install the project from a clone: pip install -e '.[bench,train]'") from None
         raise CliError(f"{name} needs the module {e.name!r}; install the benchmark extras with "
                        "pip install -e '.[bench,train]'") from None
 
