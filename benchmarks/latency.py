@@ -52,7 +52,7 @@ MODELS = ("export/body-lite", "export/hand-lite")
 PIPELINE_MODEL = "export/body-lite"
 BATCHES = (1, 2, 4, 8)
 STREAMS = (1, 2, 4, 8)
-DURATION_SETS = ("1", "1,2,3")
+PIPELINE_DURATIONS = ("1", "1,2,3")  # camera-to-result runs
 STREAM_DURATIONS = "1,2,3"
 FULL_PRESETS = ("body-full-pose", "body-full-temporal")
 FULL_BATCHES = (1, 8)
@@ -134,16 +134,10 @@ def open_model(model_dir, spec: str, threads: int):
 
 # ------------------------------------------------------------------ 1. model only
 def graph_feeds(manifest: dict, graph: str, batch: int, rng) -> dict[str, np.ndarray]:
-    """Random inputs for one exported graph, shapes and dtypes from the manifest (related joints inside the map)."""
-    feeds = {}
-    for s in manifest["graphs"][graph]["inputs"]:
-        shape = [batch] + [int(d) for d in s["shape"][1:]]
-        if s["name"] == "related":
-            a = rng.random(shape) * (int(manifest["heatmap_size"]) - 1)
-        else:
-            a = rng.normal(size=shape)
-        feeds[s["name"]] = a.astype(s["dtype"])
-    return feeds
+    """Random inputs for one exported graph of a model, shapes and dtypes from its manifest."""
+    from trt_tracker.stream.model import example_feeds
+
+    return example_feeds(manifest["graphs"][graph]["inputs"], batch, int(manifest["heatmap_size"]), rng)
 
 
 def open_graphs(model_dir, spec: str, threads: int, max_batch: int):
@@ -573,7 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--frames", type=int, help="pipeline frames per duration set (300; quick 90)")
     ap.add_argument("--warmup-frames", type=int, help="first pipeline frames left out (15; quick 10)")
     ap.add_argument("--fps", type=float, default=SOURCE_FPS, help="paced source rate (default %(default)s)")
-    ap.add_argument("--durations", nargs="+", default=list(DURATION_SETS),
+    ap.add_argument("--durations", nargs="+", default=list(PIPELINE_DURATIONS),
                     help="pipeline duration sets (default: 1 and 1,2,3)")
     ap.add_argument("--root-depth", default="auto", help="tracker root depth mode (auto: ground truth here)")
     ap.add_argument("--streams", nargs="+", type=int, help=f"batched stream counts (default {STREAMS}; quick 1 2)")

@@ -63,7 +63,7 @@ from benchmarks import common, peers
 from benchmarks.common import grid_edges
 from trt_tracker.evaluate import ALPHAS, GAMMAS
 
-DURATION_SETS = ((), (1,), (1, 2), (1, 2, 3), (1, 2, 4), (1, 2, 4, 8))
+TRADEOFF_DURATIONS = ((), (1,), (1, 2), (1, 2, 3), (1, 2, 4), (1, 2, 4, 8))
 WINDOW = 16
 FPS = (25.0, 8.0, 2.5)
 
@@ -233,7 +233,7 @@ def fusions(m) -> list[str]:
 
 def configurations(m) -> list[tuple[str, tuple]]:
     """(fusion, durations): single-frame once, then every non-empty set per fusion."""
-    return [("none", ())] + [(f, d) for f in fusions(m) for d in DURATION_SETS if d]
+    return [("none", ())] + [(f, d) for f in fusions(m) for d in TRADEOFF_DURATIONS if d]
 
 
 # ----------------------------------------------------------------- timing
@@ -360,7 +360,7 @@ def predict_all(m, seeds, n_frames: int, fps_list, progress: bool = True, desc: 
     from trt_tracker.evaluate import predict_sequence, torch_predictor, without_frames
 
     cfg = m["cfg"]
-    union = tuple(sorted(set().union(*DURATION_SETS)))
+    union = tuple(sorted(set().union(*TRADEOFF_DURATIONS)))
     nets = m["nets"]
     preds = {f: torch_predictor(cfg, nets[f]["pose"][0], nets[f]["spatial"][0], nets[f]["temporal"][0])
              for f in fusions(m)}
@@ -569,7 +569,7 @@ def main(argv=None) -> int:
               "versions": {"onnxruntime": ort.__version__, "torch": torch.__version__},
               "protocol": {"test_sequences": args.test, "val_sequences": args.val, "frames_at_50fps": args.frames,
                            "fps": args.fps, "crops": "ground-truth boxes", "root_depth": "ground truth",
-                           "window": WINDOW, "duration_sets": [list(d) for d in DURATION_SETS],
+                           "window": WINDOW, "duration_sets": [list(d) for d in TRADEOFF_DURATIONS],
                            "tracker_grid": {"alphas": grids.alphas, "gammas": grids.gammas},
                            "peer_grids": {"One Euro": grids.one_euro, "Kalman CV": grids.kalman,
                                           "Savitzky-Golay": grids.savgol},

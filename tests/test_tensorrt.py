@@ -208,14 +208,12 @@ def test_onnx_to_fp16_closes_the_converters_gaps():
     np.testing.assert_array_equal(got_z, np.array([1.0, 1.5, 4.0], np.float32))
 
 
-def graph_feeds(session, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """Inputs for any exported graph: images in [0, 1), related joints (N, K, 2) inside the heatmap."""
-    rng = np.random.default_rng(seed)
-    feeds = {}
-    for i in session.get_inputs():
-        shape = [d if isinstance(d, int) else batch for d in i.shape]
-        feeds[i.name] = (rng.random(shape) * (1 if len(shape) == 4 else 16)).astype(np.float32)
-    return feeds
+def graph_feeds(session, batch: int, seed: int = 0, heatmap_size: int = 16) -> dict[str, np.ndarray]:
+    """Inputs for any exported graph (the inputs ONNX Runtime reports): the project's one random-input helper."""
+    from trt_tracker.stream.model import example_feeds
+
+    specs = [{"name": i.name, "shape": list(i.shape), "dtype": "float32"} for i in session.get_inputs()]
+    return example_feeds(specs, batch, heatmap_size, seed)
 
 
 SHIPPED_GRAPHS = sorted((Path(__file__).resolve().parents[1] / "export").glob("*/*.onnx"))

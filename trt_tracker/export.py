@@ -119,16 +119,10 @@ def graph_io(cfg) -> dict:
 
 
 def graph_example(cfg, graph: str, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """Random inputs for a graph (images ~ N(0, 1), related joints inside the heatmap)."""
-    rng = np.random.default_rng(seed)
-    out = {}
-    for spec in graph_io(cfg)[graph]["inputs"]:
-        shape = [batch] + spec["shape"][1:]
-        if spec["name"] == "related":
-            out["related"] = (rng.random(shape) * (cfg.heatmap_size - 1)).astype(np.float32)
-        else:
-            out[spec["name"]] = rng.normal(size=shape).astype(np.float32)
-    return out
+    """Random inputs for a graph of a pose ModelConfig ``cfg`` (:func:`~trt_tracker.stream.model.example_feeds`)."""
+    from .stream.model import example_feeds
+
+    return example_feeds(graph_io(cfg)[graph]["inputs"], batch, cfg.heatmap_size, seed)
 
 
 def export_graph(module, cfg, graph: str) -> bytes:

@@ -55,6 +55,19 @@ def load_manifest(model_dir) -> dict:
     return m
 
 
+def example_feeds(inputs, batch: int, heatmap_size: int, rng=0) -> dict[str, np.ndarray]:
+    """Random inputs for a graph from its input specs (``{name, shape, dtype}`` as in a manifest's
+    ``graphs``): images ~ N(0, 1), related joints uniform inside the heatmap.  ``rng``: a seed or a
+    NumPy Generator.  The one helper behind export parity checks, benchmarks and backend tests."""
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    feeds = {}
+    for s in inputs:
+        shape = [batch] + [int(d) for d in s["shape"][1:]]
+        a = rng.random(shape) * (heatmap_size - 1) if s["name"] == "related" else rng.normal(size=shape)
+        feeds[s["name"]] = a.astype(s.get("dtype", "float32"))
+    return feeds
+
+
 def _check_io(backend, spec: dict, where: str) -> None:
     """The backend's inputs/outputs must be the manifest's (names, ranks, static dims)."""
     for kind in ("inputs", "outputs"):
