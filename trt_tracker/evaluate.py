@@ -17,8 +17,9 @@ The protocol (the model cards' figures):
 * the online tracker (:class:`~trt_tracker.solver.OnlineSolver`, forward
   durations only) runs with alpha, gamma chosen on validation sequences.
 
-Networks are called through a :class:`Predictor` (batched NumPy in and out),
-so the same evaluation runs on PyTorch here and on any runtime backend.
+Networks are called through a :class:`Predictor` (batched NumPy in and out);
+the cards build one over the PyTorch networks (:func:`torch_predictor`), and
+any callable with the same signatures (e.g. a runtime backend) fits it.
 """
 from __future__ import annotations
 

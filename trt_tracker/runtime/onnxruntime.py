@@ -13,10 +13,10 @@ _ORT_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(
 
 
 def default_threads() -> int:
-    """Intra-op threads: all cores but one for the capture/solver threads, at most 8, at least 1.
-
-    On the 2-core machines this is 1 thread per session when ``reserve`` is taken; ONNX Runtime's
-    own default (all cores, spinning) fights the capture thread for the CPU.
+    """Intra-op threads: every core on machines of up to 2 (the capture thread mostly waits, and one
+    thread would leave a core idle during the networks), else all cores but one for the capture and
+    solver threads, at most 8.  Spinning is off (see :class:`OnnxRuntimeBackend`), so waiting threads
+    do not fight the capture thread for the CPU.
     """
     n = os.cpu_count() or 1
     return max(1, min(8, n - 1)) if n > 2 else n

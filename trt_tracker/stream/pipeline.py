@@ -198,9 +198,10 @@ def run_streams(sources, tracker, sinks=None, lossless: bool | None = None, max_
 
 
 def track_offline(model, config, sequence):
-    """The offline reference: the same tracker over an in-memory sequence, no threads, no files.
+    """The offline reference: the same tracker over a sequence (or its folder), no threads, no files.
 
-    Returns (tracked camera joints (T, K, 3) with NaN rows where lost, single-frame ones, results).
+    Returns the :class:`RunSummary` (MPJPE of the tracked and single-frame poses where frames carry
+    ground truth, statuses, stage latencies).
     """
     from .sources import SequenceSource
     from .tracker import Tracker
