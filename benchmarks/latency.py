@@ -151,7 +151,8 @@ def open_graphs(model_dir, spec: str, threads: int, max_batch: int):
     if parse_backend(spec)[0] != "tensorrt":
         m = open_model(model_dir, spec, threads)
         return m.graphs, m
-    from trt_tracker.runtime.tensorrt import TensorRTBackend, build_engine
+    from trt_tracker.runtime.tensorrt import TensorRTBackend
+    from trt_tracker.runtime.tensorrt_build import build_engine
 
     manifest = load_manifest(model_dir)
     graphs = {}

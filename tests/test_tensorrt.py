@@ -26,9 +26,10 @@ from onnx import TensorProto, helper  # noqa: E402
 from trt_tracker.export import example_inputs, export_late_fusion, export_network, output_name  # noqa: E402
 from trt_tracker.models import ModelConfig, build_model  # noqa: E402
 from trt_tracker.runtime import BackendError  # noqa: E402
-from trt_tracker.runtime import tensorrt as trt_rt  # noqa: E402
-from trt_tracker.runtime.tensorrt import (TRT_ONNX_OPS, TensorRTBackend, build_engine, engine_key,  # noqa: E402
-                                          onnx_to_fp16, unsupported_ops)
+from trt_tracker.runtime import tensorrt_build as trt_build  # noqa: E402
+from trt_tracker.runtime.tensorrt import TensorRTBackend  # noqa: E402
+from trt_tracker.runtime.tensorrt_build import (TRT_ONNX_OPS, build_engine, engine_key, onnx_to_fp16,  # noqa: E402
+                                                unsupported_ops)
 
 try:
     import tensorrt  # noqa: F401
@@ -72,8 +73,8 @@ def run_ort(model, feeds) -> list[np.ndarray]:
 def fake_device(monkeypatch):
     """Stand-ins for the GPU and TensorRT-version probes (the key is a pure function of them)."""
     ident = {"gpu": ("NVIDIA H100 80GB HBM3", "9.0"), "trt": "10.8.0.43"}
-    monkeypatch.setattr(trt_rt, "_gpu_identity", lambda: ident["gpu"])
-    monkeypatch.setattr(trt_rt, "_trt_version", lambda: ident["trt"])
+    monkeypatch.setattr(trt_build, "_gpu_identity", lambda: ident["gpu"])
+    monkeypatch.setattr(trt_build, "_trt_version", lambda: ident["trt"])
     return ident
 
 
@@ -99,7 +100,7 @@ def test_engine_key_changes_with_every_component(fake_device):
 
 
 def test_build_engine_reuses_the_engine_cached_under_its_key(fake_device, monkeypatch, tmp_path):
-    monkeypatch.setattr(trt_rt, "_import_trt", lambda: types.SimpleNamespace(__version__=fake_device["trt"]))
+    monkeypatch.setattr(trt_build, "_import_trt", lambda: types.SimpleNamespace(__version__=fake_device["trt"]))
     onnx_path = tmp_path / "pose.onnx"
     onnx_path.write_bytes(b"exported graph")
     cache = tmp_path / "engines"

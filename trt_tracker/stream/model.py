@@ -136,7 +136,8 @@ class TrackerModel:
             b = TorchBackend(self._torch_graph(g), spec["inputs"], spec["outputs"], device=device,
                              cuda_graph=cuda_graph, threads=threads)
         elif backend == "tensorrt":
-            from ..runtime.tensorrt import TensorRTBackend, build_engine
+            from ..runtime.tensorrt import TensorRTBackend
+            from ..runtime.tensorrt_build import build_engine
 
             engine = build_engine(self._onnx_path(g, verify), precision=precision, cache_dir=engines_dir)
             b = TensorRTBackend(engine, cuda_graph=cuda_graph)
