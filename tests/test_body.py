@@ -8,7 +8,7 @@ from trt_tracker.camera import Intrinsics
 from trt_tracker.data.body import (ACTIONS, BODY_GENERATOR_VERSION, DOFS, JOINT_LIMITS_DEG, BodyRenderer,
                                    body_motion, frame_motion, make_body_sequence, sample_body_camera,
                                    sample_body_subject, simulate_body)
-from trt_tracker.data.body_motion import clamp_angles, dof
+from trt_tracker.data.body_kinematics import clamp_angles, dof
 from trt_tracker.data.body_render import _project_ellipsoids
 from trt_tracker.data.sequence import load_sequence, save_sequence
 from trt_tracker.skeleton import BODY17

@@ -17,11 +17,8 @@ import pytest
 
 from trt_tracker.camera import Intrinsics
 from trt_tracker.stream.frame import SourceDisconnected, SourceError
-from trt_tracker.stream.realsense import (
-    RealSenseSource,
-    import_pyrealsense2,
-    record_synthetic,
-)
+from trt_tracker.stream.realsense import RealSenseSource, import_pyrealsense2
+from trt_tracker.stream.realsense_record import record_synthetic
 
 T = 25                     # frames per test recording (50 fps: half a second)
 CLOCK_S = 1.0              # device clock at the first frame of the shared recording, seconds
@@ -320,10 +317,10 @@ def test_record_synthetic_records_again_when_the_recorder_drops_frames(hand, tmp
     """The SDK recorder drops frames when its write cache overflows: the file is counted and,
     if short, recorded again at real time (then half of it) before giving up."""
     _rs()
-    from trt_tracker.stream import realsense
+    from trt_tracker.stream import realsense_record
 
     speeds, counted = [], []
-    record_once, count_frames = realsense._record_once, realsense._count_frames
+    record_once, count_frames = realsense_record._record_once, realsense_record._count_frames
 
     def spy_record(*args):
         speeds.append(args[-1])
@@ -334,14 +331,14 @@ def test_record_synthetic_records_again_when_the_recorder_drops_frames(hand, tmp
         counted.append(counts)
         return {**counts, "depth": counts["depth"] - 1} if len(counted) == 1 else counts   # first file "short"
 
-    monkeypatch.setattr(realsense, "_record_once", spy_record)
-    monkeypatch.setattr(realsense, "_count_frames", lossy_count)
+    monkeypatch.setattr(realsense_record, "_record_once", spy_record)
+    monkeypatch.setattr(realsense_record, "_count_frames", lossy_count)
     path = record_synthetic(tmp_path / "retry.db3", hand.frames[:5], hand.intrinsics, hand.fps, speed=50.0)
     assert speeds == [50.0, 1.0]
     assert counted == [{"depth": 5}, {"depth": 5}]
     assert [f.info["frame_number"] for f in RealSenseSource(path)] == list(range(5))
 
-    monkeypatch.setattr(realsense, "_count_frames", lambda rs, path, expected: {"depth": expected - 1})
+    monkeypatch.setattr(realsense_record, "_count_frames", lambda rs, path, expected: {"depth": expected - 1})
     with pytest.raises(RuntimeError, match="kept dropping frames"):
         record_synthetic(tmp_path / "lossy.db3", hand.frames[:5], hand.intrinsics, hand.fps, speed=50.0, attempts=3)
     assert speeds[2:] == [50.0, 1.0, 0.5]

@@ -149,7 +149,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from .runtime.tensorrt import build_engine
+    from .runtime.tensorrt_build import build_engine
     from .stream.model import GRAPHS, load_manifest
 
     m = load_manifest(args.model)
@@ -231,7 +231,7 @@ def _stream_name(spec: str) -> str:
 
 def cmd_record(args) -> int:
     from .data.sequence import SequenceFormatError, load_sequence
-    from .stream.realsense import record_synthetic
+    from .stream.realsense_record import record_synthetic
     from .stream.sinks import depth_to_bgr
 
     try:

@@ -24,9 +24,11 @@ import numbers
 import numpy as np
 
 from ..skeleton import BODY17
-from .body_motion import (ACTIONS, DOFS, JOINT_LIMITS_DEG, BodyMotion, BodySubject, body_motion,
-                          forward_kinematics, sample_body_subject, simulate_body)
-from .body_render import CAMERA_KINDS, BodyCamera, BodyRenderer, frame_motion, sample_body_camera
+from .body_camera import CAMERA_KINDS, BodyCamera, frame_motion, sample_body_camera
+from .body_kinematics import DOFS, JOINT_LIMITS_DEG, forward_kinematics
+from .body_motion import ACTIONS, BodyMotion, body_motion, simulate_body
+from .body_render import BodyRenderer
+from .body_subject import BodySubject, sample_body_subject
 from .sequence import Sequence
 
 __all__ = [
