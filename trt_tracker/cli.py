@@ -16,6 +16,7 @@ Commands:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -370,7 +371,18 @@ def cmd_eval(args) -> int:
 
 
 # ------------------------------------------------------------------ parser
+def _default(config_cls, name: str):
+    """A typed config's default for ``name``: the CLI repeats no default the component defines."""
+    return next(f.default for f in dataclasses.fields(config_cls) if f.name == name)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from .data.body_camera import CAMERA_KINDS
+    from .runtime import BACKENDS
+    from .runtime.tensorrt_build import BATCH_SIZES, ENGINE_DIR, PRECISIONS
+    from .stream.sources import SYNTHETIC_KINDS
+    from .stream.tracker import DEFAULT_DURATIONS, PREPROCESS_MODES, ROOT_DEPTH_MODES, TrackerConfig
+
     p = argparse.ArgumentParser(prog="trt-tracker", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -378,13 +390,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("synth", help="write synthetic sequences in the sequence format",
                        description="Generate synthetic sequences (rendered at 50 fps, sub-sampled to --fps) "
                                    "and write them as sequence folders (frames/*.png, joints.npz, meta.json).")
-    s.add_argument("--kind", choices=("body", "hand"), default="body", help="body RGB (BODY17) or hand depth (HAND21)")
+    s.add_argument("--kind", choices=SYNTHETIC_KINDS, default="body", help="body RGB (BODY17) or hand depth (HAND21)")
     s.add_argument("--num", type=int, default=1, help="number of sequences (seeds seed, seed+1, ...)")
     s.add_argument("--frames", type=int, default=100, help="frames per sequence after sub-sampling")
     s.add_argument("--fps", type=float, default=25.0, help="frame rate: 50, 25, 8 (8.33) or 2.5")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--size", type=int, nargs="+", help="image size: side (body) or width height")
-    s.add_argument("--camera", choices=("h36m", "webcam"), help="body camera kind")
+    s.add_argument("--camera", choices=CAMERA_KINDS, help="body camera kind")
     s.add_argument("--out", default="runs/synth", help="output folder")
     s.add_argument("--overwrite", action="store_true", help="replace existing sequences")
     s.set_defaults(func=cmd_synth)
@@ -392,11 +404,11 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("preview", help="draw synthetic frames (and their skeletons) into a PNG",
                        description="Render frame --frame of each seed's synthetic sequence into one image; "
                                    "with --skeleton a second row repeats them with the ground-truth skeleton.")
-    v.add_argument("--kind", choices=("body", "hand"), default="body")
+    v.add_argument("--kind", choices=SYNTHETIC_KINDS, default="body")
     v.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
     v.add_argument("--frame", type=int, default=40, help="frame index (at 50 fps)")
     v.add_argument("--size", type=int, nargs="+", help="image size: side (body) or width height")
-    v.add_argument("--camera", choices=("h36m", "webcam"), help="body camera kind")
+    v.add_argument("--camera", choices=CAMERA_KINDS, help="body camera kind")
     v.add_argument("--scale", type=float, default=1.0, help="resize each tile")
     v.add_argument("--cols", type=int, help="tiles per row (default: all in one row)")
     v.add_argument("--skeleton", action="store_true", help="add a row with the ground-truth skeleton drawn")
@@ -409,29 +421,29 @@ def build_parser() -> argparse.ArgumentParser:
                                    "write annotated videos and JSONL under --out and print fps, latency "
                                    "percentiles per stage and MPJPE single-frame vs tracked.")
     d.add_argument("--frames", type=int, default=150, help="frames per sequence at 25 fps")
-    d.add_argument("--backend", choices=("onnxruntime", "torch", "tensorrt"), default="onnxruntime")
-    d.add_argument("--durations", default="Dmf", help="Df, Dmf, a list such as 1,2 or none")
+    d.add_argument("--backend", choices=BACKENDS, default="onnxruntime")
+    d.add_argument("--durations", default=DEFAULT_DURATIONS, help="Df, Dmf, a list such as 1,2 or none")
     d.add_argument("--no-video", action="store_true", help="skip the annotated videos")
     d.add_argument("--out", default="runs/demo", help="output folder")
     d.set_defaults(func=cmd_demo)
 
     def model_args(q, default_model="export/body-lite"):
         q.add_argument("--model", default=default_model, help="model folder with manifest.json (export/<name>)")
-        q.add_argument("--backend", choices=("onnxruntime", "torch", "tensorrt"), default="onnxruntime")
+        q.add_argument("--backend", choices=BACKENDS, default="onnxruntime")
         q.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
         q.add_argument("--threads", type=int, help="CPU threads per graph (default: cores - 1)")
-        q.add_argument("--precision", choices=("fp32", "fp16"), default="fp32", help="TensorRT precision")
+        q.add_argument("--precision", choices=PRECISIONS, default="fp32", help="TensorRT precision")
         q.add_argument("--cuda-graph", action="store_true", help="replay CUDA graphs (torch, tensorrt)")
-        q.add_argument("--engines", default="engines", help="TensorRT engine cache folder")
+        q.add_argument("--engines", default=ENGINE_DIR, help="TensorRT engine cache folder")
 
     def tracker_args(q):
-        q.add_argument("--durations", default="Dmf", help="forward duration set: Df, Dmf, 1,2,... or none")
+        q.add_argument("--durations", default=DEFAULT_DURATIONS, help="forward duration set: Df, Dmf, 1,2,... or none")
         q.add_argument("--alpha", type=float, help="bone weight (default: the model's tuned value)")
         q.add_argument("--gamma", type=float, help="displacement weight (default: the model's tuned value)")
-        q.add_argument("--window", type=int, default=16, help="solver window in frames")
-        q.add_argument("--root-depth", choices=("auto", "gt", "depth", "bones"), default="auto",
+        q.add_argument("--window", type=int, default=_default(TrackerConfig, "window"), help="solver window in frames")
+        q.add_argument("--root-depth", choices=ROOT_DEPTH_MODES, default=_default(TrackerConfig, "root_depth"),
                        help="absolute root depth: ground truth, depth map, or fitted to bone lengths")
-        q.add_argument("--preprocess", choices=("cpu", "gpu"), default="cpu",
+        q.add_argument("--preprocess", choices=PREPROCESS_MODES, default=_default(TrackerConfig, "preprocess"),
                        help="crop/normalise with OpenCV or with the CUDA kernels (needs CuPy and a GPU)")
 
     tr = sub.add_parser("track", help="track a camera, video, image folder, sequence or RealSense recording",
@@ -461,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "checked against.")
     ev.add_argument("--sequence", required=True)
     ev.add_argument("--model", default="export/body-lite")
-    ev.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch")
+    ev.add_argument("--backend", choices=tuple(b for b in BACKENDS if b != "tensorrt"), default="torch")
     tracker_args(ev)
     ev.add_argument("--json", help="write the summary here")
     ev.set_defaults(func=cmd_evaluate)
@@ -486,9 +498,9 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Build (or reuse) TensorRT engines for both graphs of a model; needs TensorRT "
                                     "and an NVIDIA GPU.")
     bu.add_argument("--model", default="export/body-lite")
-    bu.add_argument("--precision", choices=("fp32", "fp16"), default="fp32")
-    bu.add_argument("--batch", type=int, nargs="+", default=[1, 4], help="batch sizes the profile covers")
-    bu.add_argument("--engines", default="engines")
+    bu.add_argument("--precision", choices=PRECISIONS, default="fp32")
+    bu.add_argument("--batch", type=int, nargs="+", default=list(BATCH_SIZES), help="batch sizes the profile covers")
+    bu.add_argument("--engines", default=ENGINE_DIR)
     bu.set_defaults(func=cmd_build)
 
     t = sub.add_parser("train", help="train a pose or relation network on synthetic data",
@@ -523,7 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "benchmarks/results/)",
                        description="trt-tracker bench latency|tradeoff [ARGS]; `trt-tracker bench latency -h` "
                                    "lists a benchmark's options")
-    b.add_argument("which", choices=("latency", "tradeoff"))
+    b.add_argument("which", choices=tuple(k for k in BENCHMARKS if k != "eval"))
     b.add_argument("args", nargs=argparse.REMAINDER)
     b.set_defaults(func=cmd_bench)
     e = sub.add_parser("eval", help="reproduce the papers' tables on held-out synthetic data", add_help=False,

@@ -222,7 +222,11 @@ def _write_atomic(path: Path, data) -> None:
     os.replace(tmp, path)
 
 
-def build_engine(onnx_path, precision: str = "fp32", batch_sizes=(1, 4), cache_dir="engines",
+ENGINE_DIR = "engines"        # the engine cache folder (git-ignored)
+BATCH_SIZES = (1, 4)          # the one profile's batches: a single stream, and a few streams or durations
+
+
+def build_engine(onnx_path, precision: str = "fp32", batch_sizes=BATCH_SIZES, cache_dir=ENGINE_DIR,
                  workspace_mb: int = 1024, progress: bool = True) -> Path:
     """Build (or find in ``cache_dir``) the engine of an exported graph; returns the engine's path.
 

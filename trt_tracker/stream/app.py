@@ -17,12 +17,12 @@ import numpy as np
 from .frame import SourceError
 from .pipeline import RunSummary, format_summary, run_streams, track_offline
 from .sinks import JsonlSink, VideoSink, WindowSink
-from .tracker import Tracker, TrackerConfig, parse_durations
+from .tracker import DEFAULT_DURATIONS, Tracker, TrackerConfig, parse_durations
 
 DEMO_SEED = 20_000_000      # the first held-out test seed (never trained on)
 
 
-def tracker_config(manifest: dict, durations="Dmf", alpha=None, gamma=None, window: int = 16,
+def tracker_config(manifest: dict, durations=DEFAULT_DURATIONS, alpha=None, gamma=None, window: int = 16,
                    root_depth: str = "auto", preprocess: str = "cpu"):
     """Tracker settings; alpha/gamma default to the model's tuned values (its manifest) for that duration set.
 
@@ -139,7 +139,7 @@ def evaluate_offline(model_dir, sequence, config: TrackerConfig, backend: str = 
         return track_offline(m, config, sequence)
 
 
-def demo(out="runs/demo", frames: int = 150, backend: str = "onnxruntime", durations="Dmf",
+def demo(out="runs/demo", frames: int = 150, backend: str = "onnxruntime", durations=DEFAULT_DURATIONS,
          models=("export/body-lite", "export/hand-lite"), video: bool = True, log=print) -> dict:
     """Track a synthetic body RGB and a synthetic hand depth sequence with the shipped models; print a table."""
     from .model import TrackerModel

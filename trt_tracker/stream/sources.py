@@ -240,6 +240,10 @@ class SequenceSource(FrameSource):
         self._closed = True
 
 
+#: what the synthetic generator renders: a body (RGB, BODY17) or a hand (depth, HAND21)
+SYNTHETIC_KINDS = ("body", "hand")
+
+
 class SyntheticSource(SequenceSource):
     """The synthetic generator, live: a body RGB or hand depth sequence rendered from a seed.
 
@@ -252,8 +256,8 @@ class SyntheticSource(SequenceSource):
         from ..data.body import make_body_sequence
         from ..data.hand import make_hand_sequence
 
-        if kind not in ("body", "hand"):
-            raise SourceError(f"synthetic source kind must be body or hand, got {kind!r}")
+        if kind not in SYNTHETIC_KINDS:
+            raise SourceError(f"synthetic source kind must be one of {', '.join(SYNTHETIC_KINDS)}, got {kind!r}")
         step = max(1, int(round(50.0 / fps)))
         make = make_body_sequence if kind == "body" else make_hand_sequence
         seq = make(int(seed), int(frames) * step, progress=progress).subsample(step)

@@ -49,6 +49,8 @@ from ..solver import parse_durations as solver_parse_durations
 from .frame import Frame, SourceError
 
 ROOT_DEPTH_MODES = ("auto", "gt", "depth", "bones")
+PREPROCESS_MODES = ("cpu", "gpu")
+DEFAULT_DURATIONS = "Dmf"          # the paper's multi-frame forward set {1, 2, 3}: TrackerConfig's default
 
 
 def parse_durations(spec) -> tuple[int, ...]:
@@ -59,7 +61,7 @@ def parse_durations(spec) -> tuple[int, ...]:
 
 @dataclass
 class TrackerConfig:
-    durations: tuple = (1, 2, 3)
+    durations: tuple = DEFAULT_DURATIONS
     alpha: float = 0.0          # bone-term weight (Eq. 8)
     gamma: float = 3.0          # displacement weight (Eq. 8)
     window: int = 16            # solver window (frames)
@@ -75,8 +77,8 @@ class TrackerConfig:
         self.durations = parse_durations(self.durations)
         if self.root_depth not in ROOT_DEPTH_MODES:
             raise ValueError(f"root_depth must be one of {ROOT_DEPTH_MODES}, got {self.root_depth!r}")
-        if self.preprocess not in ("cpu", "gpu"):
-            raise ValueError(f"preprocess must be cpu or gpu, got {self.preprocess!r}")
+        if self.preprocess not in PREPROCESS_MODES:
+            raise ValueError(f"preprocess must be one of {PREPROCESS_MODES}, got {self.preprocess!r}")
         if self.alpha < 0 or self.gamma < 0:
             raise ValueError(f"alpha and gamma must be >= 0, got alpha={self.alpha}, gamma={self.gamma}")
 
