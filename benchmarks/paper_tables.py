@@ -857,60 +857,8 @@ ROW_NAME = {"single": "single frame", "F": "Ours-F", "FB": "Ours-FB", "MF": "Our
             "S": "Ours-S (Spatial)", "ST": "Ours-ST (Spatiotemporal)"}
 
 
-def _temporal_pass(seq, pred, J: np.ndarray, d: int) -> np.ndarray:
-    """Displacements ``J[t] - J[t-d]`` for any sign of d (the network sees (I[t-d], I[t])); NaN where t-d is outside.
-
-    The same crops and related joints as :func:`trt_tracker.evaluate.predict_sequence` uses for d > 0.
-    """
-    from trt_tracker.camera import box_from_points
-
-    c, T, K = pred.codec, len(seq), seq.skeleton.K
-    P, root_z = seq.joints_2p5d, seq.root_depth
-    D = np.full((T, K, 3), np.nan)
-    ts = [t for t in range(T) if 0 <= t - d < T]
-    for i in range(0, len(ts), pred.batch):
-        idx = ts[i:i + pred.batch]
-        tfs = [c.transform(box_from_points(np.concatenate([P[t - d, :, :2], P[t, :, :2]]), pred.margin)) for t in idx]
-        x = np.stack([np.concatenate([c.crop_input(seq.frames[t - d], tf, seq.modality, root_z[t - d]),
-                                      c.crop_input(seq.frames[t], tf, seq.modality, root_z[t - d])])
-                      for t, tf in zip(idx, tfs)])
-        rel = np.stack([c.encode_points(J[t - d], tf)[:, :2] for t, tf in zip(idx, tfs)])
-        out = pred.temporal(x, rel)
-        for t, tf, o in zip(idx, tfs, out):
-            D[t] = c.decode_vectors(o, tf)
-    return D
-
-
-def _solve(p: dict, sk, durations, alpha: float, gamma: float) -> np.ndarray:
-    from trt_tracker.solver import solve_sequence
-
-    if not durations and alpha == 0:
-        return p["J"]
-    return solve_sequence(p["J"], p["B"] if alpha > 0 else None, {d: p["deltas"][d] for d in durations}, sk,
-                          durations, alpha, gamma)
-
-
-def _tune_offline(val: list, durations, bones: bool) -> tuple[float, float, float]:
-    """(alpha, gamma, validation MPJPE) over the card's grid, offline solver."""
-    from trt_tracker.evaluate import ALPHAS, GAMMAS, to_cam
-    from trt_tracker.metrics import mpjpe
-
-    best = (0.0, 0.0, np.inf)
-    for a, g in itertools.product([x for x in ALPHAS if x > 0] if bones else [0.0], GAMMAS if durations else [0.0]):
-        e = float(np.mean([mpjpe(to_cam(s, _solve(p, s.skeleton, durations, a, g)), s.joints_cam) for s, p in val]))
-        if e < best[2]:
-            best = (a, g, e)
-    return best
-
-
 def tracking_table(run: Run, modality: str) -> dict:
-    from trt_tracker.evaluate import (
-        predict_sequence,
-        to_cam,
-        torch_predictor,
-        track,
-        tune_tracker,
-    )
+    from trt_tracker.evaluate import predict_sequence, solve_offline, to_cam, torch_predictor, track, tune_tracker
     from trt_tracker.metrics import mpjpe
 
     s = run.s
@@ -925,10 +873,7 @@ def tracking_table(run: Run, modality: str) -> dict:
         out = []
         for seq in run.bar(run.sequences(modality, split), desc=f"{table}: {split} predictions", unit="seq"):
             seq = seq.at_fps(fps)
-            p = predict_sequence(seq, pred, (1, 2, 3))
-            for d in (1, 2, 3):
-                p["deltas"][-d] = _temporal_pass(seq, pred, p["J"], -d)
-            out.append((seq, p))
+            out.append((seq, predict_sequence(seq, pred, (1, 2, 3, -1, -2, -3))))
         return out
 
     val, test = predict("val"), predict("test")
@@ -938,9 +883,9 @@ def tracking_table(run: Run, modality: str) -> dict:
 
     offline, online = {}, {}
     for name, (D, bones) in OFFLINE_ROWS.items():
-        a, g, ve = _tune_offline(val, D, bones)
+        a, g, ve = tune_tracker(val, D, bones, offline=True)
         offline[name] = {"durations": list(D), "alpha": a, "gamma": g, "val_mpjpe": ve,
-                         "mpjpe": err([(q, _solve(p, q.skeleton, D, a, g)) for q, p in test])}
+                         "mpjpe": err([(q, solve_offline(p, q.skeleton, D, a, g)) for q, p in test])}
     for name, (D, bones) in ONLINE_ROWS.items():
         a, g, ve = tune_tracker(val, D, bones)
         online[name] = {"durations": list(D), "alpha": a, "gamma": g, "val_mpjpe": ve,

@@ -35,7 +35,7 @@ from .codec import PoseCodec
 from .data.samples import make_sequence, no_augment
 from .data.sequence import Sequence
 from .metrics import accel_error, displacement_error_buckets, mpjpe
-from .solver import OnlineSolver
+from .solver import OnlineSolver, solve_sequence
 
 FPS = (25.0, 8.0, 2.5)
 #: Tracker weights searched on validation sequences (log-spaced; the first cards' choices sat on 0.1,
@@ -98,7 +98,9 @@ def predict_sequence(seq: Sequence, pred: Predictor, durations: Iterable[int] = 
     """Single-frame joints, bones and displacements of a sequence, in image 2.5D (u, v px; z mm).
 
     Returns ``J`` (T, K, 3), ``B`` (T, K, 3) (root row 0) and ``deltas``
-    {d: (T, K, 3)} with NaN rows for t < d.  ``reuse``: an earlier result for
+    {d: (T, K, 3)} with NaN rows where frame t - d is outside the sequence;
+    a negative d looks ahead (the network sees (I[t-d], I[t]) with t - d > t:
+    the offline duration sets).  ``reuse``: an earlier result for
     the same sequence whose ``J`` and ``B`` are kept (only the temporal
     network runs; e.g. a second temporal network over the same pose network).
     """
@@ -129,7 +131,7 @@ def predict_sequence(seq: Sequence, pred: Predictor, durations: Iterable[int] = 
     if pred.temporal is not None:
         for d in durations:
             D = np.full((T, K, 3), np.nan)
-            ts = list(range(d, T))
+            ts = [t for t in range(T) if 0 <= t - d < T]
             if not ts:
                 out["deltas"][d] = D
                 continue
@@ -168,6 +170,14 @@ def _solver(skeleton, durations, alpha, gamma, window):
         s = _SOLVERS[key] = OnlineSolver(skeleton, durations, alpha=alpha, gammas=gamma, window=window)
     s.reset()
     return s
+
+
+def solve_offline(pred: dict, skeleton, durations, alpha: float, gamma: float) -> np.ndarray:
+    """The offline solver (``solve_sequence``, any durations) over a sequence's predictions: (T, K, 3)."""
+    if not tuple(durations) and alpha == 0:
+        return pred["J"]
+    return solve_sequence(pred["J"], pred["B"] if alpha > 0 else None, {d: pred["deltas"][d] for d in durations},
+                          skeleton, durations, alpha, gamma)
 
 
 def track(pred: dict, skeleton, durations, alpha: float, gamma: float, window: int = 16) -> np.ndarray:
@@ -212,12 +222,14 @@ def load_sequences(modality: str, seeds: Iterable[int], n_frames: int, progress:
 
 
 def tune_tracker(val_preds: list[tuple[Sequence, dict]], durations, bones: bool, alphas=None,
-                 gammas=None) -> tuple[float, float, float]:
+                 gammas=None, offline: bool = False) -> tuple[float, float, float]:
     """(alpha, gamma, MPJPE) minimising validation MPJPE over the ALPHAS x GAMMAS grid.
 
     ``alphas``/``gammas`` replace the grids (``alphas`` then ignores ``bones``;
     0 in it lets the search switch the bone term off).  Without durations
-    gamma has no effect and only the first gamma is tried.
+    gamma has no effect and only the first gamma is tried.  ``offline``: tune
+    :func:`solve_offline` (whole sequences, any durations) instead of the
+    online tracker.
     """
     best = (0.0, 1.0, np.inf)
     if alphas is None:
@@ -226,7 +238,8 @@ def tune_tracker(val_preds: list[tuple[Sequence, dict]], durations, bones: bool,
     if not tuple(durations):
         gammas = gammas[:1]
     for a, g in itertools.product(alphas, gammas):
-        e = _mean([mpjpe(to_cam(s, track(p, s.skeleton, durations, a, g)), s.joints_cam) for s, p in val_preds])
+        solve = solve_offline if offline else track
+        e = _mean([mpjpe(to_cam(s, solve(p, s.skeleton, durations, a, g)), s.joints_cam) for s, p in val_preds])
         if e < best[2]:
             best = (a, g, e)
     return best

@@ -1,0 +1,68 @@
+"""evaluate.py's sequence pass and tuning, with a stand-in predictor whose outputs say what it was given."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from trt_tracker.codec import PoseCodec
+from trt_tracker.evaluate import Predictor, predict_sequence, solve_offline, track, tune_tracker
+from trt_tracker.stream.sources import SyntheticSource
+
+
+@pytest.fixture(scope="module")
+def seq():
+    return SyntheticSource("hand", 20_000_005, 8, 25.0).seq
+
+
+def _predictor(seq, seen):
+    codec = PoseCodec(32, 8, 300.0)
+    K = seq.skeleton.K
+
+    def pose(x):
+        return np.zeros((len(x), K, 3), np.float32)
+
+    def temporal(pairs, related):
+        seen.append(pairs.copy())
+        return np.zeros((len(pairs), K, 3), np.float32)
+
+    return Predictor(pose, None, temporal, codec, 1.3, batch=3)
+
+
+def test_signed_durations_pair_the_right_frames(seq):
+    """A negative duration looks ahead: row t of deltas[-2] comes from the pair (I[t+2], I[t]); rows whose
+    partner frame is outside the sequence are NaN, for both signs."""
+    seen = []
+    pred = _predictor(seq, seen)
+    out = predict_sequence(seq, pred, (2, -2))
+    T = len(seq)
+    assert np.isnan(out["deltas"][2][:2]).all() and not np.isnan(out["deltas"][2][2:]).any()
+    assert np.isnan(out["deltas"][-2][T - 2:]).all() and not np.isnan(out["deltas"][-2][:T - 2]).any()
+    pairs = np.concatenate(seen)
+    assert len(pairs) == 2 * (T - 2)
+    # The first look-ahead pair (t = 0) holds frame 2 first: its first half differs from frame 0's crop in
+    # the same box, its second half is frame 0's crop.
+    from trt_tracker.camera import box_from_points
+
+    P, c = seq.joints_2p5d, pred.codec
+    tf = c.transform(box_from_points(np.concatenate([P[2, :, :2], P[0, :, :2]]), pred.margin))
+    first = pairs[T - 2]
+    np.testing.assert_array_equal(first[:1], c.crop_input(seq.frames[2], tf, "depth", seq.root_depth[2]))
+    np.testing.assert_array_equal(first[1:], c.crop_input(seq.frames[0], tf, "depth", seq.root_depth[2]))
+
+
+def test_offline_tuning_uses_the_offline_solver(seq):
+    """tune_tracker(offline=True) scores solve_offline, which without durations or bones is the single frame."""
+    rng = np.random.default_rng(0)
+    G = seq.joints_2p5d
+    p = {"J": G + rng.normal(0, 3, G.shape), "B": None, "deltas": {}}
+    for d in (1, -1):
+        D = np.full_like(G, np.nan)
+        t = np.arange(len(G))
+        ok = (t - d >= 0) & (t - d < len(G))
+        D[ok] = G[t[ok]] - G[t[ok] - d]
+        p["deltas"][d] = D
+    np.testing.assert_array_equal(solve_offline(p, seq.skeleton, (), 0.0, 1.0), p["J"])
+    a, g, e_off = tune_tracker([(seq, p)], (1, -1), False, gammas=[0.1, 10.0], offline=True)
+    _, _, e_on = tune_tracker([(seq, p)], (1,), False, gammas=[0.1, 10.0])
+    assert g == 10.0 and e_off < e_on          # exact displacements both ways: trust them, and look ahead helps
+    assert track(p, seq.skeleton, (1,), 0.0, 10.0).shape == G.shape
