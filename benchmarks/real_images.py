@@ -60,7 +60,7 @@ def our_pose(model, image: np.ndarray, box) -> np.ndarray:
     """Our frame graph on one crop -> (K, 3) joints (u, v image px; z mm)."""
     tf = model.codec.transform(box)
     x = model.codec.crop_input(image, tf, "rgb")
-    J, _ = model.frame(x[None])
+    J = model.frame(x[None])[0]
     return model.codec.decode_points(J[0], tf)
 
 

@@ -598,3 +598,26 @@ def test_integral_pose_net_overfits_random_set():
 def test_integral_3d_needs_depth_bins():
     with pytest.raises(ValueError, match="depth_bins"):
         ModelConfig(task="pose", pose_head="integral", dims=3, depth_bins=0)
+
+
+def test_heatmap_confidence_is_the_mass_near_the_estimate():
+    """1 for a peak where the joint is said to be, ~2 pi sigma^2 / (H W) for a flat map, and the 3D
+    (depth-binned) logits give the confidence of their 2D marginal."""
+    import math
+
+    from trt_tracker.models.pose import heatmap_confidence, soft_argmax_2d
+
+    H = W = 16
+    peak = torch.full((1, 2, H, W), -1e4)
+    peak[0, 0, 5, 7] = 0.0
+    peak[0, 1, 9, 3] = 0.0
+    uv = soft_argmax_2d(peak)
+    np.testing.assert_allclose(heatmap_confidence(peak, uv).numpy(), 1.0, atol=1e-5)
+    flat = torch.zeros((1, 1, H, W))
+    c = float(heatmap_confidence(flat, soft_argmax_2d(flat)))
+    assert 0.5 * 2 * math.pi / (H * W) < c < 2 * math.pi / (H * W)
+    split = torch.full((1, 1, H, W), -1e4)
+    split[0, 0, 2, 2] = split[0, 0, 13, 13] = 0.0           # two peaks: the estimate falls between them
+    assert float(heatmap_confidence(split, soft_argmax_2d(split))) < 1e-3
+    vol = peak[:, :, None].repeat(1, 1, 4, 1, 1)             # the same peak in every depth bin
+    np.testing.assert_allclose(heatmap_confidence(vol, uv).numpy(), 1.0, atol=1e-5)

@@ -74,9 +74,11 @@ def test_frame_graph_pools_bones_at_the_predicted_parents(tiny_dir):
     g = build_graphs(nets)["frame"]
     x = torch.from_numpy(graph_example(nets["pose"][1], "frame", 2)["image"])
     with torch.no_grad():
-        J, B = g(x)
+        J, B, C = g(x)
         par = [p if p >= 0 else k for k, p in enumerate(BODY17.parents)]
         ref = nets["spatial"][0](x, J[:, par, :2])
+        np.testing.assert_allclose(J.numpy(), nets["pose"][0](x).numpy(), atol=1e-6)   # the pose network's own
+        assert C.shape == J.shape[:2]
     ref[:, 0] = 0
     np.testing.assert_allclose(B.numpy(), ref.numpy(), atol=1e-6)
     assert np.all(B.numpy()[:, 0] == 0) and np.abs(B.numpy()[:, 1:]).max() > 0
@@ -93,10 +95,12 @@ def test_every_backend_matches_pytorch(tiny_dir, backend):
     with TrackerModel(tiny_dir, backend=backend, threads=1) as m:
         for batch in (1, 3):
             f = graph_example(cfg, "frame", batch, seed=batch)
-            ref = torch_outputs(graphs["frame"], f, ["joints", "bones"])
-            J, B = m.frame(f["image"])
+            ref = torch_outputs(graphs["frame"], f, ["joints", "bones", "confidence"])
+            J, B, C = m.frame(f["image"])
             np.testing.assert_allclose(J, ref["joints"], atol=1e-4)
             np.testing.assert_allclose(B, ref["bones"], atol=1e-4)
+            np.testing.assert_allclose(C, ref["confidence"], atol=1e-5)
+            assert C.shape == J.shape[:2] and np.all((C >= 0) & (C <= 1))
             t = graph_example(cfg, "temporal", batch, seed=10 + batch)
             ref = torch_outputs(graphs["temporal"], t, ["displacements"])
             np.testing.assert_allclose(m.temporal(t["pair"], t["related"]), ref["displacements"], atol=1e-4)

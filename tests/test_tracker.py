@@ -51,13 +51,15 @@ def _same(g, w) -> None:
     np.testing.assert_allclose(g.box, w.box, atol=1e-6)
 
 
+@pytest.mark.parametrize("min_confidence", [0.0, 0.25])
 @pytest.mark.parametrize("model_dir", ["body-lite", "hand-lite"])
-def test_batched_streams_equal_independent_trackers(model_dir):
-    """The fast path (one crop pass, one network call per graph for all streams) against the slow reference."""
+def test_batched_streams_equal_independent_trackers(model_dir, min_confidence):
+    """The fast path (one crop pass, one network call per graph for all streams) against the slow reference,
+    with tracks that are lost on low confidence and start again (0.25) and without (0)."""
     n, T, ds = 3, 6, (1, 2)
     with TrackerModel(REPO / "export" / model_dir, threads=1) as m:
         seqs = sequences("hand" if m.modality == "depth" else "body", n, T)
-        cfg = TrackerConfig(durations=ds, alpha=0.3, gamma=3.0)
+        cfg = TrackerConfig(durations=ds, alpha=0.3, gamma=3.0, min_confidence=min_confidence)
         counted = CountingModel(m)
         bt = Tracker(counted, cfg, streams=n)
         refs = [Tracker(m, cfg) for _ in range(n)]
@@ -72,7 +74,7 @@ def test_batched_streams_equal_independent_trackers(model_dir):
             if t >= max(ds) and all(w.status == "track" for w in want):
                 assert counted.calls == [("frame", n), ("temporal", n * len(ds))]
                 batched_steps += 1
-        assert batched_steps > 0, "no step tracked every stream with all durations"
+        assert batched_steps > 0 or min_confidence > 0, "no step tracked every stream with all durations"
 
 
 def test_a_stream_without_a_frame_keeps_its_track():

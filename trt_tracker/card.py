@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .evaluate import FPS, VARIANTS, evaluate_models, torch_predictor
-from .models.graphs import NETWORKS, load_model_dir, load_weights
+from .models.graphs import NETWORKS, load_model_dir, load_weights, signature
 from .train import TEST_SEEDS, VAL_SEEDS
 #: Other temporal networks a model directory may hold, evaluated with the same pose and spatial
 #: networks for the card's comparison: card key -> (file, description).
@@ -42,7 +42,7 @@ def evaluate_dir(path, protocol: dict = CARD_PROTOCOL, progress: bool = True) ->
     for key, (f, _) in TEMPORAL_VARIANTS.items():
         if (path / f).is_file():
             net, vcfg, _ = load_weights(path / f)
-            if _signature(vcfg) != _signature(cfg):
+            if signature(vcfg) != signature(cfg):
                 raise ValueError(f"{path / f}: disagrees with the pose network on skeleton, modality, input size "
                                  "or cube")
             others[key] = torch_predictor(vcfg, None, None, net).temporal

@@ -111,7 +111,8 @@ def graph_io(cfg) -> dict:
     return {
         FRAME_GRAPH: {"inputs": [{"name": "image", "shape": [None, C, S, S], "dtype": f32}],
                       "outputs": [{"name": "joints", "shape": [None, K, D], "dtype": f32},
-                                  {"name": "bones", "shape": [None, K, D], "dtype": f32}]},
+                                  {"name": "bones", "shape": [None, K, D], "dtype": f32},
+                                  {"name": "confidence", "shape": [None, K], "dtype": f32}]},
         TEMPORAL_GRAPH: {"inputs": [{"name": "pair", "shape": [None, 2 * C, S, S], "dtype": f32},
                                     {"name": "related", "shape": [None, K, 2], "dtype": f32}],
                          "outputs": [{"name": "displacements", "shape": [None, K, D], "dtype": f32}]},
@@ -211,7 +212,8 @@ def export_model(model_dir, out_dir=None, progress: bool = True) -> dict:
         "cube_mm": cfg.cube_mm, "dims": cfg.dims, "margin": _margin(cfg.modality),
         "normalisation": normalisation(cfg),
         "outputs_frame": "joints: (u, v) heatmap pixels, z root-relative / (cube_mm / 2); bones, displacements: "
-                         "the same units as vectors",
+                         "the same units as vectors; confidence: per joint, the heatmap's mass within about "
+                         "one heatmap pixel of the joint (0..1)",
         "opset": OPSET, "exported_with": {"torch": torch.__version__, "onnx": onnx.__version__},
         "graphs": {}, "tracker": _tracker_defaults(model_dir),
     }

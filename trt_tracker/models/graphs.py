@@ -18,6 +18,7 @@ from torch import nn
 
 from ..skeleton import get_skeleton
 from .config import ModelConfig, build_model
+from .pose import heatmap_confidence, soft_argmax_2d, soft_argmax_3d
 
 NETWORKS = ("pose", "spatial", "temporal")
 
@@ -52,18 +53,19 @@ def load_model_dir(path, temporal: str = "temporal.pt") -> dict:
     out = {}
     for name in NETWORKS:
         out[name] = load_weights(path / (temporal if name == "temporal" else f"{name}.pt"))
-    if len({_signature(out[n][1]) for n in NETWORKS}) != 1:
+    if len({signature(out[n][1]) for n in NETWORKS}) != 1:
         raise ValueError(f"{path}: the networks disagree on skeleton, modality, input size or cube")
     return out
 
 
-def _signature(cfg) -> tuple:
+def signature(cfg) -> tuple:
     """What the networks of one model directory must share."""
     return cfg.skeleton, cfg.modality, cfg.input_size, cfg.cube_mm
 
 
 class FrameGraph(nn.Module):
-    """image (N, C, S, S) -> joints (N, K, 3) and bones (N, K, 3) pooled at the joints' parents.
+    """image (N, C, S, S) -> joints (N, K, 3), bones (N, K, 3) pooled at the joints' parents, and per-joint
+    confidence (N, K) (:func:`~trt_tracker.models.pose.heatmap_confidence`).
 
     The spatial network's related joints are the pose network's own
     predictions (DESIGN §4), so one call gives both; the root's bone is 0.
@@ -80,10 +82,11 @@ class FrameGraph(nn.Module):
         self.K = K
 
     def forward(self, image):
-        joints = self.pose(image)
+        logits = self.pose.logits(image)
+        joints = soft_argmax_3d(logits) if logits.ndim == 5 else soft_argmax_2d(logits)
         related = joints[:, self.par, :2]
         bones = self.spatial(image, related) * self.nonroot
-        return joints, bones
+        return joints, bones, heatmap_confidence(logits, joints[..., :2])
 
 
 class TemporalGraph(nn.Module):

@@ -72,6 +72,26 @@ def soft_argmax_3d(logits: torch.Tensor) -> torch.Tensor:
     return torch.stack([u, v, z], dim=-1)
 
 
+def heatmap_confidence(logits: torch.Tensor, uv: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
+    """Per-joint confidence: the heatmap's probability mass near its own estimate.
+
+    ``logits`` (N, K, H, W) or (N, K, D, H, W), ``uv`` (N, K, 2) heatmap pixels (the soft-argmax) ->
+    (N, K) in [0, 1]: the softmax's 2D marginal weighted by a Gaussian of ``sigma`` pixels centred on
+    ``uv`` (1 for a peak at ``uv``; about 2 pi sigma^2 / (H W) for a flat map).  A peaked heatmap says the
+    joint is there; a diffuse or split one (a background crop, an occluded or cut-off joint) says not.
+    """
+    N, K = logits.shape[:2]
+    H, W = logits.shape[-2:]
+    p = F.softmax(logits.reshape(N, K, -1), dim=-1).reshape(logits.shape)
+    if p.ndim == 5:
+        p = p.sum(2)
+    xs = torch.arange(W, dtype=p.dtype, device=p.device)
+    ys = torch.arange(H, dtype=p.dtype, device=p.device)
+    wx = torch.exp(-(xs - uv[..., :1]) ** 2 / (2 * sigma ** 2))          # (N, K, W)
+    wy = torch.exp(-(ys - uv[..., 1:2]) ** 2 / (2 * sigma ** 2))        # (N, K, H)
+    return ((p * wx[:, :, None, :]).sum(-1) * wy).sum(-1)
+
+
 class IntegralPoseNet(nn.Module):
     """Image (N, Cin, S, S) -> joints (N, K, 3) (or (N, K, 2) for 2D) in the network frame."""
 

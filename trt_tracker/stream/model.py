@@ -4,7 +4,7 @@
 files against it, opens both graphs on the chosen backend and exposes the two
 calls the tracker makes, in the network frame:
 
-* ``frame(images (N, C, S, S)) -> joints (N, K, 3), bones (N, K, 3)``
+* ``frame(images (N, C, S, S)) -> joints (N, K, 3), bones (N, K, 3), confidence (N, K)``
 * ``temporal(pairs (N, 2C, S, S), related (N, K, 2)) -> displacements (N, K, 3)``
 
 ONNX Runtime needs no PyTorch; the PyTorch backend rebuilds the same graphs
@@ -167,9 +167,11 @@ class TrackerModel:
                                    "(try --backend onnxruntime, or re-export)")
         return out
 
-    def frame(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def frame(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Joints (N, K, 3), bones (N, K, 3) and per-joint confidence (N, K) (None from an export that
+        predates it)."""
         out = self._run("frame", {"image": np.ascontiguousarray(images, np.float32)})
-        return out["joints"], out["bones"]
+        return out["joints"], out["bones"], out.get("confidence")
 
     def temporal(self, pairs: np.ndarray, related: np.ndarray) -> np.ndarray:
         out = self._run("temporal", {"pair": np.ascontiguousarray(pairs, np.float32),

@@ -33,6 +33,8 @@ def result_record(res) -> dict:
         "single_2p5d": _r(res.single_2p5d), "single_cam_mm": _r(res.single_cam),
         "root_depth_mm": None if res.root_depth is None else round(float(res.root_depth), 2),
         "root_depth_source": res.root_depth_source,
+        "confidence": _r(res.confidence, 3),
+        "track_confidence": None if res.track_confidence is None else round(float(res.track_confidence), 4),
         "box": _r(res.box), "durations": list(res.durations),
         "latency_ms": {k: round(float(v), 3) for k, v in res.latency_ms.items()},
     }

@@ -31,8 +31,10 @@ with no new frame) and runs the public phases on all of them:
    lengths: a monocular RGB camera knows no absolute depth), and the
    :class:`TrackResult`.
 
-A track is lost (and re-initialised on its next frame) when the tracked pose
-leaves the image, collapses, or a depth frame has no valid depth near it.
+A track is lost (and re-initialised on its next frame) when the frame graph's
+confidence says no subject is in the box (the mean per-joint heatmap mass
+near the joints is below ``min_confidence``), when the tracked pose leaves the
+image or collapses, or when a depth frame has no valid depth near it.
 """
 from __future__ import annotations
 
@@ -71,6 +73,9 @@ class TrackerConfig:
     blob_edge_mm: float = 30.0  # hand initialiser: depth jump that separates surfaces
     box_rate: float = 1.15      # largest box size change per frame (factor)
     box_limits: tuple = (0.45, 1.0)  # depth: box side bounds in units of the cube's size at the root depth
+    # lost when the mean per-joint confidence (the heatmap's mass near each joint, from the frame graph) is
+    # below this: no subject in the box (a new track starts from the initialiser); 0 switches it off
+    min_confidence: float = 0.25
     preprocess: str = "cpu"     # cpu (OpenCV) or gpu (the CUDA kernels in kernels/, through CuPy)
 
     def __post_init__(self) -> None:
@@ -79,6 +84,8 @@ class TrackerConfig:
             raise ValueError(f"root_depth must be one of {ROOT_DEPTH_MODES}, got {self.root_depth!r}")
         if self.preprocess not in PREPROCESS_MODES:
             raise ValueError(f"preprocess must be one of {PREPROCESS_MODES}, got {self.preprocess!r}")
+        if not 0 <= self.min_confidence < 1:
+            raise ValueError(f"min_confidence must be in [0, 1), got {self.min_confidence}")
         if self.alpha < 0 or self.gamma < 0:
             raise ValueError(f"alpha and gamma must be >= 0, got alpha={self.alpha}, gamma={self.gamma}")
 
@@ -95,6 +102,8 @@ class TrackResult:
     joints_cam: np.ndarray | None = None
     single_2p5d: np.ndarray | None = None  # single-frame J[t]
     single_cam: np.ndarray | None = None
+    confidence: np.ndarray | None = None   # per joint (K,), 0..1, from the frame graph
+    track_confidence: float | None = None  # their mean: the track's
     root_depth: float | None = None
     root_depth_source: str | None = None
     box: tuple | None = None             # (cx, cy, size) px
@@ -225,6 +234,7 @@ class StepItem:
     pair_tfs: list = field(default_factory=list)
     J: np.ndarray | None = None          # single-frame J[t] (K, 3), image 2.5D
     B: np.ndarray | None = None          # bones B[t] (K, 3)
+    conf: np.ndarray | None = None       # per-joint confidence (K,), None from an older export
     deltas: dict = field(default_factory=dict)  # {d: Δd[t]}
     P: np.ndarray | None = None          # tracked Ĵ[t]
     result: TrackResult | None = None
@@ -371,9 +381,10 @@ class Tracker:
         if not items:
             return
         t0 = time.perf_counter()
-        Jn, Bn = self.model.frame(x)
+        Jn, Bn, Cn = self.model.frame(x)
         self._charge(items, "frame_graph", t0)
         for i, it in enumerate(items):
+            it.conf = None if Cn is None else Cn[i].astype(np.float64)
             it.J = self.codec.decode_points(Jn[i], it.tf)
             it.B = self.codec.decode_vectors(Bn[i], it.tf)
             it.B[self.sk.root] = 0.0
@@ -406,7 +417,7 @@ class Tracker:
         for it in items:
             t0 = time.perf_counter()
             st, frame, P, J = self.tracks[it.stream], it.frame, it.P, it.J
-            why = self._is_lost(P, frame.image)
+            why = self._is_lost(P, frame.image, it.conf)
             if why:
                 self._lose(it, why)
                 continue
@@ -429,7 +440,9 @@ class Tracker:
             it.lat["total"] = (time.monotonic() - frame.t_capture) * 1e3
             it.result = TrackResult(index=frame.index, t_capture=frame.t_capture, timestamp=frame.timestamp,
                                     status=it.status, joints_2p5d=P, joints_cam=P_cam, single_2p5d=J,
-                                    single_cam=J_cam, root_depth=z_root, root_depth_source=z_src,
+                                    single_cam=J_cam, confidence=it.conf,
+                                    track_confidence=None if it.conf is None else float(it.conf.mean()),
+                                    root_depth=z_root, root_depth_source=z_src,
                                     box=tuple(it.box.as_array()), durations=it.durations, latency_ms=it.lat,
                                     gt_joints_cam=frame.gt_joints_cam, frame=frame)
 
@@ -449,8 +462,9 @@ class Tracker:
         it.lat["total"] = (time.monotonic() - f.t_capture) * 1e3
         it.status = "lost"
         it.result = TrackResult(index=f.index, t_capture=f.t_capture, timestamp=f.timestamp, status="lost",
-                                single_2p5d=it.J, latency_ms=it.lat, gt_joints_cam=f.gt_joints_cam, frame=f,
-                                message=why)
+                                single_2p5d=it.J, confidence=it.conf,
+                                track_confidence=None if it.conf is None else float(it.conf.mean()),
+                                latency_ms=it.lat, gt_joints_cam=f.gt_joints_cam, frame=f, message=why)
 
     def _check_frame(self, frame: Frame) -> None:
         if frame.modality != self.model.modality:
@@ -515,9 +529,11 @@ class Tracker:
         return root_depth_from_bones(P, frame.intrinsics, self.sk.parents, self.sk.bone_lengths_mm,
                                      self.sk.root), "bones"
 
-    def _is_lost(self, P, image) -> str:
+    def _is_lost(self, P, image, conf=None) -> str:
         if not np.all(np.isfinite(P)):
             return "non-finite pose"
+        if conf is not None and self.cfg.min_confidence > 0 and conf.mean() < self.cfg.min_confidence:
+            return f"low confidence ({conf.mean():.2f} < {self.cfg.min_confidence:g}): no subject in the box"
         H, W = image.shape[:2]
         inside = (P[:, 0] >= 0) & (P[:, 0] < W) & (P[:, 1] >= 0) & (P[:, 1] < H)
         if inside.mean() < self.cfg.min_inside:
