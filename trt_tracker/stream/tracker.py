@@ -7,9 +7,10 @@ with no new frame) and runs the public phases on all of them:
 
 1. :meth:`~Tracker.localise`: each stream's box: around its previous
    single-frame pose (``margin`` as in training, size held within bounds), or
-   from the initialiser when there is no track: the full frame for a body
-   (refinement passes of the frame graph, batched over the starting
-   streams), the nearest depth blob for a hand;
+   from the initialiser when there is no track: candidate boxes (RGB: the full
+   frame and a grid of smaller windows; depth: the nearest surfaces'
+   hand-sized parts, then a grid of windows) checked by the frame graph in
+   one batched call, the most confident kept and re-centred on its pose;
 2. :meth:`~Tracker.crop`: one batched preprocessing pass (CPU: OpenCV, GPU: the
    CUDA kernels) cuts every crop of the step with each stream's one box: its
    frame crop ``I(t)`` and, for every duration ``d`` whose frame ``t - d`` is
@@ -68,7 +69,8 @@ class TrackerConfig:
     gamma: float = 3.0          # displacement weight (Eq. 8)
     window: int = 16            # solver window (frames)
     root_depth: str = "auto"    # auto | gt | depth | bones
-    init_passes: int = 2        # body: frame-graph passes from the full frame
+    init_passes: int = 2        # frame-graph passes of a new track: candidates, then re-centred on the pose
+    init_candidates: int = 64   # candidate boxes a new track tries at most (RGB windows; depth surfaces, windows)
     min_inside: float = 0.5     # lost when fewer joints than this fraction lie inside the image
     blob_edge_mm: float = 30.0  # hand initialiser: depth jump that separates surfaces
     box_rate: float = 1.15      # largest box size change per frame (factor)
@@ -118,54 +120,105 @@ def full_frame_box(width: int, height: int) -> CropBox:
     return CropBox((width - 1) / 2, (height - 1) / 2, float(max(width, height)))
 
 
-def nearest_blob(depth: np.ndarray, intr: Intrinsics | None, cube_mm: float, edge_mm: float = 30.0,
-                 margin: float = 1.3, min_pixels: int = 30, iterations: int = 5):
-    """The hand initialiser: (box, depth mm) of the hand nearest to the camera, or None.
+def depth_candidates(depth: np.ndarray, intr: Intrinsics | None, cube_mm: float, edge_mm: float = 30.0,
+                     margin: float = 1.3, min_pixels: int = 30, iterations: int = 5, max_candidates: int = 6,
+                     seeds_per_surface: int = 8):
+    """Where a hand may be in a depth image: up to ``max_candidates`` (box, depth mm), nearest surface first.
 
     The depth image is cut into smooth surfaces at depth jumps larger than
     ``edge_mm`` between neighbouring pixels (and at holes).  Surfaces of fewer
-    than ``min_pixels`` pixels are skipped.  The surface whose near end (2nd percentile of depth, robust to speckle)
-    is nearest holds the hand, maybe with the forearm or a background it
-    touches; a 3D mean shift centres a ball of radius ``cube_mm / 2`` on
-    its nearest part: start at its points within a tenth of a cube of its
-    nearest point, move the centre to the mean of the points inside the
-    ball, repeat.  The box covers the points in the final ball
-    (``margin`` as in training).
+    than ``min_pixels`` pixels are skipped.  For each surface, nearest first
+    (its 2nd percentile of depth, robust to speckle), a 3D mean shift centres a
+    ball of radius ``cube_mm / 2`` on a part of it: first its nearest part
+    (start at its points within a tenth of a cube of its nearest point), then
+    up to ``seeds_per_surface - 1`` more parts spread over it (farthest-point
+    seeds at least half a cube apart: a hand on an arm that the surface
+    includes); each start moves to the mean of the points inside the ball,
+    ``iterations`` times.  A box covers the points in each final ball
+    (``margin`` as in training); balls that end within a quarter cube of an
+    earlier one are dropped.  The tracker asks the pose network which of them
+    holds a hand (its confidence).
     """
     import cv2
 
     valid = depth > 0
     if valid.sum() < min_pixels:
-        return None
+        return []
     d = depth.astype(np.float32)
     jump = np.zeros(depth.shape, bool)
     jump[:, 1:] |= np.abs(np.diff(d, axis=1)) > edge_mm
     jump[1:, :] |= np.abs(np.diff(d, axis=0)) > edge_mm
     smooth = (valid & ~jump).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(smooth, connectivity=4)
-    best = None
-    for i in range(1, n):
-        if stats[i, cv2.CC_STAT_AREA] < min_pixels:
+    surfaces = sorted((float(np.percentile(depth[labels == i], 2)), i) for i in range(1, n)
+                      if stats[i, cv2.CC_STAT_AREA] >= min_pixels)
+    out, centres = [], []
+    for _, i in surfaces:
+        if len(out) >= max_candidates:
+            break
+        ys, xs = np.nonzero(labels == i)
+        z = depth[ys, xs].astype(np.float64)
+        if intr is None:   # no metric back-projection: the component's box
+            out.append((box_from_points(np.stack([xs, ys], 1).astype(np.float64), margin), float(np.median(z))))
             continue
-        z = float(np.percentile(depth[labels == i], 2))
-        if best is None or z < best[1]:
-            best = (i, z)
-    if best is None:
-        return None
-    ys, xs = np.nonzero(labels == best[0])
-    z = depth[ys, xs].astype(np.float64)
-    if intr is None:   # no metric back-projection: the component's box
-        return box_from_points(np.stack([xs, ys], 1).astype(np.float64), margin), float(np.median(z))
-    X = intr.backproject(np.stack([xs, ys], 1).astype(np.float64), z)
-    centre = X[z <= z.min() + 0.1 * cube_mm].mean(0)
-    inside = np.ones(len(X), bool)
-    for _ in range(iterations):
-        inside = np.linalg.norm(X - centre, axis=1) <= cube_mm / 2
-        if not inside.any():
-            return None
-        centre = X[inside].mean(0)
-    box = box_from_points(np.stack([xs[inside], ys[inside]], 1).astype(np.float64), margin)
-    return box, float(centre[2])
+        X = intr.backproject(np.stack([xs, ys], 1).astype(np.float64), z)
+        starts = [X[z <= z.min() + 0.1 * cube_mm].mean(0)]
+        sub = X[:: max(1, len(X) // 2000)]
+        dist = np.linalg.norm(sub - starts[0], axis=1)
+        while len(starts) < seeds_per_surface and dist.max() > cube_mm / 2:
+            starts.append(sub[int(dist.argmax())])
+            dist = np.minimum(dist, np.linalg.norm(sub - starts[-1], axis=1))
+        for centre in starts:
+            inside = np.zeros(len(X), bool)
+            for _ in range(iterations):
+                inside = np.linalg.norm(X - centre, axis=1) <= cube_mm / 2
+                if not inside.any():
+                    break
+                centre = X[inside].mean(0)
+            if not inside.any() or any(np.linalg.norm(centre - c) < cube_mm / 4 for c in centres):
+                continue
+            centres.append(centre)
+            out.append((box_from_points(np.stack([xs[inside], ys[inside]], 1).astype(np.float64), margin),
+                        float(centre[2])))
+            if len(out) >= max_candidates:
+                break
+    return out
+
+
+def nearest_blob(depth: np.ndarray, intr: Intrinsics | None, cube_mm: float, edge_mm: float = 30.0,
+                 margin: float = 1.3, min_pixels: int = 30, iterations: int = 5):
+    """(box, depth mm) of the hand-sized part of the surface nearest to the camera, or None
+    (:func:`depth_candidates`' first)."""
+    c = depth_candidates(depth, intr, cube_mm, edge_mm, margin, min_pixels, iterations, max_candidates=1,
+                         seeds_per_surface=1)
+    return c[0] if c else None
+
+
+def window_candidates(width: int, height: int, scales=(0.75, 0.5)) -> list[CropBox]:
+    """Where a person may be in an RGB frame: the full frame, then square windows of each ``scale`` x the
+    shorter side on a grid with half-window steps covering the frame."""
+    boxes = [full_frame_box(width, height)]
+    for sc in scales:
+        side = sc * min(width, height)
+        xs = np.linspace(side / 2, width - side / 2, max(1, int(np.ceil((width - side) / (side / 2))) + 1))
+        ys = np.linspace(side / 2, height - side / 2, max(1, int(np.ceil((height - side) / (side / 2))) + 1))
+        boxes += [CropBox(float(x - 0.5), float(y - 0.5), float(side)) for y in ys for x in xs]
+    return boxes
+
+
+def depth_window_candidates(depth: np.ndarray, scales=(0.35, 0.55), quantile: float = 10.0) -> list:
+    """Square windows of each ``scale`` x the shorter side on a grid with half-window steps, each with the
+    depth its crop is normalised about: the ``quantile`` (%) of the valid depths in its central half (a hand
+    is the nearest thing in its window).  Windows without valid depth there are skipped."""
+    H, W = depth.shape[:2]
+    out = []
+    for box in window_candidates(W, H, scales)[1:]:
+        h = box.size / 4
+        win = depth[max(0, int(box.cy - h)):int(box.cy + h) + 1, max(0, int(box.cx - h)):int(box.cx + h) + 1]
+        win = win[win > 0]
+        if win.size:
+            out.append((box, float(np.percentile(win, quantile))))
+    return out
 
 
 def depth_at(depth: np.ndarray, uv, radius: int = 3) -> float | None:
@@ -317,9 +370,12 @@ class Tracker:
 
     # ----------------------------------------------------------- phases
     def localise(self, items) -> None:
-        """Each item's box (and depth centre): around its track's previous single-frame pose, or from the
-        initialiser for a stream without a track (its refinement passes batched over the starting streams);
-        an initialiser that finds nothing loses the frame."""
+        """Each item's box (and depth centre): around its track's previous single-frame pose, or, for a stream
+        without a track, the initialiser's best candidate.  The initialiser proposes candidate boxes (RGB:
+        the full frame and windows of 0.75 and 0.5 of its shorter side; depth: the nearest surfaces'
+        hand-sized parts, then windows of 0.35 and 0.55 of the shorter side), the frame graph runs on all candidates of all starting streams in one call, and
+        the candidate with the highest confidence wins; ``init_passes - 1`` passes then re-centre the box on
+        its pose.  A frame with no candidate (no valid depth) is lost."""
         starting = []
         for it in items:
             st = self.tracks[it.stream]
@@ -329,17 +385,34 @@ class Tracker:
                 it.box = self._next_box(J_prev, z_prev, it.frame, st.box)
                 it.centre = z_prev if it.frame.modality == "depth" else None
                 continue
-            first = self._initial_box(it.frame)
-            if first is None:
+            cands = self._candidates(it.frame)
+            if not cands:
                 self._lose(it, "no valid depth in the frame")
                 continue
             it.status = "init"
-            it.box, it.centre = first
-            starting.append(it)
-        for _ in range(max(0, self.cfg.init_passes - 1) if starting else 0):
-            x, _, _ = self.crop(starting, pairs=False)
-            self.frame_graph(starting, x)
-            for it in starting:
+            starting.append((it, cands))
+        if not starting:
+            return
+        # One frame-graph call for every candidate of every starting stream; each keeps its most confident.
+        probes = [StepItem(it.stream, it.frame, {}, box=box, centre=c) for it, cands in starting
+                  for box, c in cands]
+        before = dict(self.step_ms)
+        x, _, _ = self.crop(probes, pairs=False)
+        self.frame_graph(probes, x)
+        for it, _ in starting:          # the pass served every starting stream once
+            for k in ("preprocess", "frame_graph"):
+                it.lat[k] = it.lat.get(k, 0.0) + self.step_ms[k] - before[k]
+        o = 0
+        for it, cands in starting:
+            group = probes[o:o + len(cands)]
+            o += len(cands)
+            best = max(group, key=lambda p: -np.inf if p.conf is None else float(p.conf.mean()))
+            it.box, it.centre = self._refined_box(it.frame, best.J, best.centre)
+        its = [it for it, _ in starting]
+        for _ in range(max(0, self.cfg.init_passes - 2)):
+            x, _, _ = self.crop(its, pairs=False)
+            self.frame_graph(its, x)
+            for it in its:
                 it.box, it.centre = self._refined_box(it.frame, it.J, it.centre)
 
     def crop(self, items, pairs: bool = True):
@@ -471,13 +544,14 @@ class Tracker:
             raise SourceError(f"the model {self.model.dir.name} tracks {self.model.modality} frames, the source "
                               f"gives {frame.modality}; pick the matching model (body-lite: rgb, hand-lite: depth)")
 
-    def _initial_box(self, frame: Frame):
-        """A new track's first box and depth centre (None for RGB); None when the initialiser finds nothing."""
+    def _candidates(self, frame: Frame) -> list:
+        """A new track's candidate boxes with their depth centres (None for RGB); empty when there is none."""
         if frame.modality == "depth":
-            return nearest_blob(frame.image, frame.intrinsics, self.codec.cube_mm, self.cfg.blob_edge_mm,
-                                self.model.margin)
+            blobs = depth_candidates(frame.image, frame.intrinsics, self.codec.cube_mm, self.cfg.blob_edge_mm,
+                                     self.model.margin, max_candidates=self.cfg.init_candidates)
+            return (blobs + depth_window_candidates(frame.image))[:self.cfg.init_candidates] if blobs else []
         H, W = frame.image.shape[:2]
-        return full_frame_box(W, H), None
+        return [(b, None) for b in window_candidates(W, H)][:self.cfg.init_candidates]
 
     def _refined_box(self, frame: Frame, J, centre):
         """One initialiser pass: the box (and depth centre) around the single-frame pose ``J``."""
