@@ -1,4 +1,4 @@
-"""benchmarks/paper_tables.py (``trt-tracker eval``): DenseFlow, FLOP counting, feature sharing, formatting, CLI.
+"""benchmarks/paper_tables/ (``trt-tracker eval``): DenseFlow, FLOP counting, feature sharing, formatting, CLI.
 
 The end-to-end test runs one table with ``--quick`` budgets (a few seconds).
 """
@@ -11,7 +11,10 @@ import pytest
 import torch
 
 from benchmarks.dense_flow import dense_flow_displacements, pool_flow
-from benchmarks.paper_tables import TABLES, count_flops, decay_betas, fmt_abs, fmt_rel, main
+from benchmarks.paper_tables import TABLES, main
+from benchmarks.paper_tables.claims import fmt_abs, fmt_rel
+from benchmarks.paper_tables.relations import decay_betas
+from benchmarks.paper_tables.sharing import count_flops
 from trt_tracker.camera import CropBox
 from trt_tracker.codec import PoseCodec
 from trt_tracker.models import ModelConfig, build_model, count_parameters
