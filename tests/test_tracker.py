@@ -59,7 +59,8 @@ def test_batched_streams_equal_independent_trackers(model_dir, min_confidence):
     n, T, ds = 3, 6, (1, 2)
     with TrackerModel(REPO / "export" / model_dir, threads=1) as m:
         seqs = sequences("hand" if m.modality == "depth" else "body", n, T)
-        cfg = TrackerConfig(durations=ds, alpha=0.3, gamma=3.0, min_confidence=min_confidence)
+        cfg = TrackerConfig(durations=ds, alpha=0.3, gamma=3.0, min_confidence=min_confidence,
+                            init_confidence=min_confidence, confirm_frames=1 if min_confidence == 0 else 2)
         counted = CountingModel(m)
         bt = Tracker(counted, cfg, streams=n)
         refs = [Tracker(m, cfg) for _ in range(n)]

@@ -242,12 +242,29 @@ def _margin(modality: str) -> float:
     return float(no_augment(modality).margin)
 
 
+#: Track confidence (the frame graph's mean per-joint confidence) per modality: below "keep" a track is lost;
+#: a new track is "search" (not yet trusted) until it has held "init" for "confirm" frames.  Measured on the
+#: shipped models (2026-12-02): body-lite GT crops of people >= 0.34 and of backgrounds <= 0.23, but a new
+#: track searching 15 windows of an empty scene reaches 0.36 and one on a person can start at 0.25; on five
+#: scenes with the subject out of view for 72 frames and six visible sequences (900 frames), init 0.3 over
+#: 3 frames tracked 3 empty frames and left 12 visible frames unconfirmed (init 0.37 at once: 0 and 36;
+#: 0.25 at once: 26 and 0).  hand-lite GT crops dip to 0.24 on hard poses: a hand track starts at once.
+CONFIDENCE_THRESHOLDS = {"rgb": {"keep": 0.25, "init": 0.30, "confirm": 3},
+                         "depth": {"keep": 0.25, "init": 0.25, "confirm": 1}}
+
+
+def _modality_of(model_dir: Path) -> str:
+    from .models.graphs import load_weights
+
+    return load_weights(Path(model_dir) / "pose.pt")[1].modality
+
+
 def _tracker_defaults(model_dir: Path) -> dict:
     """Tracker weights tuned on validation sequences at 25 fps, from the model card when there is one."""
     import json
 
     card = model_dir / "card.json"
-    out = {"window": 16, "variants": {}}
+    out = {"window": 16, "variants": {}, "confidence": dict(CONFIDENCE_THRESHOLDS[_modality_of(model_dir)])}
     if card.is_file():
         res = json.loads(card.read_text()).get("results", {}).get("25", {})
         for name, v in res.get("tracker", {}).items():

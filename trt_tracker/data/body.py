@@ -55,7 +55,7 @@ def _choose_actions(rng: np.random.Generator, action) -> tuple[str, ...]:
 
 
 def make_body_sequence(seed: int, n_frames: int = 200, size=None, camera: str = "h36m", action=None,
-                       fps: float = 50.0, *, progress: bool = False) -> Sequence:
+                       fps: float = 50.0, *, progress: bool = False, hidden=None) -> Sequence:
     """A rendered synthetic BODY17 sequence.
 
     Parameters
@@ -68,6 +68,9 @@ def make_body_sequence(seed: int, n_frames: int = 200, size=None, camera: str = 
     action : one of :data:`ACTIONS`, a sequence of them (played in turn with
         smooth transitions), or None for a random choice
     fps : frame rate (the paper's data is 50 fps; sub-sample with ``Sequence.at_fps``)
+    hidden : frame indices where the subject is out of view (scenes for a live tracker: the subject enters
+        late, leaves and comes back); those frames show the same scene without the person, their ground
+        truth is where the person would have been, and ``info["hidden"]`` lists them
 
     Returns
     -------
@@ -87,7 +90,13 @@ def make_body_sequence(seed: int, n_frames: int = 200, size=None, camera: str = 
     uv = cam.intrinsics.project(joints_cam).reshape(-1, 2)
     person_box = (*uv.min(0), *uv.max(0))
     renderer = BodyRenderer(cam.intrinsics, subject, rng_render, camera=cam, person_box=person_box)
-    frames = renderer.render_sequence(joints_cam, progress=progress)
+    shown = joints_cam
+    hidden = sorted({int(i) for i in hidden if 0 <= int(i) < n_frames}) if hidden is not None else []
+    if hidden:
+        # Out of view: the same motion far to the side of the camera (nothing of it projects into the image).
+        shown = joints_cam.copy()
+        shown[hidden, :, 0] += 50.0 * shown[hidden, :, 2].max(axis=1, keepdims=True)
+    frames = renderer.render_sequence(shown, progress=progress)
     info = {
         "generator": "trt_tracker.data.body",
         "generator_version": BODY_GENERATOR_VERSION,
@@ -98,4 +107,6 @@ def make_body_sequence(seed: int, n_frames: int = 200, size=None, camera: str = 
         "camera_pose": cam.to_dict(),
         "subject": subject.to_dict(),
     }
+    if hidden:
+        info["hidden"] = hidden
     return Sequence(BODY17, "rgb", float(fps), cam.intrinsics, joints_cam, frames, info=info)

@@ -139,6 +139,9 @@ class Sequence:
         if self.frames is not None:
             frames = self.frames[idx] if isinstance(self.frames, np.ndarray) else IndexedFrames(self.frames, idx)
         info = dict(self.info, subsample_step=step * self.info.get("subsample_step", 1))
+        if "hidden" in info:           # frame indices (subject out of view) renumbered to the kept frames
+            hidden = set(info["hidden"])
+            info["hidden"] = [k for k, i in enumerate(idx.tolist()) if i in hidden]
         return Sequence(self.skeleton, self.modality, self.fps / step, self.intrinsics,
                         self.joints_cam[idx], frames, self.timestamps[idx], info)
 

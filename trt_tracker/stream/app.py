@@ -24,7 +24,8 @@ DEMO_SEED = 20_000_000      # the first held-out test seed (never trained on)
 
 def tracker_config(manifest: dict, durations=DEFAULT_DURATIONS, alpha=None, gamma=None, window: int = 16,
                    root_depth: str = "auto", preprocess: str = "cpu"):
-    """Tracker settings; alpha/gamma default to the model's tuned values (its manifest) for that duration set.
+    """Tracker settings; alpha/gamma default to the model's tuned values (its manifest) for that duration set,
+    and the confidence thresholds to the model's (``tracker.confidence`` in its manifest).
 
     Of the tuned variants with these durations (e.g. Dmf and Dmf+bone), ``alpha=None`` takes the one
     with the lowest validation MPJPE, ``alpha=0`` the one without bones and ``alpha > 0`` the one with.
@@ -35,8 +36,12 @@ def tracker_config(manifest: dict, durations=DEFAULT_DURATIONS, alpha=None, gamm
     tuned = min(cands, key=lambda v: v.get("val_mpjpe") or float("inf")) if cands else None
     a = alpha if alpha is not None else (tuned["alpha"] if tuned else 0.0)
     g = gamma if gamma is not None else (tuned["gamma"] if tuned else 3.0)
+    conf = manifest.get("tracker", {}).get("confidence", {})     # the model's measured thresholds, if any
+    kw = {k: float(conf[c]) for k, c in (("min_confidence", "keep"), ("init_confidence", "init")) if c in conf}
+    if "confirm" in conf:
+        kw["confirm_frames"] = int(conf["confirm"])
     return TrackerConfig(durations=ds, alpha=float(a), gamma=float(g), window=window, root_depth=root_depth,
-                         preprocess=preprocess)
+                         preprocess=preprocess, **kw)
 
 
 def load_gt(path):

@@ -25,6 +25,7 @@ STAGES = ("queue", "preprocess", "frame_graph", "temporal_graph", "solve", "post
 class RunSummary:
     frames: int = 0
     tracked: int = 0
+    searching: int = 0           # frames of a new track not yet confirmed (pose given, not yet trusted)
     lost: int = 0
     drops: int = 0
     wall_s: float = 0.0
@@ -48,21 +49,22 @@ class RunSummary:
 class MetricsAccumulator:
     """Per-stage latencies and per-frame MPJPE (camera mm, frames that have ground truth and a pose).
 
-    Values go into compact ``array`` buffers (4 bytes per latency, 8 per error),
-    not lists of Python floats (~32 bytes each): a live run of hours keeps
-    exact percentiles at about 30 bytes per frame.
+    MPJPE counts the frames of a confirmed track (``init``, ``track``).  Values
+    go into compact ``array`` buffers (4 bytes per latency, 8 per error), not
+    lists of Python floats (~32 bytes each): a live run of hours keeps exact
+    percentiles at about 30 bytes per frame.
     """
 
     def __init__(self):
         self.lat = {s: array("f") for s in STAGES}
         self.err_single, self.err_tracked = array("d"), array("d")
-        self.status = {"init": 0, "track": 0, "lost": 0}
+        self.status = {"init": 0, "track": 0, "search": 0, "lost": 0}
 
     def add(self, res) -> None:
         self.status[res.status] = self.status.get(res.status, 0) + 1
         for k, v in res.latency_ms.items():
             self.lat.setdefault(k, array("f")).append(v)
-        if res.gt_joints_cam is not None and res.joints_cam is not None:
+        if res.gt_joints_cam is not None and res.joints_cam is not None and res.status in ("init", "track"):
             G = np.asarray(res.gt_joints_cam)
             self.err_tracked.append(float(np.linalg.norm(res.joints_cam - G, axis=-1).mean()))
             self.err_single.append(float(np.linalg.norm(res.single_cam - G, axis=-1).mean()))
@@ -75,6 +77,7 @@ class MetricsAccumulator:
                                    "p99": float(np.percentile(a, 99)), "mean": float(a.mean()), "n": len(a)}
         s.tracked = self.status.get("init", 0) + self.status.get("track", 0)
         s.lost = self.status.get("lost", 0)
+        s.searching = self.status.get("search", 0)
         s.frames_with_gt = len(self.err_tracked)
         if self.err_tracked:
             s.mpjpe_tracked = float(np.mean(self.err_tracked))
@@ -217,7 +220,8 @@ def track_offline(model, config, sequence):
 def format_summary(name: str, s: RunSummary) -> list[str]:
     """A few lines for the terminal."""
     lines = [f"{name}: {s.frames} frames in {s.wall_s:.1f} s ({s.fps:.1f} fps), {s.tracked} tracked, "
-             f"{s.lost} lost, {s.drops} dropped; stopped by {s.stopped_by}"]
+             + (f"{s.searching} searching, " if s.searching else "")
+             + f"{s.lost} lost, {s.drops} dropped; stopped by {s.stopped_by}"]
     lat = s.latency_ms
     if lat:
         cells = [f"{k} {lat[k]['p50']:.1f}/{lat[k]['p95']:.1f}/{lat[k]['p99']:.1f}" for k in STAGES if k in lat]

@@ -78,6 +78,9 @@ class TrackerConfig:
     # lost when the mean per-joint confidence (the heatmap's mass near each joint, from the frame graph) is
     # below this: no subject in the box (a new track starts from the initialiser); 0 switches it off
     min_confidence: float = 0.25
+    init_confidence: float = 0.25  # what a new track needs (>= min_confidence: hysteresis against backgrounds)
+    confirm_frames: int = 1        # a new track is "search" (not yet tracked) until it has held init_confidence
+    #                                for this many frames: a background rarely does, a person at once
     preprocess: str = "cpu"     # cpu (OpenCV) or gpu (the CUDA kernels in kernels/, through CuPy)
 
     def __post_init__(self) -> None:
@@ -86,8 +89,11 @@ class TrackerConfig:
             raise ValueError(f"root_depth must be one of {ROOT_DEPTH_MODES}, got {self.root_depth!r}")
         if self.preprocess not in PREPROCESS_MODES:
             raise ValueError(f"preprocess must be one of {PREPROCESS_MODES}, got {self.preprocess!r}")
-        if not 0 <= self.min_confidence < 1:
-            raise ValueError(f"min_confidence must be in [0, 1), got {self.min_confidence}")
+        if self.confirm_frames < 1:
+            raise ValueError(f"confirm_frames must be >= 1, got {self.confirm_frames}")
+        if not 0 <= self.min_confidence < 1 or not self.min_confidence <= self.init_confidence < 1:
+            raise ValueError(f"need 0 <= min_confidence <= init_confidence < 1, got {self.min_confidence} and "
+                             f"{self.init_confidence}")
         if self.alpha < 0 or self.gamma < 0:
             raise ValueError(f"alpha and gamma must be >= 0, got alpha={self.alpha}, gamma={self.gamma}")
 
@@ -99,7 +105,8 @@ class TrackResult:
     index: int
     t_capture: float
     timestamp: float | None
-    status: str                          # "init" (new track), "track", "lost" (no pose this frame)
+    status: str                          # "init" (a track starts), "track", "search" (a new track not yet
+    #                                      confirmed: a pose, not yet trusted), "lost" (no pose this frame)
     joints_2p5d: np.ndarray | None = None  # tracked Ĵ[t] (K, 3)
     joints_cam: np.ndarray | None = None
     single_2p5d: np.ndarray | None = None  # single-frame J[t]
@@ -264,12 +271,14 @@ class TrackState:
     box: CropBox | None = None   # the previous frame's box
     frames: int = 0              # frames tracked
     lost: int = 0                # frames lost
+    pending: int = 0             # frames a new track still needs to be confirmed
 
     def forget(self) -> None:
         self.solver.reset()
         self.history.clear()
         self.last = None
         self.box = None
+        self.pending = 0
 
 
 @dataclass
@@ -490,7 +499,9 @@ class Tracker:
         for it in items:
             t0 = time.perf_counter()
             st, frame, P, J = self.tracks[it.stream], it.frame, it.P, it.J
-            why = self._is_lost(P, frame.image, it.conf)
+            new = it.status == "init" or st.pending > 0
+            why = self._is_lost(P, frame.image, it.conf,
+                                self.cfg.init_confidence if new else self.cfg.min_confidence)
             if why:
                 self._lose(it, why)
                 continue
@@ -507,6 +518,14 @@ class Tracker:
             st.last = (J, z_root)
             st.box = it.box
             st.frames += 1
+            if it.status == "init":
+                st.pending = self.cfg.confirm_frames - 1
+            elif st.pending > 0:
+                st.pending -= 1
+            if st.pending > 0:
+                it.status = "search"
+            elif new and it.status == "track":
+                it.status = "init"            # the first frame of a confirmed track
             dt = (time.perf_counter() - t0) * 1e3
             it.lat["postprocess"] = dt
             self.step_ms["postprocess"] += dt
@@ -603,11 +622,11 @@ class Tracker:
         return root_depth_from_bones(P, frame.intrinsics, self.sk.parents, self.sk.bone_lengths_mm,
                                      self.sk.root), "bones"
 
-    def _is_lost(self, P, image, conf=None) -> str:
+    def _is_lost(self, P, image, conf=None, threshold: float = 0.0) -> str:
         if not np.all(np.isfinite(P)):
             return "non-finite pose"
-        if conf is not None and self.cfg.min_confidence > 0 and conf.mean() < self.cfg.min_confidence:
-            return f"low confidence ({conf.mean():.2f} < {self.cfg.min_confidence:g}): no subject in the box"
+        if conf is not None and threshold > 0 and conf.mean() < threshold:
+            return f"low confidence ({conf.mean():.2f} < {threshold:g}): no subject in the box"
         H, W = image.shape[:2]
         inside = (P[:, 0] >= 0) & (P[:, 0] < W) & (P[:, 1] >= 0) & (P[:, 1] < H)
         if inside.mean() < self.cfg.min_inside:
