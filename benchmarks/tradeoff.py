@@ -296,7 +296,7 @@ def time_steps(m, configs, threads: int, steps: int, rounds: int, warmup: int = 
 
         def step():
             t0 = time.perf_counter()
-            J, B = frame.run(None, {"image": image})
+            J, B, _ = frame.run(None, {"image": image})
             t1 = time.perf_counter()
             deltas = {}
             if temporal is not None:

@@ -32,6 +32,7 @@ class RunSummary:
     latency_ms: dict = field(default_factory=dict)      # stage -> {p50, p95, p99, mean}
     mpjpe_single: float | None = None
     mpjpe_tracked: float | None = None
+    mpjpe_gt_crops: float | None = None   # the same network on ground-truth crops of the same frames (demo)
     frames_with_gt: int = 0
     stopped_by: str = "end of stream"
     error: str | None = None
