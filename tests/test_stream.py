@@ -347,3 +347,42 @@ def test_box_follows_the_single_frame_pose_not_the_tracked_one():
     assert (box.cx, box.cy, box.size) == pytest.approx((want.cx, want.cy, want.size))
     assert (box.cx, box.cy, box.size) != pytest.approx((tracked.cx, tracked.cy, tracked.size))
     model.close()
+
+
+def test_root_depth_from_depth_is_robust_to_joints_that_see_past_the_hand():
+    """The median over joints of surface depth + offset - relative z: joints whose pixel hits the background
+    (or no reading) do not move it; one pixel at the root alone would."""
+    from trt_tracker.stream.tracker import root_depth_from_depth
+
+    depth = np.full((60, 80), 2000, np.uint16)                      # background 2 m away
+    depth[20:40, 20:60] = 487                                       # the hand's surface
+    P = np.array([[30.0 + 2 * k, 30.0, -3.0 * k] for k in range(6)] + [[70.0, 50.0, 5.0], [75.0, 55.0, 0.0]])
+    z = root_depth_from_depth(P, depth, 13.0)
+    assert z == pytest.approx(510.5)               # the median of 500 + 3k (six on the hand) and two at ~2 m
+    assert 500 <= z <= 515                         # within what the hand's joints say
+    assert root_depth_from_depth(P, np.zeros_like(depth), 13.0) is None
+
+
+def test_hidden_frames_carry_no_ground_truth_and_count_as_out_of_view():
+    from trt_tracker.stream.pipeline import MetricsAccumulator, RunSummary
+    from trt_tracker.stream.sources import SyntheticSource
+
+    src = SyntheticSource("hand", 20_000_006, 8, 25.0, hidden=range(3, 5))
+    assert src.seq.info["hidden"] == [3, 4]
+    frames = list(src)
+    assert [f.gt_joints_cam is None for f in frames] == [False] * 3 + [True] * 2 + [False] * 3
+    from trt_tracker.stream.tracker import depth_at
+
+    for t in (2, 3):                       # where the hand would be: the hand in frame 2, the scene behind in 3
+        P = src.seq.joints_2p5d[t]
+        seen = [depth_at(frames[t].image, p[:2], 1) for p in P]
+        near = [abs(d - z) < 30 for d, z in zip(seen, src.seq.joints_cam[t][:, 2]) if d is not None]
+        assert (np.mean(near) > 0.5) == (t == 2), (t, np.mean(near))
+    acc = MetricsAccumulator()
+    for f in frames:
+        r = StubTracker().step(f)
+        r.gt_joints_cam = f.gt_joints_cam          # as the tracker passes it on
+        r.joints_cam = None                        # (the stub's pose is a body's)
+        acc.add(r)
+    s = acc.summary(RunSummary(frames=len(frames)))
+    assert (s.frames_in_view, s.tracked_in_view) == (6, 6)

@@ -48,13 +48,15 @@ def hand_intrinsics(size=(320, 240)) -> Intrinsics:
 
 
 def make_hand_sequence(seed: int, n_frames: int = 200, size=(320, 240), fps: float = 50.0, *,
-                       noise: bool = True, progress: bool = False) -> Sequence:
+                       noise: bool = True, progress: bool = False, hidden=None) -> Sequence:
     """A synthetic depth sequence of one random hand, deterministic from ``seed``.
 
     Modality ``depth``, skeleton HAND21, frames (T, H, W) uint16 mm, joints
     (T, 21, 3) camera space, MSRA15-like intrinsics scaled to ``size``; every
     joint projects inside the image.  ``info`` records the seed, the
     generator and its version, the gesture schedule, the subject and the scene.
+    ``hidden``: frame indices where the hand (and its arm) is out of view: those frames show the scene
+    alone, their ground truth is where the hand would have been, and ``info["hidden"]`` lists them.
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"seed must be an int, got {seed!r}")
@@ -74,8 +76,13 @@ def make_hand_sequence(seed: int, n_frames: int = 200, size=(320, 240), fps: flo
         from tqdm import tqdm
 
         it = tqdm(it, desc=f"rendering hand seed {seed}", unit="frame")
+    hidden = sorted({int(i) for i in hidden if 0 <= int(i) < n_frames}) if hidden is not None else []
+    gone = set(hidden)
     for i in it:
-        frames[i] = renderer.render(joints[i])
+        J = joints[i]
+        if i in gone:      # out of view: the same hand far to the side (nothing of it projects into the image)
+            J = J + np.array([50.0 * float(J[:, 2].max()), 0.0, 0.0])
+        frames[i] = renderer.render(J)
     info = {
         "generator": GENERATOR,
         "generator_version": GENERATOR_VERSION,
@@ -85,4 +92,6 @@ def make_hand_sequence(seed: int, n_frames: int = 200, size=(320, 240), fps: flo
         "subject": subject.to_dict(),
         "scene": scene.to_dict(),
     }
+    if hidden:
+        info["hidden"] = hidden
     return Sequence(HAND21, "depth", float(fps), intr, joints, frames, None, info)

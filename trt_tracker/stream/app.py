@@ -20,6 +20,7 @@ from .sinks import JsonlSink, VideoSink, WindowSink
 from .tracker import DEFAULT_DURATIONS, Tracker, TrackerConfig, parse_durations
 
 DEMO_SEED = 20_000_000      # the first held-out test seed (never trained on)
+DEMO_AWAY = (90, 110)       # frames (25 fps) where the demo's subject is out of view: it leaves and comes back
 
 
 def tracker_config(manifest: dict, durations=DEFAULT_DURATIONS, alpha=None, gamma=None, window: int = 16,
@@ -152,9 +153,11 @@ def demo(out="runs/demo", frames: int = 150, backend: str = "onnxruntime", durat
 
     results = {}
     for kind, model_dir in zip(("body", "hand"), models):
-        log(f"[demo] {kind}: rendering {frames} synthetic frames (seed {DEMO_SEED}, 25 fps) ...")
+        away = range(*DEMO_AWAY) if frames > DEMO_AWAY[1] + 10 else range(0)
+        log(f"[demo] {kind}: rendering {frames} synthetic frames (seed {DEMO_SEED}, 25 fps"
+            + (f"; the subject is out of view in frames {away.start}-{away.stop - 1}" if away else "") + ") ...")
         # Paced like a 25 fps camera, so camera-to-result latency is what a live user would see.
-        src = SyntheticSource(kind, DEMO_SEED, frames, 25.0, realtime=True)
+        src = SyntheticSource(kind, DEMO_SEED, frames, 25.0, realtime=True, hidden=away)
         with TrackerModel(model_dir, backend=backend) as m:
             cfg = tracker_config(m.manifest, durations)
             log(f"[demo] {kind}: tracking with {Path(model_dir).name} on {backend}, durations "
@@ -203,8 +206,9 @@ def _confirmed_indices(jsonl_path) -> list[int]:
 
 
 def demo_table(results: dict) -> list[str]:
-    head = (f"{'':6s} {'frames':>6s} {'fps':>6s} {'model ms p50':>12s} {'cam->result ms p50/p95/p99':>27s} "
-            f"{'MPJPE single':>12s} {'tracked':>8s} {'change':>7s} {'GT crops':>9s} {'live/GT':>7s}")
+    head = (f"{'':6s} {'frames':>6s} {'fps':>6s} {'in view':>8s} {'model ms p50':>12s} "
+            f"{'cam->result ms p50/p95/p99':>27s} {'MPJPE single':>12s} {'tracked':>8s} {'change':>7s} "
+            f"{'GT crops':>9s} {'live/GT':>7s}")
     lines = [head, "-" * len(head)]
     for kind, s in results.items():
         lat = s.latency_ms
@@ -212,7 +216,8 @@ def demo_table(results: dict) -> list[str]:
         tot = lat.get("total", {})
         ch = (s.mpjpe_tracked / s.mpjpe_single - 1) * 100 if s.mpjpe_tracked else float("nan")
         gt = s.mpjpe_gt_crops or np.nan
-        lines.append(f"{kind:6s} {s.frames:6d} {s.fps:6.1f} {model_ms:12.2f} "
+        seen = 100 * s.tracked_in_view / s.frames_in_view if s.frames_in_view else np.nan
+        lines.append(f"{kind:6s} {s.frames:6d} {s.fps:6.1f} {seen:7.1f}% {model_ms:12.2f} "
                      f"{tot.get('p50', np.nan):9.2f}/{tot.get('p95', np.nan):7.2f}/{tot.get('p99', np.nan):7.2f}   "
                      f"{(s.mpjpe_single or np.nan):10.1f}mm {(s.mpjpe_tracked or np.nan):6.1f}mm {ch:+6.1f}% "
                      f"{(s.mpjpe_gt_crops or np.nan):7.1f}mm {(s.mpjpe_tracked or np.nan) / gt:7.2f}")

@@ -33,7 +33,9 @@ class RunSummary:
     mpjpe_single: float | None = None
     mpjpe_tracked: float | None = None
     mpjpe_gt_crops: float | None = None   # the same network on ground-truth crops of the same frames (demo)
-    frames_with_gt: int = 0
+    frames_with_gt: int = 0          # tracked frames with ground truth (MPJPE's)
+    frames_in_view: int = 0          # frames whose ground truth says the subject is in view
+    tracked_in_view: int = 0         # ... of which a confirmed track ("init", "track")
     stopped_by: str = "end of stream"
     error: str | None = None
 
@@ -60,11 +62,15 @@ class MetricsAccumulator:
         self.lat = {s: array("f") for s in STAGES}
         self.err_single, self.err_tracked = array("d"), array("d")
         self.status = {"init": 0, "track": 0, "search": 0, "lost": 0}
+        self.in_view = self.tracked_in_view = 0
 
     def add(self, res) -> None:
         self.status[res.status] = self.status.get(res.status, 0) + 1
         for k, v in res.latency_ms.items():
             self.lat.setdefault(k, array("f")).append(v)
+        if res.gt_joints_cam is not None:      # ground truth: the subject is in view
+            self.in_view += 1
+            self.tracked_in_view += res.status in ("init", "track")
         if res.gt_joints_cam is not None and res.joints_cam is not None and res.status in ("init", "track"):
             G = np.asarray(res.gt_joints_cam)
             self.err_tracked.append(float(np.linalg.norm(res.joints_cam - G, axis=-1).mean()))
@@ -79,6 +85,7 @@ class MetricsAccumulator:
         s.tracked = self.status.get("init", 0) + self.status.get("track", 0)
         s.lost = self.status.get("lost", 0)
         s.searching = self.status.get("search", 0)
+        s.frames_in_view, s.tracked_in_view = self.in_view, self.tracked_in_view
         s.frames_with_gt = len(self.err_tracked)
         if self.err_tracked:
             s.mpjpe_tracked = float(np.mean(self.err_tracked))
@@ -227,6 +234,9 @@ def format_summary(name: str, s: RunSummary) -> list[str]:
     if lat:
         cells = [f"{k} {lat[k]['p50']:.1f}/{lat[k]['p95']:.1f}/{lat[k]['p99']:.1f}" for k in STAGES if k in lat]
         lines.append("  latency ms p50/p95/p99: " + ", ".join(cells))
+    if s.frames_in_view:
+        lines.append(f"  tracked in {s.tracked_in_view} of {s.frames_in_view} frames with the subject in view "
+                     f"({100 * s.tracked_in_view / s.frames_in_view:.1f} %)")
     if s.mpjpe_tracked is not None:
         ch = (s.mpjpe_tracked / s.mpjpe_single - 1) * 100
         lines.append(f"  MPJPE over {s.frames_with_gt} frames: single-frame {s.mpjpe_single:.1f} mm, "

@@ -217,6 +217,8 @@ class SequenceSource(FrameSource):
         self.loop = int(loop)
         self.realtime = self.live = bool(realtime)
         self._closed = False
+        # frames where the subject is out of view (``info["hidden"]``): no ground truth to score them against
+        self._hidden = frozenset(int(i) for i in self.seq.info.get("hidden", []))
 
     def __len__(self) -> int:
         return len(self.seq) * self.loop
@@ -234,7 +236,8 @@ class SequenceSource(FrameSource):
             t = i % T
             img = np.asarray(self.seq.frames[t])
             yield Frame(i, time.monotonic(), img, self.modality, self.intrinsics,
-                        float(self.seq.timestamps[t] + (i // T) * (T / self.fps)), self.seq.joints_cam[t])
+                        float(self.seq.timestamps[t] + (i // T) * (T / self.fps)),
+                        None if t in self._hidden else self.seq.joints_cam[t])
 
     def close(self) -> None:
         self._closed = True
@@ -249,10 +252,12 @@ class SyntheticSource(SequenceSource):
 
     ``fps`` sub-samples the 50 fps generator (25: every 2nd frame); ``loop``
     repeats the sequence (soak runs) with continuing frame indices.
+    ``hidden``: frame indices (at ``fps``) where the subject is out of view
+    (it leaves and comes back); those frames carry no ground truth.
     """
 
     def __init__(self, kind: str = "body", seed: int = 20_000_000, frames: int = 300, fps: float = 25.0,
-                 loop: int = 1, realtime: bool = False, progress: bool = False):
+                 loop: int = 1, realtime: bool = False, progress: bool = False, hidden=None):
         from ..data.body import make_body_sequence
         from ..data.hand import make_hand_sequence
 
@@ -260,7 +265,8 @@ class SyntheticSource(SequenceSource):
             raise SourceError(f"synthetic source kind must be one of {', '.join(SYNTHETIC_KINDS)}, got {kind!r}")
         step = max(1, int(round(50.0 / fps)))
         make = make_body_sequence if kind == "body" else make_hand_sequence
-        seq = make(int(seed), int(frames) * step, progress=progress).subsample(step)
+        gone = None if hidden is None else [int(i) * step for i in hidden]
+        seq = make(int(seed), int(frames) * step, progress=progress, hidden=gone).subsample(step)
         super().__init__(seq, loop, realtime)
 
 
