@@ -51,7 +51,7 @@ def _first_tracked_from(statuses, start) -> int:
 def test_subject_leaves_and_returns(model, seed):
     n, gone = 60, range(20, 35)
     res, st, hid = track_scene(model, seed, n, gone)
-    assert all(s in TRACKED for s in st[2:gone.start]), st[:gone.start]      # confirmed from the 3rd frame
+    assert all(s in TRACKED for s in st[2:gone.start]), st[:gone.start]      # confirmed by the 3rd frame
     # Nobody there: lost within LOSE_WITHIN frames, and (almost) no track on the background after that.
     empty = st[gone.start + LOSE_WITHIN:gone.stop]
     assert st[gone.start + LOSE_WITHIN] not in TRACKED and sum(s in TRACKED for s in empty) <= 0.1 * len(empty), \

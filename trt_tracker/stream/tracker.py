@@ -170,6 +170,8 @@ def depth_candidates(depth: np.ndarray, intr: Intrinsics | None, cube_mm: float,
         if intr is None:   # no metric back-projection: the component's box
             out.append((box_from_points(np.stack([xs, ys], 1).astype(np.float64), margin), float(np.median(z))))
             continue
+        step = max(1, len(xs) // 4000)            # a large surface (a wall) is thinned for the mean shifts
+        xs, ys, z = xs[::step], ys[::step], z[::step]
         X = intr.backproject(np.stack([xs, ys], 1).astype(np.float64), z)
         starts = [X[z <= z.min() + 0.1 * cube_mm].mean(0)]
         sub = X[:: max(1, len(X) // 2000)]
@@ -288,7 +290,8 @@ class TrackState:
     frames: int = 0              # frames tracked
     lost: int = 0                # frames lost
     pending: int = 0             # frames a new track still needs to be confirmed
-    search: int = 0              # frames searched since the track was lost (turns through the candidate grid)
+    search: int = 0              # frames searched since the track was lost
+    grid_offset: int = 0         # where the next search frame continues in the grid of candidate windows
 
     def forget(self) -> None:
         self.solver.reset()
@@ -296,7 +299,6 @@ class TrackState:
         self.last = None
         self.box = None
         self.pending = 0
-        self.search = 0
 
 
 @dataclass
@@ -536,6 +538,7 @@ class Tracker:
             st.last = (J, z_root)
             st.box = it.box
             st.frames += 1
+            st.search = 0                     # the next loss starts a search with the full budget
             if it.status == "init":
                 st.pending = self.cfg.confirm_frames - 1
             elif st.pending > 0:
@@ -584,11 +587,12 @@ class Tracker:
     def _candidates(self, frame: Frame, st: TrackState) -> list:
         """A new track's candidate boxes with their depth centres (None for RGB); empty when there is none.
 
-        At most ``init_candidates`` a frame, so a search costs one bounded frame-graph call: the first
-        candidates (RGB: the full frame; depth: the nearest surfaces' parts, up to half the budget) every
-        frame, the grid of windows in turns over the frames of a search (``st.search`` counts them).
+        A search's first frame tries up to ``init_candidates``, each later frame half of that, so a
+        search never stalls a live stream for long: the first candidates (RGB: the full frame; depth: the
+        nearest surfaces' parts, up to half the budget) every frame, the grid of windows in turns.
         """
-        n = self.cfg.init_candidates
+        n = self.cfg.init_candidates if st.search == 0 else max(4, self.cfg.init_candidates // 2)
+        st.search += 1
         if frame.modality == "depth":
             first = depth_candidates(frame.image, frame.intrinsics, self.codec.cube_mm, self.cfg.blob_edge_mm,
                                      self.model.margin, max_candidates=max(1, n // 2))
@@ -604,8 +608,8 @@ class Tracker:
             return first[:n]
         if len(grid) <= room:
             return first + grid
-        o = (st.search * room) % len(grid)
-        st.search += 1
+        o = st.grid_offset % len(grid)
+        st.grid_offset += room
         return first + (grid[o:] + grid[:o])[:room]
 
     def _refined_box(self, frame: Frame, J, centre):
