@@ -2,8 +2,12 @@
 
     python scripts/demo_frames.py [--out docs/demo_frames.png] [VIDEO ...]   (default: the demo's two videos)
 
-Run ``./run demo`` first.  Rows are videos; columns are frames 5, 1/3, 2/3 and
-the last but one, each labelled with its index.
+Run ``./run demo`` first.  Rows are videos; the columns are picked by the
+tracker's status in the run's ``track.jsonl`` beside the video: tracked, lost
+while the subject is out of view, found again (the first frame of the new
+track) and tracked at the end; each is labelled with its frame index and
+status.  A video without a ``track.jsonl`` (or without a loss) shows frames 5,
+1/3, 2/3 and the last but one.
 """
 from __future__ import annotations
 
@@ -14,18 +18,40 @@ import cv2
 import numpy as np
 
 
+def pick(statuses: list[str], n: int) -> list[tuple[int, str]]:
+    """(video frame, label): tracked, lost, found again, tracked at the end; or evenly spaced frames."""
+    lost = [i for i, s in enumerate(statuses) if s == "lost" and i > 5]
+    if lost:
+        back = next((i for i in range(lost[-1], len(statuses)) if statuses[i] in ("init", "track")), None)
+        before = [i for i in range(lost[0]) if statuses[i] == "track"]
+        if back is not None and before:
+            return [(before[len(before) // 2], "tracked"), (lost[len(lost) // 2], "lost: out of view"),
+                    (back, "found again"), (len(statuses) - 2, "tracked")]
+    return [(i, "") for i in (5, n // 3, 2 * n // 3, n - 2)]
+
+
 def frames_of(video: str, width: int = 320) -> np.ndarray:
+    from pathlib import Path
+
     cap = cv2.VideoCapture(video)
     n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
     if not cap.isOpened() or n < 4:
         raise ValueError(f"{video}: not a readable video with at least 4 frames (run ./run demo first)")
+    jsonl = Path(video).with_name("track.jsonl")
+    statuses = []
+    if jsonl.is_file():
+        import json
+
+        statuses = [json.loads(line)["status"] for line in jsonl.read_text().splitlines() if line.strip()]
     row = []
-    for i in (5, n // 3, 2 * n // 3, n - 2):
+    for i, label in pick(statuses[:n], n):
         cap.set(cv2.CAP_PROP_POS_FRAMES, i)
         ok, f = cap.read()
         if not ok:
             raise ValueError(f"{video}: frame {i} could not be read")
-        cv2.putText(f, str(i), (5, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2)
+        text = f"{i} {label}".strip()
+        cv2.putText(f, text, (5, f.shape[0] - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 0), 4)
+        cv2.putText(f, text, (5, f.shape[0] - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2)
         row.append(cv2.resize(f, (width, int(width * f.shape[0] / f.shape[1]))))
     cap.release()
     return np.hstack(row)
