@@ -6,7 +6,8 @@ cameras in one process); a single stream is a batch of one.  Each
 with no new frame) and runs the public phases on all of them:
 
 1. :meth:`~Tracker.localise`: each stream's box: around its previous
-   single-frame pose (``margin`` as in training, size held within bounds), or
+   single-frame pose moved by the tracked pose's last motion (``margin`` as
+   in training, size held within bounds), or
    from the initialiser when there is no track: candidate boxes (RGB: the full
    frame and a grid of smaller windows; depth: the nearest surfaces'
    hand-sized parts, then a grid of windows) checked by the frame graph in
@@ -76,6 +77,7 @@ class TrackerConfig:
     surface_offset_mm: float = 13.0  # depth frames: a joint's depth minus the surface depth at its pixel
     #                                  (median over synthetic hands' joints, 13.4 mm)
     box_rate: float = 1.15      # largest box size change per frame (factor)
+    box_velocity: bool = True   # move the next box by the tracked pose's last frame-to-frame motion
     box_limits: tuple = (0.45, 1.0)  # depth: box side bounds in units of the cube's size at the root depth
     # lost when the mean per-joint confidence (the heatmap's mass near each joint, from the frame graph) is
     # below this: no subject in the box (a new track starts from the initialiser); 0 switches it off
@@ -411,6 +413,10 @@ class Tracker:
             if st.last is not None:
                 J_prev, z_prev = st.last
                 it.status = "track"
+                if self.cfg.box_velocity and len(st.history) >= 2:   # where the subject will be: + last motion
+                    v = st.history[-1][1][:, :2] - st.history[-2][1][:, :2]
+                    J_prev = J_prev.copy()
+                    J_prev[:, :2] += v
                 it.box = self._next_box(J_prev, z_prev, it.frame, st.box)
                 it.centre = z_prev if it.frame.modality == "depth" else None
                 continue
