@@ -401,12 +401,13 @@ class Tracker:
 
     # ----------------------------------------------------------- phases
     def localise(self, items) -> None:
-        """Each item's box (and depth centre): around its track's previous single-frame pose, or, for a stream
-        without a track, the initialiser's best candidate.  The initialiser proposes candidate boxes (RGB:
-        the full frame and windows of 0.75 and 0.5 of its shorter side; depth: the nearest surfaces'
-        hand-sized parts, then windows of 0.35 and 0.55 of the shorter side), the frame graph runs on all candidates of all starting streams in one call, and
-        the candidate with the highest confidence wins; ``init_passes - 1`` passes then re-centre the box on
-        its pose.  A frame with no candidate (no valid depth) is lost."""
+        """Each item's box (and depth centre): around its track's previous single-frame pose moved by the
+        tracked pose's last motion, or, for a stream without a track, a search: candidate boxes
+        (:meth:`_candidates`: RGB the full frame and windows of 0.75 and 0.5 of its shorter side; depth the
+        nearest surfaces' hand-sized parts, then windows of 0.35 and 0.55) go through the frame graph in one
+        call for all starting streams, the most confident wins and its box is re-centred on its pose (each of
+        ``init_passes - 2`` more passes re-centres it again).  A frame with no candidate (no valid depth) is
+        lost."""
         starting = []
         for it in items:
             st = self.tracks[it.stream]
