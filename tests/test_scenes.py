@@ -83,3 +83,25 @@ def test_box_never_shrinks_below_its_floor(model):
     H, W = res[0].frame.image.shape[:2]
     sizes = [r.box[2] for r in res if r.box is not None]
     assert sizes and min(sizes) >= 0.15 * min(H, W) - 1e-6
+
+
+@pytest.fixture(scope="module")
+def hand_model():
+    with TrackerModel(MODEL.parent / "hand-lite", threads=1) as m:
+        yield m
+
+
+@pytest.mark.parametrize("seed", [20_000_010, 20_000_011])
+def test_hand_leaves_and_returns(hand_model, seed):
+    """The hand (and its arm) leaves the depth camera's view and comes back: lost while away, found again."""
+    from trt_tracker.stream.sources import SyntheticSource
+
+    n, gone = 50, range(20, 30)
+    with SyntheticSource("hand", seed, n, 25.0, hidden=gone) as src:
+        tr = Tracker(hand_model, tracker_config(hand_model.manifest, "Dmf"))
+        st = [tr.step(f).status for f in src]
+    empty = st[gone.start + LOSE_WITHIN:gone.stop]
+    assert sum(s in TRACKED for s in empty) <= 0.1 * len(empty), st[gone.start:gone.stop]
+    back = _first_tracked_from(st, gone.stop)
+    assert back - gone.stop < RESUME_WITHIN, st[gone.stop:]
+    assert sum(s in TRACKED for s in st[back:]) >= 0.9 * (n - back), st[back:]
