@@ -291,6 +291,19 @@ class Run:
             out.append(D)
         return out
 
+    def shipped_displacements(self, fps: float) -> list[np.ndarray]:
+        """The shipped body temporal network's d=1 displacements per test sequence at ``fps`` (its own input size
+        and codec; the same pairs, boxes and related joints as :meth:`temporal_inputs`), row 0 NaN."""
+        from trt_tracker.evaluate import predict_sequence, torch_predictor
+
+        nets = self.shipped("rgb")
+        pred = torch_predictor(nets["pose"][1], nets["pose"][0], None, nets["temporal"][0])
+        out = []
+        for i in range(self.s.test_sequences):
+            seq = self.sequences("rgb", "test")[i].at_fps(fps)
+            out.append(predict_sequence(seq, pred, (1,), reuse={"J": self.body_pose(i, fps), "B": None})["deltas"][1])
+        return out
+
     def bone_error(self, Bs: list[np.ndarray]) -> dict:
         """Bone Error (mm): GT parent + predicted bone, in camera space; pooled and per sequence."""
         errs = [_bone_errors(self.spatial_inputs(i)["seq"], B) for i, B in enumerate(Bs)]
