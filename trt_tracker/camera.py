@@ -166,6 +166,9 @@ def crop_affine(box: CropBox, out_size: int, rotation_deg: float = 0.0, flip: bo
     about the box centre) and horizontal flip are the training augmentations.
     """
     s = out_size / box.size
+    if rotation_deg == 0 and not flip:   # the tracker's crops: a scale and a shift (the same numbers, no matmul)
+        c0 = (out_size - 1) / 2
+        return np.array([[s, 0.0, c0 - s * box.cx], [0.0, s, c0 - s * box.cy]])
     a = np.radians(rotation_deg)
     c, si = np.cos(a), np.sin(a)
     # Rotate about the box centre (image y points down, so CCW on screen is -a).
@@ -178,17 +181,22 @@ def crop_affine(box: CropBox, out_size: int, rotation_deg: float = 0.0, flip: bo
 
 
 def invert_affine(M: np.ndarray) -> np.ndarray:
-    M = np.asarray(M, dtype=np.float64)
-    A, t = M[:, :2], M[:, 2]
-    Ai = np.linalg.inv(A)
-    return np.hstack([Ai, (-Ai @ t)[:, None]])
+    """The inverse of a 2x3 affine map (closed form: these tiny matrices cost more in NumPy calls than in
+    arithmetic, and the tracker inverts one per crop)."""
+    (a, b, tx), (c, d, ty) = np.asarray(M, dtype=np.float64).tolist()
+    det = a * d - b * c
+    if det == 0 or not np.isfinite(det):
+        raise np.linalg.LinAlgError("singular affine map")
+    ia, ib, ic, id_ = d / det, -b / det, -c / det, a / det
+    return np.array([[ia, ib, -(ia * tx + ib * ty)], [ic, id_, -(ic * tx + id_ * ty)]])
 
 
 def compose_affine(M2: np.ndarray, M1: np.ndarray) -> np.ndarray:
     """The map ``x -> M2(M1(x))``."""
-    A = M2[:, :2] @ M1[:, :2]
-    t = M2[:, :2] @ M1[:, 2] + M2[:, 2]
-    return np.hstack([A, t[:, None]])
+    (a2, b2, t2x), (c2, d2, t2y) = np.asarray(M2, dtype=np.float64).tolist()
+    (a1, b1, t1x), (c1, d1, t1y) = np.asarray(M1, dtype=np.float64).tolist()
+    return np.array([[a2 * a1 + b2 * c1, a2 * b1 + b2 * d1, a2 * t1x + b2 * t1y + t2x],
+                     [c2 * a1 + d2 * c1, c2 * b1 + d2 * d1, c2 * t1x + d2 * t1y + t2y]])
 
 
 def apply_affine(M: np.ndarray, P: np.ndarray) -> np.ndarray:
