@@ -2,8 +2,11 @@
 
 The JSONL written by `track` (threads, queues, ONNX Runtime, files) must give
 the same MPJPE as the offline reference (`evaluate`: the tracker in a plain
-loop on the PyTorch backend) within 1%, for a sequence folder, a video file
-and (test_realsense.py) a RealSense recording.
+loop on the same backend) within 1%, for a sequence folder, a video file
+and a RealSense recording.  The same backend, because a track's start, loss
+and search are decisions at thresholds (confidence, candidates), where the
+last digits by which ONNX Runtime and PyTorch differ can tip a frame either
+way; the backends' parity is tested on the graphs (test_runtime.py).
 """
 import json
 from pathlib import Path
@@ -54,7 +57,7 @@ def test_track_a_sequence_folder_matches_the_offline_evaluation(sequences, tmp_p
                "--no-video"])
     assert rc == 0
     got = jsonl_mpjpe(tmp_path / "run" / "track.jsonl", seq.joints_cam)
-    ref = offline(HAND, seq_dir, capsys)
+    ref = offline(HAND, seq_dir, capsys, "--backend", "onnxruntime")
     assert abs(got / ref["mpjpe_tracked"] - 1) < 0.01, (got, ref["mpjpe_tracked"])
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["summary"]["frames"] == len(seq) and run["backend"] == "onnxruntime"
@@ -210,7 +213,7 @@ def test_track_a_realsense_recording_matches_the_offline_evaluation(sequences, t
     recs = read_jsonl(tmp_path / "run" / "track.jsonl")
     assert [r["index"] for r in recs] == list(range(len(seq)))
     got = jsonl_mpjpe(tmp_path / "run" / "track.jsonl", seq.joints_cam)
-    ref = offline(HAND, seq_dir, capsys)
+    ref = offline(HAND, seq_dir, capsys, "--backend", "onnxruntime")
     assert abs(got / ref["mpjpe_tracked"] - 1) < 0.01, (got, ref["mpjpe_tracked"])
 
 
