@@ -138,10 +138,10 @@ def run_streams(sources, tracker, sinks=None, lossless: bool | None = None, max_
     arrived = threading.Event()
     t0 = time.monotonic()
     caps = []
+    active = [True] * n
     try:
         for src in sources:
             caps.append(CaptureThread(src, lossless, on_frame=arrived.set).start())
-        active = [True] * n
         while any(active):
             arrived.clear()           # before polling: a frame queued after this sets it again
             frames = [None] * n
@@ -190,12 +190,18 @@ def run_streams(sources, tracker, sinks=None, lossless: bool | None = None, max_
                         summs[i].stopped_by = "quit requested"
                 break
     except KeyboardInterrupt:
-        for sm in summs:
-            sm.stopped_by = "Ctrl-C"
+        for i, sm in enumerate(summs):
+            if active[i]:              # streams that had ended keep their own reason
+                sm.stopped_by = "Ctrl-C"
     finally:
         for cap, sm in zip(caps, summs):
             cap.stop(1.0)
             sm.drops += cap.drops
+        for src in sources[len(caps):]:   # never started (an error while starting the others): still closed
+            try:
+                src.close()
+            except Exception:
+                pass
         for ss in sinks:
             for s in ss:
                 s.close()
