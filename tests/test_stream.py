@@ -13,7 +13,7 @@ from trt_tracker.stream.frame import Frame, FrameSource, SourceDisconnected, Sou
 from trt_tracker.stream.pipeline import run
 from trt_tracker.stream.sinks import JsonlSink, VideoSink, read_jsonl
 from trt_tracker.stream.sources import ImageFolderSource, VideoSource, open_source
-from trt_tracker.stream.tracker import (TrackerConfig, nearest_blob, parse_durations, root_depth_from_bones)
+from trt_tracker.stream.tracker import TrackerConfig, depth_candidates, parse_durations, root_depth_from_bones
 
 
 class ListSource(FrameSource):
@@ -179,23 +179,26 @@ def test_durations_parse():
         TrackerConfig(root_depth="sonar")
 
 
-def test_nearest_blob_finds_most_synthetic_hands():
-    """The initialiser is a heuristic: the synthetic scenes sometimes put a tilted background or the
-    forearm nearer than the hand (then the first track frames recover it).  It must find the hand
-    (box centre within half the hand's extent) in most of 20 held-out scenes."""
+def test_depth_candidates_hold_most_synthetic_hands():
+    """The hand search's candidates are a heuristic: the synthetic scenes sometimes put a tilted background or
+    the forearm nearer than the hand.  The nearest surface's part (the first candidate) must be the hand
+    (box centre within half the hand's extent) in most of 20 held-out scenes, and some candidate in more
+    (the tracker asks the pose network which one; measured: 13 and 16)."""
     from trt_tracker.data.samples import make_sequence
 
-    hits = 0
+    first = anywhere = 0
     for seed in range(20):
         seq = make_sequence("depth", seed, 2)
         P = cam_to_2p5d(seq.joints_cam[0], seq.intrinsics)
-        box, z = nearest_blob(seq.frames[0], seq.intrinsics, 300.0)
+        cands = depth_candidates(seq.frames[0], seq.intrinsics, 300.0, max_candidates=16)
         extent = np.ptp(P[:, :2], axis=0).max()
         centre = (P[:, :2].min(0) + P[:, :2].max(0)) / 2
-        hits += np.linalg.norm(np.array([box.cx, box.cy]) - centre) < 0.5 * extent
-    print(f"nearest_blob found the hand in {hits} of 20 scenes")   # pytest -s shows it (measured: 13)
-    assert hits >= 12, hits
-    assert nearest_blob(np.zeros((240, 320), np.uint16), seq.intrinsics, 300.0) is None
+        hit = [np.linalg.norm(np.array([box.cx, box.cy]) - centre) < 0.5 * extent for box, _ in cands]
+        first += hit[0]
+        anywhere += any(hit)
+    print(f"the hand is the first candidate in {first}, a candidate in {anywhere} of 20 scenes")
+    assert first >= 12 and anywhere >= 15, (first, anywhere)
+    assert depth_candidates(np.zeros((240, 320), np.uint16), seq.intrinsics, 300.0) == []
 
 
 def test_root_depth_from_bone_lengths_recovers_the_true_depth():
@@ -378,11 +381,31 @@ def test_hidden_frames_carry_no_ground_truth_and_count_as_out_of_view():
         seen = [depth_at(frames[t].image, p[:2], 1) for p in P]
         near = [abs(d - z) < 30 for d, z in zip(seen, src.seq.joints_cam[t][:, 2]) if d is not None]
         assert (np.mean(near) > 0.5) == (t == 2), (t, np.mean(near))
+    from trt_tracker.stream.tracker import TrackResult
+
     acc = MetricsAccumulator()
-    for f in frames:
-        r = StubTracker().step(f)
-        r.gt_joints_cam = f.gt_joints_cam          # as the tracker passes it on
-        r.joints_cam = None                        # (the stub's pose is a body's)
-        acc.add(r)
+    for f in frames:                               # a result per frame, with the frame's ground truth if any
+        acc.add(TrackResult(index=f.index, t_capture=f.t_capture, timestamp=None, status="track",
+                            gt_joints_cam=f.gt_joints_cam))
     s = acc.summary(RunSummary(frames=len(frames)))
     assert (s.frames_in_view, s.tracked_in_view) == (6, 6)
+
+
+def test_depth_at_points_equals_one_window_at_a_time():
+    """The vectorised gather against the plain per-pixel median (the slow reference), border and holes included."""
+    from trt_tracker.stream.tracker import depth_at_points
+
+    rng = np.random.default_rng(3)
+    depth = rng.integers(300, 900, (40, 50)).astype(np.uint16)
+    depth[rng.random(depth.shape) < 0.3] = 0
+    depth[10:20, 10:20] = 0                                   # a hole larger than the window
+    uv = np.concatenate([rng.uniform(-3, 53, (200, 2)), [[15.0, 15.0], [0.4, 39.6], [49.5, 0.0]]])
+    got = depth_at_points(depth, uv, 2)
+    for (u, v), g in zip(uv, got):
+        ui, vi = int(round(u)), int(round(v))
+        if not (0 <= ui < 50 and 0 <= vi < 40):
+            assert np.isnan(g)
+            continue
+        win = depth[max(0, vi - 2):vi + 3, max(0, ui - 2):ui + 3]
+        win = win[win > 0]
+        assert (np.isnan(g) and win.size == 0) or g == pytest.approx(np.median(win))

@@ -116,7 +116,6 @@ class TrackResult:
     single_2p5d: np.ndarray | None = None  # single-frame J[t]
     single_cam: np.ndarray | None = None
     confidence: np.ndarray | None = None   # per joint (K,), 0..1, from the frame graph
-    track_confidence: float | None = None  # their mean: the track's
     root_depth: float | None = None
     root_depth_source: str | None = None
     box: tuple | None = None             # (cx, cy, size) px
@@ -125,6 +124,11 @@ class TrackResult:
     gt_joints_cam: np.ndarray | None = None
     frame: Frame | None = None           # for sinks that draw; not serialised
     message: str = ""
+
+    @property
+    def track_confidence(self) -> float | None:
+        """The track's confidence: the mean of the per-joint ones."""
+        return None if self.confidence is None else float(np.mean(self.confidence))
 
 
 def full_frame_box(width: int, height: int) -> CropBox:
@@ -198,15 +202,6 @@ def depth_candidates(depth: np.ndarray, intr: Intrinsics | None, cube_mm: float,
     return out
 
 
-def nearest_blob(depth: np.ndarray, intr: Intrinsics | None, cube_mm: float, edge_mm: float = 30.0,
-                 margin: float = 1.3, min_pixels: int = 30, iterations: int = 5):
-    """(box, depth mm) of the hand-sized part of the surface nearest to the camera, or None
-    (:func:`depth_candidates`' first)."""
-    c = depth_candidates(depth, intr, cube_mm, edge_mm, margin, min_pixels, iterations, max_candidates=1,
-                         seeds_per_surface=1)
-    return c[0] if c else None
-
-
 def window_candidates(width: int, height: int, scales=(0.75, 0.5)) -> list[CropBox]:
     """Where a person may be in an RGB frame: the full frame, then square windows of each ``scale`` x the
     shorter side on a grid with half-window steps covering the frame."""
@@ -244,19 +239,36 @@ def root_depth_from_depth(P: np.ndarray, depth: np.ndarray, surface_offset_mm: f
     One pixel at the root alone was off by 23 mm (median) on the demo's hand, which alone tripled the
     camera-space error; the median over the joints follows the true root depth within a few mm.
     """
-    zs = [d + surface_offset_mm - float(p[2]) for p in P if (d := depth_at(depth, p[:2], radius)) is not None]
-    return float(np.median(zs)) if len(zs) >= min_joints else None
+    P = np.asarray(P, np.float64)
+    d = depth_at_points(depth, P[:, :2], radius)
+    ok = np.isfinite(d)
+    return float(np.median(d[ok] + surface_offset_mm - P[ok, 2])) if ok.sum() >= min_joints else None
+
+
+def depth_at_points(depth: np.ndarray, uv: np.ndarray, radius: int = 3) -> np.ndarray:
+    """Median valid depth (mm) in a (2r+1)^2 window at each pixel ``uv`` (N, 2) -> (N,), NaN where the pixel
+    is outside the image or its window has no reading (one gather for all points: the tracker asks per
+    joint every depth frame)."""
+    H, W = depth.shape
+    c = np.rint(np.asarray(uv, np.float64)).astype(np.int64)
+    inside = (c[:, 0] >= 0) & (c[:, 0] < W) & (c[:, 1] >= 0) & (c[:, 1] < H)
+    off = np.arange(-radius, radius + 1)
+    xs = c[:, 0, None, None] + off[None, None, :]
+    ys = c[:, 1, None, None] + off[None, :, None]
+    valid = (xs >= 0) & (xs < W) & (ys >= 0) & (ys < H)
+    win = depth[np.clip(ys, 0, H - 1), np.clip(xs, 0, W - 1)].astype(np.float64)
+    win[~valid | (win <= 0)] = np.nan
+    win = win.reshape(len(c), -1)
+    out = np.full(len(c), np.nan)
+    has = inside & np.isfinite(win).any(axis=1)
+    out[has] = np.nanmedian(win[has], axis=1)
+    return out
 
 
 def depth_at(depth: np.ndarray, uv, radius: int = 3) -> float | None:
     """Median valid depth (mm) in a (2r+1)^2 window at pixel ``uv``; None if none."""
-    H, W = depth.shape
-    u, v = int(round(float(uv[0]))), int(round(float(uv[1])))
-    if not (0 <= u < W and 0 <= v < H):
-        return None
-    win = depth[max(0, v - radius):v + radius + 1, max(0, u - radius):u + radius + 1]
-    win = win[win > 0]
-    return float(np.median(win)) if win.size else None
+    d = float(depth_at_points(depth, np.asarray(uv, np.float64)[None, :2], radius)[0])
+    return None if np.isnan(d) else d
 
 
 def root_depth_from_bones(P: np.ndarray, intr: Intrinsics, parents, lengths_mm, root: int = 0) -> float:
@@ -283,7 +295,7 @@ class TrackState:
     """One stream's track: what its next frame needs from the earlier ones."""
 
     solver: OnlineSolver
-    history: deque               # (image, Ĵ 2.5D, root depth) of the last max(D) frames, newest last
+    history: deque               # (image, Ĵ 2.5D) of the last max(D) + 1 frames, newest last
     # (single-frame J 2.5D, root depth) of the previous frame, None when there is no track.  The next box
     # follows J, not the tracked pose: the tracked pose carries the bone and displacement terms, and a box
     # that followed them would feed their errors back into the next crop.
@@ -310,12 +322,11 @@ class StepItem:
     stream: int
     frame: Frame
     lat: dict                            # this frame's stage latencies (ms)
-    status: str = ""                     # "init", "track" or "lost"
+    status: str = ""                     # "init", "track", "search" or "lost"
     box: CropBox | None = None
     centre: float | None = None          # depth frames: the depth (mm) the crops are normalised about
     tf: CropTransform | None = None      # the frame crop's transform
-    durations: tuple = ()                # the durations with a pair this step
-    pair_tfs: list = field(default_factory=list)
+    durations: tuple = ()                # the durations with a pair this step (cut with ``tf`` too)
     J: np.ndarray | None = None          # single-frame J[t] (K, 3), image 2.5D
     B: np.ndarray | None = None          # bones B[t] (K, 3)
     conf: np.ndarray | None = None       # per-joint confidence (K,), None from an older export
@@ -466,9 +477,9 @@ class Tracker:
             for r, it in enumerate(items):
                 st = self.tracks[it.stream]
                 ds = tuple(d for d in self.cfg.durations if d <= len(st.history)) if st.last is not None else ()
-                it.durations, it.pair_tfs = ds, [it.tf] * len(ds)
+                it.durations = ds
                 for d in ds:
-                    img_p, P_p, z_p = st.history[-d]
+                    img_p, P_p = st.history[-d]
                     row = len(rels)
                     jobs.append(CropJob(img_p, it.tf, it.centre, 1, row, 0))
                     shared.append((row, r))
@@ -507,8 +518,7 @@ class Tracker:
         self._charge([it for it in items if it.durations], "temporal_graph", t0)
         o = 0
         for it in items:
-            it.deltas = {d: self.codec.decode_vectors(Dn[o + i], tf)
-                         for i, (d, tf) in enumerate(zip(it.durations, it.pair_tfs))}
+            it.deltas = {d: self.codec.decode_vectors(Dn[o + i], it.tf) for i, d in enumerate(it.durations)}
             o += len(it.durations)
 
     def solve(self, items) -> None:
@@ -541,7 +551,7 @@ class Tracker:
             if frame.intrinsics is not None:
                 P_cam = p2p5d_to_cam(P, frame.intrinsics, z_root, self.sk.root)
                 J_cam = p2p5d_to_cam(J, frame.intrinsics, z_root, self.sk.root)
-            st.history.append((frame.image, P, z_root))
+            st.history.append((frame.image, P))
             st.last = (J, z_root)
             st.box = it.box
             st.frames += 1
@@ -560,9 +570,7 @@ class Tracker:
             it.lat["total"] = (time.monotonic() - frame.t_capture) * 1e3
             it.result = TrackResult(index=frame.index, t_capture=frame.t_capture, timestamp=frame.timestamp,
                                     status=it.status, joints_2p5d=P, joints_cam=P_cam, single_2p5d=J,
-                                    single_cam=J_cam, confidence=it.conf,
-                                    track_confidence=None if it.conf is None else float(it.conf.mean()),
-                                    root_depth=z_root, root_depth_source=z_src,
+                                    single_cam=J_cam, confidence=it.conf, root_depth=z_root, root_depth_source=z_src,
                                     box=tuple(it.box.as_array()), durations=it.durations, latency_ms=it.lat,
                                     gt_joints_cam=frame.gt_joints_cam, frame=frame)
 
@@ -582,9 +590,7 @@ class Tracker:
         it.lat["total"] = (time.monotonic() - f.t_capture) * 1e3
         it.status = "lost"
         it.result = TrackResult(index=f.index, t_capture=f.t_capture, timestamp=f.timestamp, status="lost",
-                                single_2p5d=it.J, confidence=it.conf,
-                                track_confidence=None if it.conf is None else float(it.conf.mean()),
-                                latency_ms=it.lat, gt_joints_cam=f.gt_joints_cam, frame=f, message=why)
+                                single_2p5d=it.J, confidence=it.conf, latency_ms=it.lat, gt_joints_cam=f.gt_joints_cam, frame=f, message=why)
 
     def _check_frame(self, frame: Frame) -> None:
         if frame.modality != self.model.modality:
