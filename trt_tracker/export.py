@@ -215,7 +215,7 @@ def export_model(model_dir, out_dir=None, progress: bool = True) -> dict:
                          "the same units as vectors; confidence: per joint, the heatmap's mass within about "
                          "one heatmap pixel of the joint (0..1)",
         "opset": OPSET, "exported_with": {"torch": torch.__version__, "onnx": onnx.__version__},
-        "graphs": {}, "tracker": _tracker_defaults(model_dir),
+        "graphs": {}, "tracker": _tracker_defaults(model_dir, cfg.modality),
     }
     for name, module in graphs.items():
         if progress:
@@ -254,18 +254,12 @@ CONFIDENCE_THRESHOLDS = {"rgb": {"keep": 0.25, "init": 0.30, "confirm": 2},
                          "depth": {"keep": 0.25, "init": 0.25, "confirm": 1}}
 
 
-def _modality_of(model_dir: Path) -> str:
-    from .models.graphs import load_weights
-
-    return load_weights(Path(model_dir) / "pose.pt")[1].modality
-
-
-def _tracker_defaults(model_dir: Path) -> dict:
+def _tracker_defaults(model_dir: Path, modality: str) -> dict:
     """Tracker weights tuned on validation sequences at 25 fps, from the model card when there is one."""
     import json
 
     card = model_dir / "card.json"
-    out = {"window": 16, "variants": {}, "confidence": dict(CONFIDENCE_THRESHOLDS[_modality_of(model_dir)])}
+    out = {"window": 16, "variants": {}, "confidence": dict(CONFIDENCE_THRESHOLDS[modality])}
     if card.is_file():
         res = json.loads(card.read_text()).get("results", {}).get("25", {})
         for name, v in res.get("tracker", {}).items():

@@ -131,9 +131,7 @@ def track_streams(sources, model, config: TrackerConfig, out_dirs, video: bool =
         out = Path(out_dir)
         info["summary"] = summary.to_dict()
         info["outputs"] = [str(out / n) for n in ("track.jsonl", "annotated.mp4") if (out / n).exists()]
-        tmp = out / "run.json.tmp"
-        tmp.write_text(json.dumps(info, indent=2, default=float) + "\n")
-        tmp.replace(out / "run.json")
+        _write_run_json(out, info)
     return summaries
 
 
@@ -224,11 +222,15 @@ def demo_table(results: dict) -> list[str]:
     return lines
 
 
-def _add_to_run_json(out: Path, summary_fields: dict) -> None:
-    """Add fields to a finished run's ``run.json`` summary (rewritten atomically)."""
-    f = out / "run.json"
-    info = json.loads(f.read_text())
-    info.setdefault("summary", {}).update(summary_fields)
+def _write_run_json(out: Path, info: dict) -> None:
+    """``run.json`` rewritten atomically (a reader never sees half a file)."""
     tmp = out / "run.json.tmp"
     tmp.write_text(json.dumps(info, indent=2, default=float) + "\n")
-    tmp.replace(f)
+    tmp.replace(out / "run.json")
+
+
+def _add_to_run_json(out: Path, summary_fields: dict) -> None:
+    """Add fields to a finished run's ``run.json`` summary."""
+    info = json.loads((out / "run.json").read_text())
+    info.setdefault("summary", {}).update(summary_fields)
+    _write_run_json(out, info)
