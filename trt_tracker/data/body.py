@@ -29,7 +29,7 @@ from .body_kinematics import DOFS, JOINT_LIMITS_DEG, forward_kinematics
 from .body_motion import ACTIONS, BodyMotion, body_motion, simulate_body
 from .body_render import BodyRenderer
 from .body_subject import BodySubject, sample_body_subject
-from .sequence import Sequence
+from .sequence import Sequence, out_of_view
 
 __all__ = [
     "ACTIONS", "BODY_GENERATOR_VERSION", "CAMERA_KINDS", "DOFS", "JOINT_LIMITS_DEG",
@@ -90,12 +90,7 @@ def make_body_sequence(seed: int, n_frames: int = 200, size=None, camera: str = 
     uv = cam.intrinsics.project(joints_cam).reshape(-1, 2)
     person_box = (*uv.min(0), *uv.max(0))
     renderer = BodyRenderer(cam.intrinsics, subject, rng_render, camera=cam, person_box=person_box)
-    shown = joints_cam
-    hidden = sorted({int(i) for i in hidden if 0 <= int(i) < n_frames}) if hidden is not None else []
-    if hidden:
-        # Out of view: the same motion far to the side of the camera (nothing of it projects into the image).
-        shown = joints_cam.copy()
-        shown[hidden, :, 0] += 50.0 * shown[hidden, :, 2].max(axis=1, keepdims=True)
+    shown, hidden = out_of_view(joints_cam, hidden, n_frames)
     frames = renderer.render_sequence(shown, progress=progress)
     info = {
         "generator": "trt_tracker.data.body",

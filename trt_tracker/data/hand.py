@@ -20,7 +20,7 @@ from .hand_motion import (CONTACT_GESTURES, GESTURES, LIMITS_DEG, MOTION_VERSION
 from .hand_render import (RENDER_VERSION, CapsuleRaster, DepthSensorModel, HandDepthRenderer, HandScene,
                           depth_to_color, sample_hand_scene)
 from .msra15 import MSRA15_INTRINSICS
-from .sequence import Sequence
+from .sequence import Sequence, out_of_view
 
 GENERATOR = "trt_tracker.data.hand"
 GENERATOR_VERSION = f"{MOTION_VERSION}.{RENDER_VERSION}"
@@ -76,13 +76,9 @@ def make_hand_sequence(seed: int, n_frames: int = 200, size=(320, 240), fps: flo
         from tqdm import tqdm
 
         it = tqdm(it, desc=f"rendering hand seed {seed}", unit="frame")
-    hidden = sorted({int(i) for i in hidden if 0 <= int(i) < n_frames}) if hidden is not None else []
-    gone = set(hidden)
+    shown, hidden = out_of_view(joints, hidden, int(n_frames))
     for i in it:
-        J = joints[i]
-        if i in gone:      # out of view: the same hand far to the side (nothing of it projects into the image)
-            J = J + np.array([50.0 * float(J[:, 2].max()), 0.0, 0.0])
-        frames[i] = renderer.render(J)
+        frames[i] = renderer.render(shown[i])
     info = {
         "generator": GENERATOR,
         "generator_version": GENERATOR_VERSION,

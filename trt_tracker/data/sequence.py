@@ -82,6 +82,19 @@ def read_frame_png(path: Path, modality: str) -> np.ndarray:
     return img
 
 
+def out_of_view(joints_cam: np.ndarray, hidden, n_frames: int) -> tuple[np.ndarray, list[int]]:
+    """The joints to render when the subject is out of view in frames ``hidden`` (scenes for a live
+    tracker: it enters late, leaves and comes back): the same motion moved far to the side of the camera
+    (nothing of it projects into the image) in those frames.  Returns (joints to render (T, K, 3), the
+    hidden frame indices, sorted, for ``info["hidden"]``)."""
+    idx = sorted({int(i) for i in hidden if 0 <= int(i) < n_frames}) if hidden is not None else []
+    if not idx:
+        return joints_cam, []
+    shown = np.array(joints_cam, np.float64)
+    shown[idx, :, 0] += 50.0 * shown[idx, :, 2].max(axis=1, keepdims=True)
+    return shown, idx
+
+
 @dataclass
 class Sequence:
     """A sequence in memory: frames, ground truth and camera.
