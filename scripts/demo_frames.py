@@ -20,13 +20,24 @@ import numpy as np
 
 def pick(statuses: list[str], n: int) -> list[tuple[int, str]]:
     """(video frame, label): tracked, lost, found again, tracked at the end; or evenly spaced frames."""
-    lost = [i for i, s in enumerate(statuses) if s == "lost" and i > 5]
-    if lost:
-        back = next((i for i in range(lost[-1], len(statuses)) if statuses[i] in ("init", "track")), None)
-        before = [i for i in range(lost[0]) if statuses[i] == "track"]
-        if back is not None and before:
-            return [(before[len(before) // 2], "tracked"), (lost[len(lost) // 2], "lost: out of view"),
-                    (back, "found again"), (len(statuses) - 2, "tracked")]
+    tracked = [s in ("init", "track") for s in statuses]
+    # the longest run of lost frames after the start that a track follows
+    runs, start = [], None
+    for i, s in enumerate(statuses):
+        if s == "lost" and start is None:
+            start = i
+        elif s != "lost" and start is not None:
+            runs.append((start, i))
+            start = None
+    runs = [(a, b) for a, b in runs if a > 5 and any(tracked[b:])]
+    if runs:
+        a, b = max(runs, key=lambda r: r[1] - r[0])
+        back = next(i for i in range(b, len(statuses)) if tracked[i])
+        before = [i for i in range(a) if statuses[i] == "track"]
+        after = [i for i in range(back + 1, len(statuses)) if statuses[i] == "track"]
+        if before and after:
+            return [(before[len(before) // 2], "tracked"), ((a + b) // 2, "lost: out of view"),
+                    (back, "found again"), (after[len(after) // 2], "tracked")]
     return [(i, "") for i in (5, n // 3, 2 * n // 3, n - 2)]
 
 
