@@ -306,6 +306,28 @@ def test_jsonl_records(tmp_path):
     assert rec["status"] == "lost" and rec["joints_cam_mm"] is None and rec["message"].startswith("no valid")
 
 
+def test_jsonl_lines_equal_the_json_reference(tmp_path):
+    """The fast (orjson) line reads back as the standard library's encoding of the same record, one per line."""
+    from trt_tracker.stream.sinks import result_record
+    from trt_tracker.stream.tracker import TrackResult
+
+    rng = np.random.default_rng(0)
+    f = rgb_frames(1)[0]
+    res = [TrackResult(index=i, t_capture=1.5 + i, timestamp=0.04 * i, status="track",
+                       joints_2p5d=rng.normal(size=(17, 3)) * 100, joints_cam=rng.normal(size=(17, 3)) * 1e3,
+                       single_2p5d=rng.normal(size=(17, 3)), single_cam=rng.normal(size=(17, 3)),
+                       confidence=rng.random(17), root_depth=3012.345, root_depth_source="bones",
+                       box=(10.123, 20.456, 99.999), durations=(1, 2), latency_ms={"total": 2.0 + i, "solve": 0.1},
+                       frame=f) for i in range(3)]
+    with JsonlSink(tmp_path / "t.jsonl") as sink:
+        for r in res:
+            sink.write(r)
+        lines = (tmp_path / "t.jsonl").read_bytes().splitlines()   # flushed per line, before close
+        assert len(lines) == 3
+    want = [json.loads(json.dumps(result_record(r))) for r in res]
+    assert [json.loads(x) for x in lines] == want == read_jsonl(tmp_path / "t.jsonl")
+
+
 def test_tracker_config_takes_the_tuned_variant_for_the_durations():
     from trt_tracker.stream.app import tracker_config
 

@@ -12,6 +12,7 @@ from collections import deque
 from pathlib import Path
 
 import numpy as np
+import orjson
 
 from .frame import Sink
 
@@ -44,16 +45,22 @@ def result_record(res) -> dict:
 
 
 class JsonlSink(Sink):
-    """One JSON object per frame (see :func:`result_record`), flushed per line."""
+    """One JSON object per frame (see :func:`result_record`), flushed per line.
+
+    Lines are encoded with orjson (UTF-8 bytes straight to the file): the
+    sink sits on the camera-to-result path, where ``json.dumps`` costs about
+    three times as much per record.  ``json.loads`` reads them back equal.
+    """
 
     def __init__(self, path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.f = open(self.path, "w", buffering=1)
+        self.f = open(self.path, "wb")
         self.count = 0
 
     def write(self, result) -> None:
-        self.f.write(json.dumps(result_record(result), separators=(",", ":")) + "\n")
+        self.f.write(orjson.dumps(result_record(result)) + b"\n")
+        self.f.flush()                     # a whole line per frame reaches the file: valid after a kill
         self.count += 1
 
     def close(self) -> None:
