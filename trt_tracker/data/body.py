@@ -34,7 +34,7 @@ from .sequence import Sequence, out_of_view
 __all__ = [
     "ACTIONS", "BODY_GENERATOR_VERSION", "CAMERA_KINDS", "DOFS", "JOINT_LIMITS_DEG",
     "BodyCamera", "BodyMotion", "BodyRenderer", "BodySubject",
-    "body_motion", "forward_kinematics", "frame_motion", "make_body_sequence",
+    "body_motion", "body_scene", "forward_kinematics", "frame_motion", "make_body_sequence",
     "sample_body_camera", "sample_body_subject", "simulate_body",
 ]
 
@@ -52,6 +52,20 @@ def _choose_actions(rng: np.random.Generator, action) -> tuple[str, ...]:
         return actions
     n = 1 if rng.random() < 0.7 else 2
     return tuple(str(a) for a in rng.choice(ACTIONS, size=n, replace=False))
+
+
+def body_scene(seed: int, n_frames: int = 200, size=None, camera: str = "h36m", action=None, fps: float = 50.0):
+    """Everything of :func:`make_body_sequence` but the pixels: ``(subject, motion, camera, joints_cam,
+    rng_render)``, the same for the same arguments.  Another renderer can draw the same people, motion and
+    camera (``benchmarks/cross_renderer.py`` does)."""
+    if not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    rng_subject, rng_action, rng_motion, rng_camera, rng_render = np.random.default_rng(int(seed)).spawn(5)
+    subject = sample_body_subject(rng_subject)
+    actions = _choose_actions(rng_action, action)
+    motion = simulate_body(actions, subject, n_frames, fps, rng_motion)
+    cam = frame_motion(sample_body_camera(rng_camera, camera, size), motion.joints)
+    return subject, motion, cam, cam.world_to_camera(motion.joints), rng_render
 
 
 def make_body_sequence(seed: int, n_frames: int = 200, size=None, camera: str = "h36m", action=None,
@@ -79,14 +93,7 @@ def make_body_sequence(seed: int, n_frames: int = 200, size=None, camera: str = 
     ``info``: seed, actions and their start frames, camera kind and pose,
     subject description, generator name and version.
     """
-    if not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    rng_subject, rng_action, rng_motion, rng_camera, rng_render = np.random.default_rng(int(seed)).spawn(5)
-    subject = sample_body_subject(rng_subject)
-    actions = _choose_actions(rng_action, action)
-    motion = simulate_body(actions, subject, n_frames, fps, rng_motion)
-    cam = frame_motion(sample_body_camera(rng_camera, camera, size), motion.joints)
-    joints_cam = cam.world_to_camera(motion.joints)
+    subject, motion, cam, joints_cam, rng_render = body_scene(seed, n_frames, size, camera, action, fps)
     uv = cam.intrinsics.project(joints_cam).reshape(-1, 2)
     person_box = (*uv.min(0), *uv.max(0))
     renderer = BodyRenderer(cam.intrinsics, subject, rng_render, camera=cam, person_box=person_box)
