@@ -388,6 +388,26 @@ def test_root_depth_from_depth_is_robust_to_joints_that_see_past_the_hand():
     assert root_depth_from_depth(P, np.zeros_like(depth), 13.0) is None
 
 
+def test_root_depth_upper_quantile_within_the_band():
+    """Joints hidden behind the hand read a surface in front of them (too near), joints seen past it the
+    background (far): the band drops the far ones, the upper quantile leans away from the near ones."""
+    from trt_tracker.stream.tracker import root_depth_from_depth
+
+    depth = np.full((60, 80), 2000, np.uint16)
+    depth[20:40, 20:60] = 500                                       # the hand's surface, its joints at z_rel 0
+    depth[20:40, 20:30] = 470                                       # a finger in front of three joints
+    P = np.array([[22.0 + 3 * k, 30.0, 0.0] for k in range(10)] + [[70.0, 50.0, 0.0]])   # + one past the hand
+    med = root_depth_from_depth(P, depth, 10.0)
+    q = root_depth_from_depth(P, depth, 10.0, quantile=70.0, band_mm=40.0)
+    assert med == pytest.approx(510.0) and q == pytest.approx(510.0)
+    P[3:6, 0] = 25.0                                     # three more behind the finger: 6 of 11 read 470
+    assert root_depth_from_depth(P, depth, 10.0) == pytest.approx(480.0)        # the median is pulled near
+    assert root_depth_from_depth(P, depth, 10.0, quantile=70.0, band_mm=40.0) == pytest.approx(510.0)
+    # Without the band the background reading would be the 100th percentile.
+    assert root_depth_from_depth(P, depth, 10.0, quantile=100.0) == pytest.approx(2010.0)
+    assert root_depth_from_depth(P, depth, 10.0, quantile=100.0, band_mm=40.0) == pytest.approx(510.0)
+
+
 def test_hidden_frames_carry_no_ground_truth_and_count_as_out_of_view():
     from trt_tracker.stream.pipeline import MetricsAccumulator, RunSummary
     from trt_tracker.stream.sources import SyntheticSource

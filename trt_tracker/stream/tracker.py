@@ -74,8 +74,11 @@ class TrackerConfig:
     init_candidates: int = 32   # candidate boxes a search tries per frame (the window grid in turns)
     min_inside: float = 0.5     # lost when fewer joints than this fraction lie inside the image
     blob_edge_mm: float = 30.0  # hand initialiser: depth jump that separates surfaces
-    surface_offset_mm: float = 13.0  # depth frames: a joint's depth minus the surface depth at its pixel
-    #                                  (median over synthetic hands' joints, 13.4 mm)
+    # depth frames: the root depth from the joints' surface depths (see root_depth_from_depth): a joint's
+    # depth minus the surface depth at its pixel, and which of the joints' estimates to take
+    surface_offset_mm: float = 11.0
+    root_depth_quantile: float = 70.0
+    root_depth_band_mm: float = 40.0
     box_rate: float = 1.15      # largest box size change per frame (factor)
     box_velocity: bool = True   # move the next box by the tracked pose's last frame-to-frame motion
     box_limits: tuple = (0.45, 1.0)  # depth: box side bounds in units of the cube's size at the root depth
@@ -230,19 +233,31 @@ def depth_window_candidates(depth: np.ndarray, scales=(0.35, 0.55), quantile: fl
 
 
 def root_depth_from_depth(P: np.ndarray, depth: np.ndarray, surface_offset_mm: float, radius: int = 2,
-                          min_joints: int = 3) -> float | None:
+                          min_joints: int = 3, quantile: float = 50.0, band_mm: float = np.inf) -> float | None:
     """The root depth (mm) a depth map gives a 2.5D pose ``P`` (u, v px; z root-relative mm): for every joint
     with a valid reading at its pixel, surface depth + ``surface_offset_mm`` (a joint lies inside the
-    hand, behind the skin the camera sees) - its relative z; the median of these (robust to joints whose
-    pixel sees past the hand).  None with fewer than ``min_joints`` readings.
+    hand, behind the skin the camera sees) - its relative z; of these, the ones within ``band_mm`` of their
+    median (a pixel that sees past the hand reads the background), and of those the ``quantile``-th
+    percentile.  None with fewer than ``min_joints`` readings.
 
     One pixel at the root alone was off by 23 mm (median) on the demo's hand, which alone tripled the
-    camera-space error; the median over the joints follows the true root depth within a few mm.
+    camera-space error; the median over the joints follows the true root depth within a few mm.  An upper
+    quantile does better still, because a joint hidden behind fingers or palm reads a surface in front of
+    it (too near), while a joint seen past the hand is cut by the band: on six validation sequences the
+    tracker's defaults (70th percentile within 40 mm, offset 11 mm) have a 4.1 mm median and 6.3 mm mean
+    error against 5.1 and 8.4 for the median with 13 mm (offsets fitted on three sequences, errors on the
+    other three).
     """
     P = np.asarray(P, np.float64)
     d = depth_at_points(depth, P[:, :2], radius)
     ok = np.isfinite(d)
-    return float(np.median(d[ok] + surface_offset_mm - P[ok, 2])) if ok.sum() >= min_joints else None
+    if ok.sum() < min_joints:
+        return None
+    v = d[ok] + surface_offset_mm - P[ok, 2]
+    if np.isfinite(band_mm):
+        near = v[np.abs(v - np.median(v)) <= band_mm]
+        v = near if len(near) >= min_joints else v
+    return float(np.percentile(v, quantile))
 
 
 def depth_at_points(depth: np.ndarray, uv: np.ndarray, radius: int = 3) -> np.ndarray:
@@ -668,7 +683,8 @@ class Tracker:
         if mode == "depth":
             if frame.modality != "depth":
                 raise SourceError("root depth 'depth' needs depth frames")
-            z = root_depth_from_depth(P, frame.image, self.cfg.surface_offset_mm)
+            z = root_depth_from_depth(P, frame.image, self.cfg.surface_offset_mm,
+                                      quantile=self.cfg.root_depth_quantile, band_mm=self.cfg.root_depth_band_mm)
             return (z, "depth") if z is not None else (fallback, "previous")
         if frame.intrinsics is None:
             raise SourceError("camera-space joints need intrinsics; this source has none (pass --intrinsics)")
