@@ -218,6 +218,30 @@ def test_temporal_depth_sample_shares_the_centre(hand_seq):
     np.testing.assert_array_equal(s["image"][1], HAND_CODEC.crop_input(hand_seq.frames[t], tf, "depth", centre)[0])
 
 
+def test_photometric_changes_appearance_not_geometry(body_seq):
+    from dataclasses import replace
+
+    from trt_tracker.data.samples import photometric
+
+    t = 6
+    plain = pose_sample(body_seq, t, BODY_CODEC, BODY_AUGMENT, np.random.default_rng(3))
+    strong = replace(BODY_AUGMENT, photometric=1.0)
+    a = pose_sample(body_seq, t, BODY_CODEC, strong, np.random.default_rng(3))
+    b = pose_sample(body_seq, t, BODY_CODEC, strong, np.random.default_rng(3))
+    np.testing.assert_array_equal(a["image"], b["image"])              # deterministic from the generator
+    np.testing.assert_array_equal(a["joints"], plain["joints"])        # the same crop and targets ...
+    assert np.abs(a["image"] - plain["image"]).mean() > 0.05           # ... in another appearance
+    # One change for every crop it is given (a temporal pair's halves alike), uint8 in, uint8 out.
+    crop = body_seq.frames[t][:64, :64]
+    x, y = photometric([crop, crop.copy()], 1.0, np.random.default_rng(5))
+    assert x.dtype == np.uint8 and x.shape == crop.shape
+    np.testing.assert_array_equal(x, y)
+    # A temporal pair: the same targets as without the change.
+    pair = temporal_sample(body_seq, t, 2, BODY_CODEC, strong, np.random.default_rng(1))
+    ref = temporal_sample(body_seq, t, 2, BODY_CODEC, BODY_AUGMENT, np.random.default_rng(1))
+    np.testing.assert_array_equal(pair["target"], ref["target"])
+
+
 def test_temporal_sample_gap_bounds(body_seq):
     with pytest.raises(ValueError, match="not both in a sequence"):
         temporal_sample(body_seq, 2, 3, BODY_CODEC, no_augment("rgb"))

@@ -39,6 +39,7 @@ class AugmentConfig:
     flip: bool = True            # horizontal flip with joint swap, probability 0.5
     margin: float = 1.25         # box side / extent of the joints
     depth_centre_noise_mm: float = 15.0   # depth: error of the normalisation centre (sd)
+    photometric: float = 0.0     # RGB: strength of the appearance augmentation (0: none; see photometric())
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -69,6 +70,62 @@ def _transform(codec: PoseCodec, uv: np.ndarray, aug: AugmentConfig, rng: np.ran
     return codec.transform(CropBox(cx, cy, size), rot, flip), flip
 
 
+def photometric(crops, strength: float, rng: np.random.Generator) -> list:
+    """The same random change of appearance applied to each (S, S, 3) uint8 RGB crop (a temporal pair's two
+    crops change alike): brightness, contrast, saturation and hue; at random also a channel permutation,
+    grey, colour quantisation, blur, sensor noise and JPEG compression.  ``strength`` (0-1) scales the
+    ranges and probabilities.  Generic, renderer-agnostic changes: what a network should not rely on to find
+    a person."""
+    import cv2
+
+    s = float(strength)
+    u = lambda a: rng.uniform(1 - a * s, 1 + a * s)   # noqa: E731
+    bright, contrast, sat = u(0.4), u(0.4), u(0.7)
+    hue = rng.uniform(-18, 18) * s                          # OpenCV hue units (0-180)
+    perm = rng.permutation(3) if rng.random() < 0.2 * s else None
+    grey = rng.random() < 0.1 * s
+    levels = int(rng.integers(4, 9)) if rng.random() < 0.15 * s else 0
+    blur = rng.uniform(0.3, 1.3) if rng.random() < 0.3 * s else 0.0
+    noise = rng.uniform(0, 8) * s
+    quality = int(rng.integers(35, 91)) if rng.random() < 0.3 * s else 0
+    noise_seed = int(rng.integers(2**31))
+    out = []
+    for crop in crops:
+        x = np.asarray(crop)
+        if hue:
+            hsv = cv2.cvtColor(x, cv2.COLOR_RGB2HSV)
+            hsv[..., 0] = ((hsv[..., 0].astype(np.int16) + int(round(hue))) % 180).astype(np.uint8)
+            x = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+        f = x.astype(np.float32)
+        g = f @ np.array([0.299, 0.587, 0.114], np.float32)
+        f = g[..., None] + (f - g[..., None]) * (0.0 if grey else sat)
+        f = (f - f.mean()) * contrast + f.mean()
+        f *= bright
+        if perm is not None:
+            f = f[..., perm]
+        if levels:
+            step = 256.0 / levels
+            f = np.floor(np.clip(f, 0, 255) / step) * step + step / 2
+        if blur:
+            f = cv2.GaussianBlur(f, (0, 0), blur)
+        if noise:
+            f += np.random.default_rng(noise_seed).normal(0, noise, f.shape).astype(np.float32)
+        x = np.clip(np.rint(f), 0, 255).astype(np.uint8)
+        if quality:
+            x = cv2.imdecode(cv2.imencode(".jpg", x, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_UNCHANGED)
+        out.append(x)
+    return out
+
+
+def _crops(seq: Sequence, ts, tf, codec: PoseCodec, aug: AugmentConfig, rng, centre) -> list:
+    """Frames ``ts`` of ``seq`` cut with ``tf`` and normalised (RGB: one photometric change for all of them
+    when ``aug.photometric``; without it exactly ``codec.crop_input``)."""
+    if seq.modality != "rgb" or rng is None or aug.photometric <= 0:
+        return [codec.crop_input(seq.frames[t], tf, seq.modality, centre) for t in ts]
+    raw = photometric([tf.warp(seq.frames[t], "linear", 0) for t in ts], aug.photometric, rng)
+    return [codec.encode_rgb(x) for x in raw]
+
+
 def _depth_centre(seq: Sequence, t: int, aug: AugmentConfig, rng) -> float | None:
     if seq.modality != "depth":
         return None
@@ -82,7 +139,7 @@ def pose_sample(seq: Sequence, t: int, codec: PoseCodec, aug: AugmentConfig, rng
     """One frame's crop with joints, bones and parent locations in the network frame."""
     P = seq.joints_2p5d[t]                                   # (K, 3): u, v px; z root-relative mm
     tf, flip = _transform(codec, P[:, :2], aug, rng)
-    image = codec.crop_input(seq.frames[t], tf, seq.modality, _depth_centre(seq, t, aug, rng))
+    image = _crops(seq, [t], tf, codec, aug, rng, _depth_centre(seq, t, aug, rng))[0]
     J = codec.encode_points(P, tf)
     if flip:
         J = J[seq.skeleton.flip_permutation]
@@ -101,8 +158,7 @@ def temporal_sample(seq: Sequence, t: int, gap: int, codec: PoseCodec, aug: Augm
     P0, P1 = seq.joints_2p5d[t - gap], seq.joints_2p5d[t]
     tf, flip = _transform(codec, np.concatenate([P0[:, :2], P1[:, :2]]), aug, rng)
     centre = _depth_centre(seq, t - gap, aug, rng)
-    a = codec.crop_input(seq.frames[t - gap], tf, seq.modality, centre)
-    b = codec.crop_input(seq.frames[t], tf, seq.modality, centre)
+    a, b = _crops(seq, [t - gap, t], tf, codec, aug, rng, centre)
     J0, J1 = codec.encode_points(P0, tf), codec.encode_points(P1, tf)
     if flip:
         perm = seq.skeleton.flip_permutation
