@@ -328,3 +328,27 @@ def test_noisy_render_close_to_clean():
     inner = both & mask
     assert inner.sum() > 300
     assert np.median(np.abs(noisy[inner] - clean[inner])) < 3.0
+
+
+def test_hand_enters_from_a_side():
+    """``enter=(side, frames)``: the hand and arm slide in; the ground truth moves with them, frames with no
+    joint in view are hidden, and from ``frames`` on the motion is the generated one."""
+    from trt_tracker.data.hand import make_hand_sequence
+    from trt_tracker.data.sequence import entering
+
+    plain = make_hand_sequence(7, 24, noise=False)
+    for side in ("left", "bottom"):
+        seq = make_hand_sequence(7, 24, noise=False, enter=(side, 12))
+        np.testing.assert_array_equal(seq.joints_cam[12:], plain.joints_cam[12:])
+        np.testing.assert_array_equal(seq.frames[12:], plain.frames[12:])
+        uv = seq.joints_2p5d[..., :2]
+        inside = ((uv >= 0) & (uv < [seq.intrinsics.width, seq.intrinsics.height])).all(-1).any(-1)
+        hidden = seq.info["hidden"]
+        assert hidden == list(range(len(hidden))) and len(hidden) >= 1 and not inside[hidden].any()
+        assert inside[len(hidden):].all() and seq.info["enter"] == [side, 12]
+        axis = 0 if side == "left" else 1
+        d = np.diff(uv[:12, 0, axis])                      # the wrist only moves one way while entering...
+        assert (d > 0).all() if side == "left" else (d < 0).all()
+        assert np.any(seq.frames[0] != plain.frames[0])  # ... and frame 0 shows the scene without the hand
+    with pytest.raises(ValueError, match="side must be one of"):
+        entering(plain.joints_cam, plain.intrinsics, "behind", 5)

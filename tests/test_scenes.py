@@ -105,3 +105,31 @@ def test_hand_leaves_and_returns(hand_model, seed):
     back = _first_tracked_from(st, gone.stop)
     assert back - gone.stop < RESUME_WITHIN, st[gone.stop:]
     assert sum(s in TRACKED for s in st[back:]) >= 0.9 * (n - back), st[back:]
+
+
+@pytest.mark.parametrize("side", ["left", "right", "top", "bottom"])
+def test_hand_and_arm_enter_from_the_border(hand_model, side):
+    """The hand and its arm slide in from a side of the image: a track starts within a few frames of the
+    whole hand being in view, is on the hand (mean 2D error under 0.2 of the hand's extent; a track on the
+    forearm is ~0.5 off) soon after and stays there.
+
+    Not yet right (measured here, seed 20000013): while only the arm or part of the hand is in view the
+    search can settle on the arm for a few frames (right, top, bottom: 2-4 frames ~0.5 extents off) until
+    its confidence falls; a periodic re-check of a confident track is not built yet."""
+    from trt_tracker.data.hand import make_hand_sequence
+
+    n, ramp = 50, 16                               # 25 fps frames; the hand comes in over the first 16
+    seq = make_hand_sequence(20_000_013, 2 * n, enter=(side, 2 * ramp)).subsample(2)
+    uv = seq.joints_2p5d[..., :2]
+    extent = np.ptp(uv, axis=1).max(axis=1)
+    H, W = seq.frames.shape[1:3]
+    whole = next(t for t in range(n) if ((uv[t] >= 0) & (uv[t] < [W, H])).all())
+    tr = Tracker(hand_model, tracker_config(hand_model.manifest, "Dmf"))
+    with SequenceSource(seq) as src:
+        res = [tr.step(f) for f in src]
+    st = [r.status for r in res]
+    assert _first_tracked_from(st, whole) - whole < RESUME_WITHIN, (whole, st)
+    on = [t for t, r in enumerate(res) if t >= whole and r.status in TRACKED
+          and np.linalg.norm(r.single_2p5d[:, :2] - uv[t], axis=-1).mean() < 0.2 * extent[t]]
+    assert on and on[0] - whole < 2 * RESUME_WITHIN, (whole, st)
+    assert len(on) >= 0.9 * (n - on[0]), (on, st)

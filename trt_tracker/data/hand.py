@@ -20,7 +20,7 @@ from .hand_motion import (CONTACT_GESTURES, GESTURES, LIMITS_DEG, MOTION_VERSION
 from .hand_render import (RENDER_VERSION, CapsuleRaster, DepthSensorModel, HandDepthRenderer, HandScene,
                           depth_to_color, sample_hand_scene)
 from .msra15 import MSRA15_INTRINSICS
-from .sequence import Sequence, out_of_view
+from .sequence import Sequence, entering, out_of_view
 
 GENERATOR = "trt_tracker.data.hand"
 GENERATOR_VERSION = f"{MOTION_VERSION}.{RENDER_VERSION}"
@@ -48,7 +48,7 @@ def hand_intrinsics(size=(320, 240)) -> Intrinsics:
 
 
 def make_hand_sequence(seed: int, n_frames: int = 200, size=(320, 240), fps: float = 50.0, *,
-                       noise: bool = True, progress: bool = False, hidden=None) -> Sequence:
+                       noise: bool = True, progress: bool = False, hidden=None, enter=None) -> Sequence:
     """A synthetic depth sequence of one random hand, deterministic from ``seed``.
 
     Modality ``depth``, skeleton HAND21, frames (T, H, W) uint16 mm, joints
@@ -57,6 +57,9 @@ def make_hand_sequence(seed: int, n_frames: int = 200, size=(320, 240), fps: flo
     generator and its version, the gesture schedule, the subject and the scene.
     ``hidden``: frame indices where the hand (and its arm) is out of view: those frames show the scene
     alone, their ground truth is where the hand would have been, and ``info["hidden"]`` lists them.
+    ``enter``: ``(side, frames)``: the hand and arm slide in from that side of the image over the first
+    ``frames`` frames (:func:`~.sequence.entering`; the ground truth moves with them, frames where none of
+    the hand is in view are hidden).
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"seed must be an int, got {seed!r}")
@@ -69,6 +72,9 @@ def make_hand_sequence(seed: int, n_frames: int = 200, size=(320, 240), fps: flo
     subject = sample_hand_subject(rng)
     joints, details = hand_motion(subject, int(n_frames), fps, rng, intrinsics=intr, return_details=True)
     scene = sample_hand_scene(rng, joints, subject)
+    entered = []
+    if enter is not None:
+        joints, entered = entering(joints, intr, *enter)
     renderer = HandDepthRenderer(intr, subject, rng, scene=scene, noise=noise)
     frames = np.empty((int(n_frames), intr.height, intr.width), np.uint16)
     it = range(int(n_frames))
@@ -77,6 +83,7 @@ def make_hand_sequence(seed: int, n_frames: int = 200, size=(320, 240), fps: flo
 
         it = tqdm(it, desc=f"rendering hand seed {seed}", unit="frame")
     shown, hidden = out_of_view(joints, hidden, int(n_frames))
+    hidden = sorted(set(hidden) | set(entered))
     for i in it:
         frames[i] = renderer.render(shown[i])
     info = {
@@ -88,6 +95,8 @@ def make_hand_sequence(seed: int, n_frames: int = 200, size=(320, 240), fps: flo
         "subject": subject.to_dict(),
         "scene": scene.to_dict(),
     }
+    if enter is not None:
+        info["enter"] = [str(enter[0]), int(enter[1])]
     if hidden:
         info["hidden"] = hidden
     return Sequence(HAND21, "depth", float(fps), intr, joints, frames, None, info)

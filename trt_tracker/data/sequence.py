@@ -95,6 +95,36 @@ def out_of_view(joints_cam: np.ndarray, hidden, n_frames: int) -> tuple[np.ndarr
     return shown, idx
 
 
+ENTER_SIDES = ("left", "right", "top", "bottom")
+
+
+def entering(joints_cam: np.ndarray, intr, side: str, frames: int) -> tuple[np.ndarray, list[int]]:
+    """The subject slides into view from ``side`` of the image over the first ``frames`` frames (a
+    minimum-jerk ramp of one rigid camera-space shift, which at frame 0 puts every joint past that border)
+    and moves as generated from then on.  Returns (the joints: the new ground truth, (T, K, 3); the frames
+    where no joint projects into the image, for ``info["hidden"]``)."""
+    if side not in ENTER_SIDES:
+        raise ValueError(f"side must be one of {ENTER_SIDES}, got {side!r}")
+    X = np.array(joints_cam, np.float64)
+    n = min(int(frames), len(X))
+    if n < 1:
+        return X, []
+    uv = intr.project(X[0])
+    z = float(X[0, :, 2].min())                 # the nearest joint needs the largest shift in pixels
+    axis = 0 if side in ("left", "right") else 1
+    size = intr.width if axis == 0 else intr.height
+    f = intr.fx if axis == 0 else intr.fy
+    margin = 0.1 * size
+    du = -(uv[:, axis].max() + margin) if side in ("left", "top") else size - uv[:, axis].min() + margin
+    shift = du * z / f
+    s = np.arange(n) / n
+    ramp = 1.0 - (10 * s ** 3 - 15 * s ** 4 + 6 * s ** 5)
+    X[:n, :, axis] += (ramp * shift)[:, None]
+    UV = intr.project(X[:n])
+    inside = (UV[..., 0] >= 0) & (UV[..., 0] < intr.width) & (UV[..., 1] >= 0) & (UV[..., 1] < intr.height)
+    return X, [int(t) for t in np.flatnonzero(~inside.any(axis=1))]
+
+
 @dataclass
 class Sequence:
     """A sequence in memory: frames, ground truth and camera.
