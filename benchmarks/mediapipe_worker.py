@@ -4,8 +4,9 @@
     <env>/bin/python benchmarks/mediapipe_worker.py --images OUT.npz
 
 ``--images``: the photographs of real people that ship inside that
-environment's packages (:data:`REAL_IMAGES`; scikit-image's astronaut,
-matplotlib's Grace Hopper), each through MediaPipe in static-image mode;
+environment's packages (:data:`REAL_IMAGES`; scikit-image's astronaut and
+cameraman, matplotlib's Grace Hopper; ultralytics' bus and zidane from its
+wheel when ``$TRT_TRACKER_ULTRALYTICS_WHEEL`` names one), each through MediaPipe in static-image mode;
 ``OUT.npz`` gets ``names`` and per image ``img_<name>`` (RGB uint8),
 ``lm_<name>`` (33, 3) landmarks in pixels, ``vis_<name>`` (33,) and
 ``source_<name>`` (where it comes from and its licence).
@@ -68,11 +69,38 @@ def _grace_hopper():
         return mpimg.imread(f, format="jpg")
 
 
-#: name -> (loader, source and licence); each read from an installed package, never from the network.
+def _cameraman():
+    from skimage import data
+
+    return np.repeat(data.camera()[..., None], 3, axis=2)
+
+
+def _from_wheel(member: str):
+    """An image inside the wheel file named by ``$TRT_TRACKER_ULTRALYTICS_WHEEL`` (read, never unpacked)."""
+    import zipfile
+
+    import cv2
+
+    wheel = os.environ.get("TRT_TRACKER_ULTRALYTICS_WHEEL")
+    if not wheel:
+        raise FileNotFoundError("no ultralytics wheel given (TRT_TRACKER_ULTRALYTICS_WHEEL)")
+    with zipfile.ZipFile(wheel) as z:
+        buf = np.frombuffer(z.read(member), np.uint8)
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+
+
+#: name -> (loader, source and licence); each read from a package file on this machine, never from the network.
 REAL_IMAGES = {
     "astronaut": (_astronaut, "scikit-image data.astronaut(): Eileen Collins, NASA, public domain"),
     "grace_hopper": (_grace_hopper, "matplotlib sample data grace_hopper.jpg: US Navy photograph, public domain"),
+    "cameraman": (_cameraman, "scikit-image data.camera(): a photographer, CC0 (Lav Varshney)"),
+    "bus": (lambda: _from_wheel("ultralytics/assets/bus.jpg"),
+            "ultralytics wheel assets/bus.jpg: AGPL-3.0, read from the wheel at run time, never stored or drawn"),
+    "zidane": (lambda: _from_wheel("ultralytics/assets/zidane.jpg"),
+               "ultralytics wheel assets/zidane.jpg: AGPL-3.0, read from the wheel at run time, never stored or drawn"),
 }
+#: images whose licence lets the benchmark's picture show them
+DRAWABLE = ("astronaut", "grace_hopper", "cameraman")
 
 
 def images(pose_cls, out_path: str) -> int:
@@ -91,7 +119,8 @@ def images(pose_cls, out_path: str) -> int:
             lm[:] = [[p.x * W, p.y * H, p.z * W] for p in r.pose_landmarks.landmark]
             vis[:] = [p.visibility for p in r.pose_landmarks.landmark]
         names.append(name)
-        out.update({f"img_{name}": img, f"lm_{name}": lm, f"vis_{name}": vis, f"source_{name}": np.array(source)})
+        out.update({f"img_{name}": img, f"lm_{name}": lm, f"vis_{name}": vis, f"source_{name}": np.array(source),
+                    f"drawable_{name}": np.array(name in DRAWABLE)})
         print(f"{name}: {W}x{H}, {'a pose' if r.pose_landmarks is not None else 'no pose'}", flush=True)
     tmp = out_path + ".tmp.npz"
     np.savez(tmp, names=np.array(names), **out)

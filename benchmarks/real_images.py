@@ -4,7 +4,9 @@
 
 Every figure elsewhere comes from the project's own renders; this measures
 the synthetic-to-real gap on photographs of real people that ship inside
-installed packages (``benchmarks/mediapipe_worker.py``'s ``REAL_IMAGES``).
+installed packages (``benchmarks/mediapipe_worker.py``'s ``REAL_IMAGES``: scikit-image's astronaut and
+cameraman, matplotlib's Grace Hopper, and ultralytics' bus and zidane, read from its wheel, which the
+benchmark downloads once; those two are AGPL and never drawn or stored).
 MediaPipe Pose (its own environment, :mod:`benchmarks.mediapipe_peer`) runs
 in static-image mode and gives the reference landmarks and the person box:
 the box around its landmarks with visibility > 0.5, with the model's
@@ -13,8 +15,8 @@ network, not a localiser).  Agreement on the shared joints MediaPipe calls
 visible: PCK at 0.2 of the torso length (MediaPipe's mid-shoulder to
 mid-hip distance, from its landmarks whether visible or not).  MediaPipe is a
 reference, not ground truth: on real images it is the better-trained model
-by far.  Both shipped images are head-and-shoulders portraits, a framing the
-synthetic training crops (always around the whole body) never show.
+by far.  The astronaut and Grace Hopper are head-and-shoulders portraits, a
+framing the synthetic training crops (always around the whole body) never show.
 
 Writes ``benchmarks/results/real_images.json`` and ``docs/real_images.png``
 (each image with both skeletons; only public-domain images are drawn).
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -35,6 +38,7 @@ from benchmarks.mediapipe_peer import (DEFAULT_ENV, ROOT, SHARED, WORKER, PeerEr
 
 PCK_FRACTION = 0.2
 VISIBLE = 0.5
+ULTRALYTICS = "8.4.190"          # the wheel bus.jpg and zidane.jpg are read from
 #: MediaPipe landmark pairs drawn for its skeleton (limbs and trunk of the shared joints).
 MP_EDGES = ((11, 13), (13, 15), (12, 14), (14, 16), (11, 12), (23, 24), (11, 23), (12, 24), (23, 25), (25, 27),
             (24, 26), (26, 28))
@@ -54,6 +58,25 @@ def pck_against_reference(ours_uv: np.ndarray, ref_uv: np.ndarray, visible: np.n
     hit = (d <= fraction * torso) & visible
     n = int(visible.sum())
     return (float(hit.sum() / n) if n else float("nan")), n, hit
+
+
+def ultralytics_wheel(folder: Path, py: Path) -> Path | None:
+    """ultralytics' wheel (pinned), downloaded once into ``folder`` by MediaPipe's environment's pip: its
+    two photographs of people (AGPL-3.0) are read from it at run time, never stored in this repository or
+    drawn.  None (and a note) where it cannot be had: the benchmark runs on the other images."""
+    import subprocess
+
+    have = sorted(folder.glob(f"ultralytics-{ULTRALYTICS}-*.whl"))
+    if have:
+        return have[0]
+    r = subprocess.run([str(py), "-m", "pip", "download", "-q", "--no-deps", "--disable-pip-version-check",
+                        "-d", str(folder), f"ultralytics=={ULTRALYTICS}"], capture_output=True, text=True)
+    have = sorted(folder.glob(f"ultralytics-{ULTRALYTICS}-*.whl"))
+    if r.returncode != 0 or not have:
+        print(f"real_images: without ultralytics' bus and zidane (could not download its wheel: "
+              f"{(r.stderr or r.stdout).strip()[-300:]})")
+        return None
+    return have[0]
 
 
 def our_pose(model, image: np.ndarray, box) -> np.ndarray:
@@ -112,9 +135,16 @@ def main(argv=None) -> int:
     except PeerError as e:
         print(f"real_images: {e}", file=sys.stderr)
         return 2
+    env = dict(os.environ)
+    wheel = ultralytics_wheel(args.env.parent / "ultralytics-wheel", py)
+    if wheel is not None:
+        env["TRT_TRACKER_ULTRALYTICS_WHEEL"] = str(wheel)
     with tempfile.TemporaryDirectory(prefix="real_images-") as tmp:
         f = Path(tmp) / "real.npz"
-        r = subprocess.run([str(py), str(WORKER), "--images", str(f)], capture_output=True, text=True)
+        r = subprocess.run([str(py), str(WORKER), "--images", str(f)], capture_output=True, text=True, env=env)
+        for line in r.stdout.splitlines():
+            if "not available here" in line:
+                print(f"real_images: {line}")
         if r.returncode != 0:
             print(f"real_images: MediaPipe's worker failed: {r.stderr.strip()[-800:]}", file=sys.stderr)
             return 2
@@ -139,8 +169,9 @@ def main(argv=None) -> int:
                          "per_joint": {j: {"visible": bool(vis[m] > VISIBLE), "hit": bool(h),
                                            "error_torso": float(e / torso)}
                                        for j, m, h, e in zip(SHARED, mi, hit, err)}})
-            entries.append({"name": name, "image": img, "mediapipe": lm, "visible": vis > VISIBLE, "ours": ours,
-                            "box": box, "pck": pck, "joints": n})
+            if bool(data.get(f"drawable_{name}", False)):
+                entries.append({"name": name, "image": img, "mediapipe": lm, "visible": vis > VISIBLE,
+                                "ours": ours, "box": box, "pck": pck, "joints": n})
         version = model.manifest.get("model_version")
     hits = sum(sum(j["hit"] for j in r["per_joint"].values()) for r in rows if r.get("mediapipe_pose"))
     total = sum(r["joints_visible"] for r in rows if r.get("mediapipe_pose"))
