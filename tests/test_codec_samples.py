@@ -231,11 +231,14 @@ def test_photometric_changes_appearance_not_geometry(body_seq):
     np.testing.assert_array_equal(a["image"], b["image"])              # deterministic from the generator
     np.testing.assert_array_equal(a["joints"], plain["joints"])        # the same crop and targets ...
     assert np.abs(a["image"] - plain["image"]).mean() > 0.05           # ... in another appearance
-    # One change for every crop it is given (a temporal pair's halves alike), uint8 in, uint8 out.
+    # One change for every crop it is given (a temporal pair's halves alike) but the sensor noise, which
+    # each crop draws anew; uint8 in, uint8 out.
     crop = body_seq.frames[t][:64, :64]
-    x, y = photometric([crop, crop.copy()], 1.0, np.random.default_rng(5))
-    assert x.dtype == np.uint8 and x.shape == crop.shape
-    np.testing.assert_array_equal(x, y)
+    for seed in range(5):
+        x, y = photometric([crop, crop.copy()], 1.0, np.random.default_rng(seed))
+        assert x.dtype == np.uint8 and x.shape == crop.shape
+        d = x.astype(float) - y.astype(float)
+        assert abs(d.mean()) < 1.0 and np.abs(d).mean() < 12.0
     # A temporal pair: the same targets as without the change.
     pair = temporal_sample(body_seq, t, 2, BODY_CODEC, strong, np.random.default_rng(1))
     ref = temporal_sample(body_seq, t, 2, BODY_CODEC, BODY_AUGMENT, np.random.default_rng(1))

@@ -73,7 +73,8 @@ def _transform(codec: PoseCodec, uv: np.ndarray, aug: AugmentConfig, rng: np.ran
 def photometric(crops, strength: float, rng: np.random.Generator) -> list:
     """The same random change of appearance applied to each (S, S, 3) uint8 RGB crop (a temporal pair's two
     crops change alike): brightness, contrast, saturation and hue; at random also a channel permutation,
-    grey, colour quantisation, blur, sensor noise and JPEG compression.  ``strength`` (0-1) scales the
+    grey, colour quantisation, blur, sensor noise (drawn anew for each crop, as a camera's is for each frame)
+    and JPEG compression.  ``strength`` (0-1) scales the
     ranges and probabilities.  Generic, renderer-agnostic changes: what a network should not rely on to find
     a person."""
     import cv2
@@ -90,7 +91,7 @@ def photometric(crops, strength: float, rng: np.random.Generator) -> list:
     quality = int(rng.integers(35, 91)) if rng.random() < 0.3 * s else 0
     noise_seed = int(rng.integers(2**31))
     out = []
-    for crop in crops:
+    for i, crop in enumerate(crops):
         x = np.asarray(crop)
         if hue:
             hsv = cv2.cvtColor(x, cv2.COLOR_RGB2HSV)
@@ -109,7 +110,7 @@ def photometric(crops, strength: float, rng: np.random.Generator) -> list:
         if blur:
             f = cv2.GaussianBlur(f, (0, 0), blur)
         if noise:
-            f += np.random.default_rng(noise_seed).normal(0, noise, f.shape).astype(np.float32)
+            f += np.random.default_rng([noise_seed, i]).normal(0, noise, f.shape).astype(np.float32)
         x = np.clip(np.rint(f), 0, 255).astype(np.uint8)
         if quality:
             x = cv2.imdecode(cv2.imencode(".jpg", x, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_UNCHANGED)
