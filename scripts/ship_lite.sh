@@ -10,14 +10,13 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 OUT=${OUT:-runs/train}
 declare -A MAIN=([body]=temporal-late [hand]=temporal)
-# The shipped pose network: body-lite's is the pose network fine-tuned with the photometric augmentation.
-declare -A POSE=([body]=pose-photometric [hand]=pose)
 declare -A OTHER=([body]="temporal:temporal-early" [hand]="temporal-late:temporal-late")
 for model in body hand; do
   dst=export/$model-lite
   mkdir -p "$dst"
-  cp "$OUT/$model-lite-${POSE[$model]}/weights.pt" "$dst/pose.pt"
-  cp "$OUT/$model-lite-spatial/weights.pt" "$dst/spatial.pt"
+  for net in pose spatial; do
+    cp "$OUT/$model-lite-$net/weights.pt" "$dst/$net.pt"
+  done
   cp "$OUT/$model-lite-${MAIN[$model]}/weights.pt" "$dst/temporal.pt"
   src=${OTHER[$model]%%:*}
   if [ -f "$OUT/$model-lite-$src/weights.pt" ]; then

@@ -172,18 +172,14 @@ def test_fused_integral_and_heatmap_loss_equals_reference(dims, depth_bins):
 
 # ---------------------------------------------------------------- presets
 def test_presets_cover_every_task():
-    assert len(PRESETS) == 21
+    assert len(PRESETS) == 20
     for name, cfg in PRESETS.items():
         assert cfg.name == name
         m = cfg.model
         assert m.skeleton == ("BODY17" if name.startswith("body") else "HAND21")
         assert (m.fusion == "late") == name.endswith("temporal-late")
         assert (m.fusion == "corr") == name.endswith("temporal-corr")
-        want = BODY_AUGMENT if name.startswith("body") else HAND_AUGMENT
-        assert cfg.augment == (replace(want, photometric=1.0) if name.endswith("-photometric") else want)
-    # the shipped body pose: the pose preset continued from its weights with the photometric augmentation
-    photo, pose = PRESETS["body-lite-pose-photometric"], PRESETS["body-lite-pose"]
-    assert photo.init == "body-lite-pose" and photo.model == pose.model and photo.heatmap_loss == pose.heatmap_loss
+        assert cfg.augment == (BODY_AUGMENT if name.startswith("body") else HAND_AUGMENT)
     assert PRESETS["body-full-pose"].model.depth == 50 and PRESETS["body-full-pose"].model.input_size == 256
     assert PRESETS["hand-full-pose"].model.depth == 18 and PRESETS["hand-full-pose"].model.input_size == 128
 

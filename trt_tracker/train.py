@@ -199,12 +199,6 @@ def _presets() -> dict[str, TrainConfig]:
                     # from-scratch run's final error in a tenth of its steps (learning curves).
                     lite["init"] = f"{prefix}-{size}-pose"
                 out[name] = TrainConfig(name=name, model=make(modality, t, **kw), augment=aug, **extra, **lite)
-    # body-lite's shipped pose network: the pose network above, then 4000 steps from it with the photometric
-    # augmentation (the figure of benchmarks/cross_renderer, never trained on, and real photographs are
-    # better found, the synthetic error no worse: learning_curves-body-lite-pose-photometric, README)
-    out["body-lite-pose-photometric"] = replace(
-        out["body-lite-pose"], name="body-lite-pose-photometric", init="body-lite-pose", steps=4000, lr=1e-4,
-        warmup_steps=0, checkpoint_every=500, augment=replace(BODY_AUGMENT, photometric=1.0))
     return out
 
 
