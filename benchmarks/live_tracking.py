@@ -18,9 +18,14 @@ threads and no dropped frames, so every figure is deterministic:
    tracked while the subject is out of view (scenes rendered with
    ``hidden=...``) and visible frames left untracked;
 5. ``crop_confidence``: the frame graph's mean confidence on ground-truth
-   crops of the subject and on crops of background.
+   crops of the subject and on crops of background;
+6. on validation sequences (seeds 10,000,100-107, so the choices are not
+   made on the test seeds above): ``confidence_weight``, the solver's data
+   term weighted by the per-joint confidence (exponent 0, 1, 2; body and hand,
+   25 and 8 fps, ground-truth root depth): single-frame and tracked MPJPE;
+   ``hand_keep_validation``: the hand's keep threshold.
 
-Writes ``benchmarks/results/live_tracking.json`` (about 6 minutes on the 2-core CPU).
+Writes ``benchmarks/results/live_tracking.json`` (about 12 minutes on the 2-core CPU).
 """
 from __future__ import annotations
 
@@ -48,7 +53,7 @@ def run_sequence(model, cfg, frames) -> dict:
     from trt_tracker.stream.tracker import Tracker
 
     tr = Tracker(model, cfg)
-    errs, zerr, tracked, in_view, empty_tracked, empty = [], [], 0, 0, 0, 0
+    errs, errt, zerr, tracked, in_view, empty_tracked, empty = [], [], [], 0, 0, 0, 0
     for f in frames:
         r = tr.step(f)
         ok = r.status in TRACKED
@@ -60,9 +65,11 @@ def run_sequence(model, cfg, frames) -> dict:
         tracked += ok
         if ok:
             errs.append(float(np.linalg.norm(r.single_cam - f.gt_joints_cam, axis=-1).mean()))
+            errt.append(float(np.linalg.norm(r.joints_cam - f.gt_joints_cam, axis=-1).mean()))
             zerr.append(abs(r.root_depth - float(f.gt_joints_cam[0, 2])))
     return {"frames_in_view": in_view, "tracked_in_view": tracked, "empty_frames": empty,
             "tracked_when_empty": empty_tracked, "mpjpe_single": float(np.mean(errs)) if errs else None,
+            "mpjpe_tracked": float(np.mean(errt)) if errt else None,
             "root_depth_error_median": float(np.median(zerr)) if zerr else None}
 
 
@@ -86,7 +93,8 @@ def pooled(rows: list[dict]) -> dict:
     out = {k: int(sum(r[k] for r in rows)) for k in ("frames_in_view", "tracked_in_view", "empty_frames",
                                                        "tracked_when_empty")}
     out["tracked_share"] = out["tracked_in_view"] / max(out["frames_in_view"], 1)
-    out["mpjpe_single"] = float(np.mean([r["mpjpe_single"] for r in rows if r["mpjpe_single"] is not None]))
+    for k in ("mpjpe_single", "mpjpe_tracked"):
+        out[k] = float(np.mean([r[k] for r in rows if r[k] is not None]))
     return out
 
 
@@ -207,6 +215,34 @@ def main(argv=None) -> int:
             log(f"[confidence] hand keep {keep}: {row['visible_untracked']}/{row['visible_frames']} visible "
                 f"untracked, {row['mpjpe_single']:.1f} mm, {row['tracked_when_empty']}/{row['empty_frames']} empty "
                 "tracked")
+        # 6. on validation sequences (seeds 10,000,100 on): the solver's per-joint confidence weights, and
+        #    the hand's keep threshold (ground-truth root depth: the tracker's own error, not the root's)
+        val = range(10_000_100, 10_000_100 + (2 if args.quick else 8))
+        res["confidence_weight"] = []
+        for mod, m in models.items():
+            for fps in (25.0, 8.0):
+                seqs = [synthetic(KIND[mod], s, (150 if fps > 10 else 60) if not args.quick else 30, fps)
+                        for s in val]
+                for w in (0.0, 1.0, 2.0):
+                    p = pooled([run_sequence(m, config(m, confidence_weight=w, root_depth="gt"), f) for f in seqs])
+                    row = {"kind": KIND[mod], "fps": fps, "weight": w, **p,
+                           "change": p["mpjpe_tracked"] / p["mpjpe_single"] - 1}
+                    res["confidence_weight"].append(row)
+                    log(f"[weights] {KIND[mod]} {fps:g} fps weight {w:g}: single {p['mpjpe_single']:.2f}, tracked "
+                        f"{p['mpjpe_tracked']:.2f} mm ({100 * row['change']:+.1f} %)")
+        res["hand_keep_validation"] = []
+        v_seqs = [synthetic("hand", s, n_frames) for s in val]
+        v_away = [synthetic("hand", s, 50, hidden=range(20, 30)) for s in range(10_000_120, 10_000_124)]
+        for keep in (0.25, 0.22, 0.20):
+            cfg = dict(min_confidence=keep, init_confidence=keep)
+            v = pooled([run_sequence(hand, config(hand, root_depth="gt", **cfg), f) for f in v_seqs])
+            e = pooled([run_sequence(hand, config(hand, **cfg), f) for f in v_away])
+            row = {"keep": keep, "visible_frames": v["frames_in_view"], "visible_tracked": v["tracked_in_view"],
+                   "mpjpe_single": v["mpjpe_single"], "empty_frames": e["empty_frames"],
+                   "tracked_when_empty": e["tracked_when_empty"]}
+            res["hand_keep_validation"].append(row)
+            log(f"[keep, validation] hand {keep}: {row['visible_tracked']}/{row['visible_frames']} tracked, "
+                f"{row['mpjpe_single']:.2f} mm, {row['tracked_when_empty']}/{row['empty_frames']} empty tracked")
         # 5. confidence on crops
         res["crop_confidence"] = {KIND[mod]: crop_confidence(m, mod, range(20_000_000, 20_000_000 + 2 * n_seq),
                                                              m.margin) for mod, m in models.items()}

@@ -136,3 +136,44 @@ def test_crop_batch_equals_one_crop_at_a_time(modality):
     np.testing.assert_array_equal(x[0], codec.crop_input(imgs[1], tfs[1], modality, cen))
     np.testing.assert_array_equal(pairs[0, :C], codec.crop_input(imgs[1], tfs[2], modality, cen))
     np.testing.assert_array_equal(pairs[0, C:], codec.crop_input(imgs[0], tfs[2], modality, cen))
+
+
+class ConfidenceModel(CountingModel):
+    """The real frame graph, with its per-joint confidence replaced by a chosen one."""
+
+    def __init__(self, model, conf):
+        super().__init__(model)
+        self.conf = np.asarray(conf, np.float32)
+
+    def frame(self, x):
+        J, B, _ = self._m.frame(x)
+        return J, B, np.broadcast_to(self.conf, (len(x), len(self.conf))).copy()
+
+
+def test_confidence_weights_in_the_solver():
+    """``confidence_weight``: equal confidences weigh every joint alike (the unweighted track exactly); a joint
+    the network is unsure of follows the bone and displacement terms more than its single-frame estimate."""
+    frames = sequences("hand", 1, 8)[0]
+    with TrackerModel(REPO / "export" / "hand-lite", threads=1) as m:
+        base = dict(durations=(1,), alpha=1.0, gamma=1.0, min_confidence=0.0, init_confidence=0.0,
+                    root_depth="gt")
+        K = m.skeleton.K
+
+        def track(model, **kw):
+            tr = Tracker(model, TrackerConfig(**base, **kw))
+            return [tr.step(f) for f in frames]
+
+        even = ConfidenceModel(m, np.full(K, 0.4))
+        for g, w in zip(track(even, confidence_weight=2.0), track(even)):
+            np.testing.assert_allclose(g.joints_2p5d, w.joints_2p5d, atol=1e-6)
+        k = K - 1
+        unsure = np.full(K, 0.4)
+        unsure[k] = 0.04
+        low = ConfidenceModel(m, unsure)
+        a, b = track(low), track(low, confidence_weight=2.0)
+        pull = lambda rs: np.mean([np.linalg.norm(r.joints_2p5d[k] - r.single_2p5d[k]) for r in rs[2:]])  # noqa: E731
+        other = lambda rs: np.mean([np.linalg.norm(r.joints_2p5d[:k] - r.single_2p5d[:k], axis=-1).mean()  # noqa: E731
+                                    for r in rs[2:]])
+        assert pull(b) > 2 * pull(a) and other(b) < 2 * other(a)
+    with pytest.raises(ValueError, match="confidence_weight"):
+        TrackerConfig(confidence_weight=-1)

@@ -252,8 +252,13 @@ def _margin(modality: str) -> float:
 #: of backgrounds reach it, and on hard poses a tracked hand falls to 0.24: a hand track starts at once, and
 #: a lower keep threshold keeps worse tracks (0.2: 5 instead of 13 visible frames lost, 17.2 instead of
 #: 12.9 mm).
-CONFIDENCE_THRESHOLDS = {"rgb": {"keep": 0.25, "init": 0.30, "confirm": 2},
-                         "depth": {"keep": 0.25, "init": 0.25, "confirm": 1}}
+#: "weight": the solver's data term weighs each joint by (its confidence / the mean)^weight (issue 14): on 8
+#: validation hand sequences (live tracker, Dmf, ground-truth root depth) the tracker's gain over single-frame
+#: went from -1.6 to -2.7 % at 25 fps and from +0.2 to -1.2 % at 8 fps with weight 2 (1: -2.2, -0.3 %);
+#: body-lite at 8 fps: -1.9 % with or without, so it stays off there
+#: (``python -m benchmarks.live_tracking``, ``confidence_weight``).
+CONFIDENCE_THRESHOLDS = {"rgb": {"keep": 0.25, "init": 0.30, "confirm": 2, "weight": 0.0},
+                         "depth": {"keep": 0.25, "init": 0.25, "confirm": 1, "weight": 2.0}}
 
 
 def _tracker_defaults(model_dir: Path, modality: str) -> dict:

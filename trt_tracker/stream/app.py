@@ -41,6 +41,8 @@ def tracker_config(manifest: dict, durations=DEFAULT_DURATIONS, alpha=None, gamm
     kw = {k: float(conf[c]) for k, c in (("min_confidence", "keep"), ("init_confidence", "init")) if c in conf}
     if "confirm" in conf:
         kw["confirm_frames"] = int(conf["confirm"])
+    if "weight" in conf:
+        kw["confidence_weight"] = float(conf["weight"])
     return TrackerConfig(durations=ds, alpha=float(a), gamma=float(g), window=window, root_depth=root_depth,
                          preprocess=preprocess, **kw)
 

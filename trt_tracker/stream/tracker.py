@@ -89,6 +89,9 @@ class TrackerConfig:
     confirm_frames: int = 1        # a new track is "search" (not yet tracked) until it has held init_confidence
     #                                for this many frames: a background rarely does, a person at once
     preprocess: str = "cpu"     # cpu (OpenCV) or gpu (the CUDA kernels in kernels/, through CuPy)
+    # the solver's data term weighs joint k by (c_k / mean c)^confidence_weight, c the frame graph's per-joint
+    # confidence (0: every joint alike; the model's manifest says which, tracker.confidence.weight)
+    confidence_weight: float = 0.0
 
     def __post_init__(self) -> None:
         self.durations = parse_durations(self.durations)
@@ -96,6 +99,8 @@ class TrackerConfig:
             raise ValueError(f"root_depth must be one of {ROOT_DEPTH_MODES}, got {self.root_depth!r}")
         if self.preprocess not in PREPROCESS_MODES:
             raise ValueError(f"preprocess must be one of {PREPROCESS_MODES}, got {self.preprocess!r}")
+        if not 0 <= self.confidence_weight <= 8:
+            raise ValueError(f"confidence_weight must be in [0, 8], got {self.confidence_weight}")
         if self.confirm_frames < 1:
             raise ValueError(f"confirm_frames must be >= 1, got {self.confirm_frames}")
         if not 0 <= self.min_confidence < 1 or not self.min_confidence <= self.init_confidence < 1:
@@ -380,7 +385,7 @@ class Tracker:
         window = max(self.cfg.window, max(self.cfg.durations, default=1))
         self.tracks = [TrackState(OnlineSolver(self.sk, self.cfg.durations or (1,), alpha=self.cfg.alpha,
                                                gammas=self.cfg.gamma if self.cfg.durations else 0.0,
-                                               window=window),
+                                               window=window, confidences=self.cfg.confidence_weight > 0),
                                   deque(maxlen=max(self.cfg.durations, default=0) + 1))
                        for _ in range(int(streams))]
         self.step_ms = dict.fromkeys(STEP_STAGES, 0.0)
@@ -539,9 +544,15 @@ class Tracker:
     def solve(self, items) -> None:
         """Eq. 8 per stream: each item's tracked ``Ĵ[t]``."""
         t0 = time.perf_counter()
+        p = self.cfg.confidence_weight
         for it in items:
             if self.cfg.durations or self.cfg.alpha > 0:
-                it.P = self.tracks[it.stream].solver.update(it.J, it.B if self.cfg.alpha > 0 else None, it.deltas)
+                w = None
+                if p > 0:       # an older export has no confidence: every joint alike
+                    c = it.conf if it.conf is not None and it.conf.mean() > 0 else np.ones(self.sk.K)
+                    w = (c / c.mean()) ** p
+                it.P = self.tracks[it.stream].solver.update(it.J, it.B if self.cfg.alpha > 0 else None, it.deltas,
+                                                            weights=w)
             else:
                 it.P = it.J.copy()
         self._charge(items, "solve", t0)
