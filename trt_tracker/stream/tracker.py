@@ -248,10 +248,10 @@ def root_depth_from_depth(P: np.ndarray, depth: np.ndarray, surface_offset_mm: f
     One pixel at the root alone was off by 23 mm (median) on the demo's hand, which alone tripled the
     camera-space error; the median over the joints follows the true root depth within a few mm.  An upper
     quantile does better still, because a joint hidden behind fingers or palm reads a surface in front of
-    it (too near), while a joint seen past the hand is cut by the band: on six validation sequences the
-    tracker's defaults (70th percentile within 40 mm, offset 11 mm) have a 4.1 mm median and 6.3 mm mean
-    error against 5.1 and 8.4 for the median with 13 mm (offsets fitted on three sequences, errors on the
-    other three).
+    it (too near), while a joint seen past the hand is cut by the band: the tracker's defaults (70th
+    percentile within 40 mm, offset 11 mm, chosen on validation sequences) have a 7.0 mm median error on
+    the demo's hand against 12.3 mm for the median with 13 mm (``python -m benchmarks.live_tracking``,
+    ``hand_root_depth``; the latter at commit 20e8327).
     """
     P = np.asarray(P, np.float64)
     d = depth_at_points(depth, P[:, :2], radius)
