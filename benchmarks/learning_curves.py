@@ -3,7 +3,9 @@
     python -m benchmarks.learning_curves runs/train/body-lite-pose [more runs ...] --name body-lite-pose
 
 Each run is a training output directory (its ``log.jsonl``, or ``checkpoint.pt``
-when the log is gone) or a shipped weights file (only its last validation).
+when the log is gone), a shipped weights file (only its last validation), or
+an earlier ``learning_curves-*.json`` (its first run: a committed curve whose
+run directory is gone).
 The curves of runs given together share axes, so recipes are compared at
 equal steps and at equal wall time.  Where a run keeps an exponential moving
 average of its weights (``ema``), both the raw and the averaged weights'
@@ -27,6 +29,13 @@ METRICS = {"val_err_uv_px": "val 2D error (crop px)", "val_err_z_mm": "val z err
 def read_run(path) -> dict:
     """{"label", "config", "points": [{step, elapsed_s, val_*, ema_val_*, ...}]} of one run."""
     path = Path(path)
+    if path.suffix == ".json":                 # a run of an earlier learning_curves result (its first)
+        d = json.loads(path.read_text())
+        if not d.get("runs"):
+            raise ValueError(f"{path}: not a learning_curves result (no runs)")
+        r = d["runs"][0]
+        return {"label": r["label"], "source": f"{path} ({r.get('source')})", "config": None,
+                "recipe": r.get("recipe", {}), "points": r["points"]}
     if path.is_dir():
         log = path / "log.jsonl"
         if log.is_file():
@@ -112,7 +121,8 @@ def plot(runs: list[dict], path: Path, title: str) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("runs", nargs="+", help="training output directories (or checkpoint/weights files)")
+    ap.add_argument("runs", nargs="+", help="training output directories (or checkpoint/weights files, or "
+                                            "learning_curves-*.json results)")
     ap.add_argument("--name", required=True, help="result name: learning_curves-<name>.json/.png")
     ap.add_argument("--labels", nargs="*", help="one legend label per run (default: the directory names)")
     ap.add_argument("--note", default="", help="what the comparison shows (stored in the JSON)")
@@ -127,7 +137,8 @@ def main(argv=None) -> int:
         return 2
     for r, label in zip(runs, args.labels or [r["label"] for r in runs]):
         r["label"] = label
-        r["recipe"] = recipe_of(r.pop("config"))
+        config = r.pop("config")
+        r["recipe"] = recipe_of(config) if config is not None else r.get("recipe", {})
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"learning_curves-{args.name}"
     with open(stem.with_suffix(".json"), "w") as f:

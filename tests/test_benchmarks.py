@@ -86,3 +86,22 @@ def test_tracker_bound_oracles_and_relation_errors():
     # Bones of noisy poses carry two joints' noise: sqrt(2) x the per-joint level.
     assert np.allclose(r["bones"]["from_single_frame_poses"], np.sqrt(2) * net, rtol=0.15)
     assert r["displacements_d1"]["zero_motion"][0] > 0
+
+
+def test_learning_curves_reads_an_earlier_result(tmp_path):
+    """A committed learning_curves JSON stands in for a run directory that is gone."""
+    from benchmarks.learning_curves import main, read_run
+
+    pts = [{"step": 500, "elapsed_s": 10.0, "val_err_uv_px": 3.0}, {"step": 1000, "elapsed_s": 20.0,
+                                                                     "val_err_uv_px": 2.5}]
+    old = tmp_path / "learning_curves-old.json"
+    old.write_text(json.dumps({"runs": [{"label": "old", "source": "runs/x", "recipe": {"steps": 1000},
+                                         "points": pts}]}))
+    r = read_run(old)
+    assert r["points"] == pts and r["config"] is None and r["recipe"] == {"steps": 1000}
+    assert main([str(old), "--name", "again", "--out", str(tmp_path)]) == 0
+    again = json.loads((tmp_path / "learning_curves-again.json").read_text())
+    assert again["runs"][0]["points"] == pts and again["runs"][0]["recipe"] == {"steps": 1000}
+    (tmp_path / "empty.json").write_text("{}")
+    with pytest.raises(ValueError, match="not a learning_curves result"):
+        read_run(tmp_path / "empty.json")
