@@ -177,3 +177,5 @@ def test_confidence_weights_in_the_solver():
         assert pull(b) > 2 * pull(a) and other(b) < 2 * other(a)
     with pytest.raises(ValueError, match="confidence_weight"):
         TrackerConfig(confidence_weight=-1)
+    with pytest.raises(ValueError, match="root_depth_quantile"):
+        TrackerConfig(root_depth_quantile=120)

@@ -99,6 +99,9 @@ class TrackerConfig:
             raise ValueError(f"root_depth must be one of {ROOT_DEPTH_MODES}, got {self.root_depth!r}")
         if self.preprocess not in PREPROCESS_MODES:
             raise ValueError(f"preprocess must be one of {PREPROCESS_MODES}, got {self.preprocess!r}")
+        if not 0 <= self.root_depth_quantile <= 100 or not self.root_depth_band_mm > 0:
+            raise ValueError(f"root_depth_quantile must be in [0, 100] and root_depth_band_mm > 0, got "
+                             f"{self.root_depth_quantile} and {self.root_depth_band_mm}")
         if not 0 <= self.confidence_weight <= 8:
             raise ValueError(f"confidence_weight must be in [0, 8], got {self.confidence_weight}")
         if self.confirm_frames < 1:
