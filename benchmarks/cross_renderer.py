@@ -50,18 +50,24 @@ def log(msg: str) -> None:
     print(msg, flush=True)
 
 
-def scene(seed: int, frames: int, fps: float = 25.0):
-    """Camera-space joints (T, 17, 3) at ``fps``, intrinsics, and the frames of both renderers."""
+def scene(seed: int, frames: int, fps: float = 25.0, own: bool = True):
+    """Camera-space joints (T, 17, 3) at ``fps``, intrinsics, and the frames of the second renderer
+    (``"figure"``) and, with ``own``, of the project's renderer (``"own"``)."""
     from trt_tracker.data.body import body_scene, make_body_sequence
 
     from .figure_renderer import FigureRenderer
 
     step = max(1, int(round(50.0 / fps)))
-    _, _, cam, X, _ = body_scene(seed, frames * step, camera="webcam")
-    X = X[::step]
-    own = make_body_sequence(seed, frames * step, camera="webcam").frames[::step]
-    fig = FigureRenderer(cam.intrinsics, np.random.default_rng([seed, 14])).render(X)
-    return X, cam.intrinsics, {"own": own, "figure": fig}
+    drawn = {}
+    if own:
+        seq = make_body_sequence(seed, frames * step, camera="webcam")
+        X, intr = seq.joints_cam[::step], seq.intrinsics
+        drawn["own"] = seq.frames[::step]
+    else:                       # the same people, motion and camera, without rendering them our way
+        _, _, cam, X, _ = body_scene(seed, frames * step, camera="webcam")
+        X, intr = X[::step], cam.intrinsics
+    drawn["figure"] = FigureRenderer(intr, np.random.default_rng([seed, 14])).render(X)
+    return X, intr, drawn
 
 
 def write_video(path: Path, frames: np.ndarray, fps: float) -> None:
