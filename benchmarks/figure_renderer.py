@@ -164,7 +164,7 @@ class FigureRenderer:
             p = uv[a] + 0.25 * (uv[a] - uv[b])
             parts.append((z[a] - 1, lambda p=p, r=self._px(45, z[a]): cv2.circle(
                 img, tuple(np.rint(p * 16).astype(int)), int(r * 16), s.skin, -1, cv2.LINE_AA, 4)))
-        for k, kn in (("r_ankle", "r_knee"), ("l_ankle", "l_knee")):     # feet: an ellipse under the ankle
+        for k in ("r_ankle", "l_ankle"):                                 # feet: an ellipse under the ankle
             a = _J[k]
             p = uv[a] + np.array([0.0, self._px(30, z[a])])
             r = self._px(60, z[a])
