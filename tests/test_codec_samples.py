@@ -190,6 +190,28 @@ def test_hand_pose_sample(hand_seq):
     assert aug["image"].shape == (1, 32, 32)
 
 
+def test_hand_pose_sample_about_the_depth_centre(hand_seq, body_seq):
+    """z_ref="centre": the same crop and (u, v), every z moved by the root's offset from the (noisy) centre the
+    crop is normalised about, so the root's z is that offset; bones are unchanged; an RGB sequence has no
+    centre."""
+    aug = HAND_AUGMENT
+    root = hand_seq.skeleton.root
+    a = pose_sample(hand_seq, 3, HAND_CODEC, aug, np.random.default_rng(5))
+    b = pose_sample(hand_seq, 3, HAND_CODEC, aug, np.random.default_rng(5), z_ref="centre")
+    rng = np.random.default_rng(5)
+    _transform(HAND_CODEC, hand_seq.joints_2p5d[3][:, :2], aug, rng)    # the draws before the centre's
+    centre = hand_seq.root_depth[3] + rng.normal(0, aug.depth_centre_noise_mm)
+    np.testing.assert_array_equal(a["image"], b["image"])
+    np.testing.assert_allclose(b["joints"][:, :2], a["joints"][:, :2])
+    offset = (hand_seq.root_depth[3] - centre) / HAND_CODEC.z_scale
+    assert abs(offset) > 1e-3
+    np.testing.assert_allclose(b["joints"][root, 2], offset, atol=1e-5)
+    np.testing.assert_allclose(b["joints"][:, 2] - a["joints"][:, 2], offset, atol=1e-5)
+    np.testing.assert_allclose(b["bones"], a["bones"], atol=1e-5)
+    with pytest.raises(ValueError, match="depth"):
+        pose_sample(body_seq, 0, BODY_CODEC, no_augment("rgb"), z_ref="centre")
+
+
 # ------------------------------------------------------ temporal samples
 def test_temporal_sample_targets(body_seq):
     t, gap = 8, 5

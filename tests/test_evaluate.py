@@ -66,3 +66,37 @@ def test_offline_tuning_uses_the_offline_solver(seq):
     _, _, e_on = tune_tracker([(seq, p)], (1,), False, gammas=[0.1, 10.0])
     assert g == 10.0 and e_off < e_on          # exact displacements both ways: trust them, and look ahead helps
     assert track(p, seq.skeleton, (1,), 0.0, 10.0).shape == G.shape
+
+
+def test_a_pose_network_about_the_depth_centre_gives_the_root_depth(seq):
+    """z_ref="centre": predict_sequence makes the joints root-relative and returns the root's depth as the
+    crop's centre (the true root depth) plus the root's z; the card's camera-space error with it equals the
+    one with the true root when the root's z is 0."""
+    import dataclasses
+
+    from trt_tracker.evaluate import _fps_results
+
+    K, root, T = seq.skeleton.K, seq.skeleton.root, len(seq)
+    codec = PoseCodec(32, 8, 300.0)
+
+    def pose_with_root_at(z):
+        def pose(x):
+            J = np.zeros((len(x), K, 3), np.float32)
+            J[..., 2] = np.linspace(-0.3, 0.3, K)
+            J[:, root, 2] = z
+            return J
+        return pose
+
+    ref = predict_sequence(seq, Predictor(pose_with_root_at(0.0), None, None, codec, 1.3, batch=3))
+    assert "root_depth" not in ref
+    pred = Predictor(pose_with_root_at(0.2), None, None, codec, 1.3, batch=3, z_ref="centre")
+    out = predict_sequence(seq, pred, ())
+    np.testing.assert_allclose(out["root_depth"], seq.root_depth + 0.2 * 150.0, atol=1e-3)
+    np.testing.assert_allclose(out["J"][:, root, 2], 0.0, atol=1e-6)
+    others = np.arange(K) != root
+    np.testing.assert_allclose(out["J"][:, others, 2], ref["J"][:, others, 2] - 0.2 * 150.0, atol=1e-3)
+    at_zero = predict_sequence(seq, dataclasses.replace(pred, pose=pose_with_root_at(0.0)), ())
+    row = _fps_results(25.0, [], [(seq, at_zero)])
+    assert row["root_depth_error_mm"] < 1e-6
+    assert abs(row["single_mpjpe_network_root"] - row["single_mpjpe"]) < 1e-6
+    assert _fps_results(25.0, [], [(seq, out)])["root_depth_error_mm"] == pytest.approx(30.0, abs=1e-3)

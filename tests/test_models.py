@@ -509,6 +509,8 @@ def test_model_config_from_dict():
     (dict(task="temporal", fusion="corr", n_deconv=2), "n_deconv=3"),
     (dict(task="temporal", fusion="corr", corr_radius=-1), "corr_radius"),
     (dict(cube_mm=0.0), "cube_mm"),
+    (dict(z_ref="camera"), "z_ref='camera'"),
+    (dict(z_ref="centre", modality="rgb"), "needs depth input"),
 ])
 def test_model_config_rejects_bad_values(kw, match):
     with pytest.raises(ValueError, match=match):

@@ -179,3 +179,39 @@ def test_confidence_weights_in_the_solver():
         TrackerConfig(confidence_weight=-1)
     with pytest.raises(ValueError, match="root_depth_quantile"):
         TrackerConfig(root_depth_quantile=120)
+
+
+class CentreModel(CountingModel):
+    """The real hand frame graph as if it gave z about the crop's depth centre (z_ref "centre"): its joints
+    moved so that the root lies ``offset`` (network units) behind the centre."""
+
+    z_ref = "centre"
+
+    def __init__(self, model, offset):
+        super().__init__(model)
+        self.offset = offset
+
+    def frame(self, x):
+        J, B, C = self._m.frame(x)
+        J = J.copy()
+        J[..., 2] += self.offset - J[:, :1, 2]
+        return J, B, C
+
+
+def test_root_depth_from_a_network_that_gives_it():
+    """A frame graph with z about the depth centre: each tracked frame's root depth is the centre (the last
+    root depth) plus the root's z, the joints come out root-relative, and the source says so; asking a
+    root-relative model for it is an error that names the fix."""
+    frames = sequences("hand", 1, 6)[0]
+    with TrackerModel(REPO / "export" / "hand-lite", threads=1) as m:
+        base = dict(durations=(1,), gamma=3.0, min_confidence=0.0, init_confidence=0.0, confirm_frames=1)
+        tr = Tracker(CentreModel(m, 0.1), TrackerConfig(**base))
+        rs = [tr.step(f) for f in frames]
+        assert [r.status for r in rs] == ["init"] + ["track"] * 5
+        assert all(r.root_depth_source == "network" for r in rs)
+        step = 0.1 * m.codec.z_scale
+        np.testing.assert_allclose(np.diff([r.root_depth for r in rs]), step, atol=1e-3)
+        for r in rs:
+            assert abs(r.single_2p5d[m.skeleton.root, 2]) < 1e-9
+        with pytest.raises(Exception, match="z_ref 'centre'"):
+            Tracker(m, TrackerConfig(**base, root_depth="network")).step(frames[0])

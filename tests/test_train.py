@@ -503,3 +503,20 @@ def test_cli_print_config(capsys, tmp_path):
     assert json.loads(capsys.readouterr().out) == d
     assert main(["train", "--config", str(tmp_path / "none.json")]) == 2
     assert "cannot read training config" in capsys.readouterr().err
+
+
+def test_a_network_about_the_depth_centre_trains_and_validates_on_it(tmp_path):
+    """model.z_ref=centre: the training samples and the (fixed) validation samples have the root's z at its
+    offset from a centre with the training's error, not at 0 as a root-relative network's; the spatial and
+    temporal samples of the same model stay root-relative."""
+    from trt_tracker.train import SampleDataset, validation_set
+
+    root = tiny_cfg(tmp_path, "lr_cycles=1", name="hand-lite-pose")
+    centre = tiny_cfg(tmp_path, "lr_cycles=1", "model.z_ref=centre", name="hand-lite-pose")
+    assert all(abs(s["joints"][0, 2]) < 1e-6 for s in validation_set(root))
+    v = validation_set(centre)
+    assert all(abs(s["joints"][0, 2]) > 1e-4 for s in v)
+    assert [s["joints"][0, 2] for s in v] == [s["joints"][0, 2] for s in validation_set(centre)]
+    s = next(iter(SampleDataset(centre)))
+    assert abs(s["joints"][0, 2]) > 1e-4
+    assert SampleDataset(tiny_cfg(tmp_path, "model.z_ref=centre", name="hand-lite-spatial")).samples.z_ref == "root"

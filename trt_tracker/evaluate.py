@@ -62,6 +62,7 @@ class Predictor:
     codec: PoseCodec
     margin: float
     batch: int = 64
+    z_ref: str = "root"       # the pose network's z: root-relative, or about the crop's depth centre (ModelConfig)
 
 
 def torch_predictor(cfg, pose_net, spatial_net=None, temporal_net=None, batch: int = 64) -> Predictor:
@@ -83,7 +84,7 @@ def torch_predictor(cfg, pose_net, spatial_net=None, temporal_net=None, batch: i
 
     codec = PoseCodec(cfg.input_size, cfg.heatmap_size, cfg.cube_mm)
     return Predictor(wrap(pose_net, False), wrap(spatial_net, True), wrap(temporal_net, True), codec,
-                     no_augment(cfg.modality).margin, batch)
+                     no_augment(cfg.modality).margin, batch, cfg.z_ref)
 
 
 def _batched(fn, n, make, batch):
@@ -98,7 +99,10 @@ def predict_sequence(seq: Sequence, pred: Predictor, durations: Iterable[int] = 
     """Single-frame joints, bones and displacements of a sequence, in image 2.5D (u, v px; z mm).
 
     Returns ``J`` (T, K, 3), ``B`` (T, K, 3) (root row 0) and ``deltas``
-    {d: (T, K, 3)} with NaN rows where frame t - d is outside the sequence;
+    {d: (T, K, 3)} with NaN rows where frame t - d is outside the sequence,
+    and, from a pose network with ``z_ref="centre"``, ``root_depth`` (T,): its
+    root depth (mm) about the crops' centre, the true root depth (``J`` is
+    made root-relative);
     a negative d looks ahead (the network sees (I[t-d], I[t]) with t - d > t:
     the offline duration sets).  ``reuse``: an earlier result for
     the same sequence whose ``J`` and ``B`` are kept (only the temporal
@@ -114,11 +118,17 @@ def predict_sequence(seq: Sequence, pred: Predictor, durations: Iterable[int] = 
 
     if reuse is not None:
         out = {"J": reuse["J"], "B": reuse["B"], "deltas": {}}
+        if "root_depth" in reuse:
+            out["root_depth"] = reuse["root_depth"]
         J = out["J"]
     else:
         Jn = _batched(pred.pose, T, crops, pred.batch)
         J = np.stack([c.decode_points(Jn[t], tfs[t]) for t in range(T)])
         out = {"J": J, "B": None, "deltas": {}}
+        if pred.z_ref == "centre":
+            zr = J[:, seq.skeleton.root, 2].copy()
+            out["root_depth"] = np.asarray(root_z, np.float64) + zr
+            J[:, :, 2] -= zr[:, None]
     sk = seq.skeleton
     par = np.where(sk.parents_array < 0, np.arange(K), sk.parents_array)
     if pred.spatial is not None and reuse is None:
@@ -296,6 +306,11 @@ def _fps_results(fps: float, vp: list, tp: list) -> dict:
     row["single_accel"] = _mean([x["accel"] for x in m])
     if "bone_error" in m[0]:
         row["bone_error"] = _mean([x["bone_error"] for x in m])
+    if "root_depth" in tp[0][1]:
+        # a network that gives the root's depth (z_ref "centre"), its crops normalised about the true one
+        row["root_depth_error_mm"] = _mean([float(np.abs(p["root_depth"] - s.root_depth).mean()) for s, p in tp])
+        row["single_mpjpe_network_root"] = _mean([
+            mpjpe(p2p5d_to_cam(p["J"], s.intrinsics, p["root_depth"], s.skeleton.root), s.joints_cam) for s, p in tp])
     if "displ" in m[0]:
         row["displ_error"] = _mean([x["displ"]["mean"] for x in m])
         row["displ_zero_motion"] = _mean([x["displ"]["max"] for x in m])

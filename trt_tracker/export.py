@@ -169,7 +169,8 @@ def normalisation(cfg) -> dict:
     if cfg.modality == "rgb":
         return {"kind": "rgb", "layout": "NCHW", "mean": [float(x) for x in RGB_MEAN],
                 "std": [float(x) for x in RGB_STD], "interpolation": "linear"}
-    return {"kind": "depth", "layout": "NCHW", "centre": "root depth (mm)", "scale_mm": cfg.cube_mm / 2,
+    centre = "the root's depth (mm), or the tracker's estimate of it" if cfg.z_ref == "centre" else "root depth (mm)"
+    return {"kind": "depth", "layout": "NCHW", "centre": centre, "scale_mm": cfg.cube_mm / 2,
             "clip": [-1.0, 1.0], "holes": 1.0, "interpolation": "nearest"}
 
 
@@ -209,9 +210,11 @@ def export_model(model_dir, out_dir=None, progress: bool = True) -> dict:
         "model_version": weights_sha[:16],
         "skeleton": {"name": sk.name, "joints": list(sk.names), "parents": [int(p) for p in sk.parents]},
         "modality": cfg.modality, "input_size": cfg.input_size, "heatmap_size": cfg.heatmap_size,
-        "cube_mm": cfg.cube_mm, "dims": cfg.dims, "margin": _margin(cfg.modality),
+        "cube_mm": cfg.cube_mm, "dims": cfg.dims, "margin": _margin(cfg.modality), "z_ref": cfg.z_ref,
         "normalisation": normalisation(cfg),
-        "outputs_frame": "joints: (u, v) heatmap pixels, z root-relative / (cube_mm / 2); bones, displacements: "
+        "outputs_frame": "joints: (u, v) heatmap pixels, z " + ("root-relative" if cfg.z_ref == "root" else
+                                                               "relative to the depth centre (z_ref)")
+                         + " / (cube_mm / 2); bones, displacements: "
                          "the same units as vectors; confidence: per joint, the heatmap's mass within about "
                          "one heatmap pixel of the joint (0..1)",
         "opset": OPSET, "exported_with": {"torch": torch.__version__, "onnx": onnx.__version__},

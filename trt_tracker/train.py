@@ -222,7 +222,7 @@ class SampleDataset(IterableDataset):
 
     def __init__(self, cfg: TrainConfig, rank: int = 0, world: int = 1, start: int = 0):
         self.samples = SyntheticSamples(_data_task(cfg.model), cfg.model.modality, codec_for(cfg.model), cfg.augment,
-                                        cfg.stream, cfg.data_seed)
+                                        cfg.stream, cfg.data_seed, _z_ref(cfg.model))
         self.rank, self.world, self.start = rank, world, start
 
     def __iter__(self):
@@ -235,11 +235,22 @@ def _data_task(m: ModelConfig) -> str:
     return "temporal" if m.task == "temporal" else "pose"
 
 
+def _z_ref(m: ModelConfig) -> str:
+    return m.z_ref if m.task == "pose" else "root"
+
+
 def validation_set(cfg: TrainConfig) -> list[dict]:
-    """Fixed, un-augmented samples from the validation seeds (the same for every run of a preset)."""
+    """Fixed, un-augmented samples from the validation seeds (the same for every run of a preset).
+
+    A network that gives the root's depth (``z_ref="centre"``) is validated with the training's error of the
+    depth centre (seeded, so still fixed): with the exact root depth as centre its z error would not count
+    the root's."""
     m = cfg.model
     stream = replace(cfg.stream, samples_per_sequence=cfg.val_samples_per_sequence)
-    src = SyntheticSamples(_data_task(m), m.modality, codec_for(m), no_augment(m.modality), stream, VAL_SEEDS)
+    aug = no_augment(m.modality)
+    if _z_ref(m) == "centre":
+        aug = replace(aug, depth_centre_noise_mm=cfg.augment.depth_centre_noise_mm)
+    src = SyntheticSamples(_data_task(m), m.modality, codec_for(m), aug, stream, VAL_SEEDS, _z_ref(m))
     from .data.samples import make_sequence
 
     out = []

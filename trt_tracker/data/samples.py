@@ -136,11 +136,22 @@ def _depth_centre(seq: Sequence, t: int, aug: AugmentConfig, rng) -> float | Non
     return c
 
 
-def pose_sample(seq: Sequence, t: int, codec: PoseCodec, aug: AugmentConfig, rng=None) -> dict:
-    """One frame's crop with joints, bones and parent locations in the network frame."""
+def pose_sample(seq: Sequence, t: int, codec: PoseCodec, aug: AugmentConfig, rng=None, z_ref: str = "root") -> dict:
+    """One frame's crop with joints, bones and parent locations in the network frame.
+
+    ``z_ref="centre"`` (depth): the joints' z relative to the crop's normalisation depth instead of the root
+    (the root's own z is then its depth's offset from that centre; bones are unchanged)."""
     P = seq.joints_2p5d[t]                                   # (K, 3): u, v px; z root-relative mm
     tf, flip = _transform(codec, P[:, :2], aug, rng)
-    image = _crops(seq, [t], tf, codec, aug, rng, _depth_centre(seq, t, aug, rng))[0]
+    centre = _depth_centre(seq, t, aug, rng)
+    image = _crops(seq, [t], tf, codec, aug, rng, centre)[0]
+    if z_ref == "centre":
+        if centre is None:
+            raise ValueError("z_ref='centre' needs a depth sequence")
+        P = P.copy()
+        P[:, 2] += float(seq.root_depth[t]) - centre
+    elif z_ref != "root":
+        raise ValueError(f"z_ref must be 'root' or 'centre', got {z_ref!r}")
     J = codec.encode_points(P, tf)
     if flip:
         J = J[seq.skeleton.flip_permutation]
@@ -213,10 +224,11 @@ class SyntheticSamples:
     """
 
     def __init__(self, task: str, modality: str, codec: PoseCodec, aug: AugmentConfig,
-                 stream: SampleStreamConfig = SampleStreamConfig(), first_seed: int = 0):
+                 stream: SampleStreamConfig = SampleStreamConfig(), first_seed: int = 0, z_ref: str = "root"):
         if task not in ("pose", "spatial", "temporal"):
             raise ValueError(f"unknown task {task!r}")
         self.task, self.modality, self.codec, self.aug, self.stream = task, modality, codec, aug, stream
+        self.z_ref = z_ref
         self.first_seed = int(first_seed)
 
     def sample(self, seq: Sequence, rng: np.random.Generator) -> dict:
@@ -226,7 +238,7 @@ class SyntheticSamples:
             gap = sample_gap(rng, min(self.stream.max_gap, T - 1))
             t = int(rng.integers(gap, T))
             return temporal_sample(seq, t, gap, self.codec, self.aug, rng)
-        return pose_sample(seq, int(rng.integers(0, T)), self.codec, self.aug, rng)
+        return pose_sample(seq, int(rng.integers(0, T)), self.codec, self.aug, rng, self.z_ref)
 
     def from_sequence(self, seq: Sequence, seed: int):
         """``samples_per_sequence`` samples of one sequence (validation sets, and the pool-less stream)."""

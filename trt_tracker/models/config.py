@@ -13,6 +13,7 @@ TASKS = ("pose", "spatial", "temporal")
 POSE_HEADS = ("integral", "joints", "bones")
 RELATION_ARCHS = ("maps", "fc", "sparseflow")
 FUSIONS = ("early", "late", "corr")
+Z_REFS = ("root", "centre")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ class ModelConfig:
     pose_head: str = "integral"     # integral | joints | bones (seed 002 regression)
     depth_bins: int = 64            # volumetric heatmap depth (integral, dims=3)
     logit_scale: float = 1.0        # integral: heatmap logits = head output x this (faster training when small)
+    z_ref: str = "root"             # pose: z of the joints relative to the root (the RGB protocol: camera space
+    #                                 needs the root's depth from elsewhere) | "centre" (depth only: relative to
+    #                                 the crop's normalisation depth, so the network also gives the root's depth)
     # relation networks
     arch: str = "maps"              # maps (ours) | fc (Baseline) | sparseflow
     decay: str = "binary"           # binary | gaussian | linear | exponential
@@ -71,6 +75,10 @@ class ModelConfig:
             raise ValueError(f"model config: corr_radius must be >= 0, got {self.corr_radius}")
         if self.task == "pose" and self.pose_head == "integral" and self.dims == 3 and self.depth_bins < 1:
             raise ValueError("model config: a 3D integral pose network needs depth_bins >= 1")
+        if self.z_ref not in Z_REFS:
+            bad("z_ref", self.z_ref, Z_REFS)
+        if self.z_ref == "centre" and self.modality != "depth":
+            raise ValueError("model config: z_ref='centre' needs depth input (an RGB crop has no depth centre)")
         if self.cube_mm <= 0:
             raise ValueError(f"model config: cube_mm must be positive, got {self.cube_mm}")
 

@@ -100,6 +100,11 @@ class TrackerModel:
         self.modality = m["modality"]
         self.codec = PoseCodec(int(m["input_size"]), int(m["heatmap_size"]), float(m["cube_mm"]))
         self.margin = float(m["margin"])
+        # "centre": the frame graph's joint z is relative to the crop's depth centre, so it gives the root's
+        # depth too (older manifests: root-relative)
+        self.z_ref = m.get("z_ref", "root")
+        if self.z_ref not in ("root", "centre"):
+            raise ModelError(f"{self.dir}: unknown z_ref {self.z_ref!r} in the manifest; re-export")
         self.backend_name = backend
         self.device = device
         self.graphs = {}

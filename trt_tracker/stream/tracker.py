@@ -52,7 +52,7 @@ from ..solver import OnlineSolver
 from ..solver import parse_durations as solver_parse_durations
 from .frame import Frame, SourceError
 
-ROOT_DEPTH_MODES = ("auto", "gt", "depth", "bones")
+ROOT_DEPTH_MODES = ("auto", "gt", "network", "depth", "bones")
 PREPROCESS_MODES = ("cpu", "gpu")
 DEFAULT_DURATIONS = "Dmf"          # the paper's multi-frame forward set {1, 2, 3}: TrackerConfig's default
 
@@ -69,7 +69,8 @@ class TrackerConfig:
     alpha: float = 0.0          # bone-term weight (Eq. 8)
     gamma: float = 3.0          # displacement weight (Eq. 8)
     window: int = 16            # solver window (frames)
-    root_depth: str = "auto"    # auto | gt | depth | bones
+    root_depth: str = "auto"    # auto | gt | network | depth | bones (auto: depth frames the network's when its
+    #                             frame graph gives it, else from the depth map; RGB gt if known, else bones)
     init_passes: int = 2        # frame-graph passes of a new track: candidates, then re-centred on the pose
     init_candidates: int = 32   # candidate boxes a search tries per frame (the window grid in turns)
     min_inside: float = 0.5     # lost when fewer joints than this fraction lie inside the image
@@ -351,6 +352,7 @@ class StepItem:
     tf: CropTransform | None = None      # the frame crop's transform
     durations: tuple = ()                # the durations with a pair this step (cut with ``tf`` too)
     J: np.ndarray | None = None          # single-frame J[t] (K, 3), image 2.5D
+    root_net: float | None = None        # the frame graph's root depth (mm; a model with z_ref "centre")
     B: np.ndarray | None = None          # bones B[t] (K, 3)
     conf: np.ndarray | None = None       # per-joint confidence (K,), None from an older export
     deltas: dict = field(default_factory=dict)  # {d: Δd[t]}
@@ -477,13 +479,13 @@ class Tracker:
             group = probes[o:o + len(cands)]
             o += len(cands)
             best = max(group, key=lambda p: -np.inf if p.conf is None else float(p.conf.mean()))
-            it.box, it.centre = self._refined_box(it.frame, best.J, best.centre)
+            it.box, it.centre = self._refined_box(it.frame, best.J, best.centre, best.root_net)
         its = [it for it, _ in starting]
         for _ in range(max(0, self.cfg.init_passes - 2)):
             x, _, _ = self.crop(its, pairs=False)
             self.frame_graph(its, x)
             for it in its:
-                it.box, it.centre = self._refined_box(it.frame, it.J, it.centre)
+                it.box, it.centre = self._refined_box(it.frame, it.J, it.centre, it.root_net)
 
     def crop(self, items, pairs: bool = True):
         """One batched preprocessing pass for ``items``: frame crops (N, C, S, S) float32, and (``pairs``) the
@@ -529,6 +531,10 @@ class Tracker:
         for i, it in enumerate(items):
             it.conf = None if Cn is None else Cn[i].astype(np.float64)
             it.J = self.codec.decode_points(Jn[i], it.tf)
+            if self.model.z_ref == "centre" and it.centre is not None:    # z about the centre: root depth too
+                z = float(it.J[self.sk.root, 2])
+                it.root_net = it.centre + z
+                it.J[:, 2] -= z
             it.B = self.codec.decode_vectors(Bn[i], it.tf)
             it.B[self.sk.root] = 0.0
 
@@ -572,7 +578,7 @@ class Tracker:
                 self._lose(it, why)
                 continue
             fallback = st.last[1] if st.last is not None else it.centre
-            z_root, z_src = self._root_depth(frame, P, fallback)
+            z_root, z_src = self._root_depth(frame, P, fallback, it.root_net)
             if z_root is None:
                 self._lose(it, "no valid depth at the root joint")
                 continue
@@ -654,10 +660,13 @@ class Tracker:
         st.grid_offset += room
         return first + (grid[o:] + grid[:o])[:room]
 
-    def _refined_box(self, frame: Frame, J, centre):
-        """One initialiser pass: the box (and depth centre) around the single-frame pose ``J``."""
+    def _refined_box(self, frame: Frame, J, centre, root_net=None):
+        """One initialiser pass: the box (and depth centre) around the single-frame pose ``J``; the depth
+        centre is the network's root depth when it gives one, else the depth at the root's pixel."""
         box = box_from_points(J[:, :2], self.model.margin)
-        if frame.modality == "depth":
+        if root_net is not None and np.isfinite(root_net):
+            centre = root_net
+        elif frame.modality == "depth":
             centre = depth_at(frame.image, J[self.sk.root, :2]) or centre
         return box, centre
 
@@ -685,10 +694,18 @@ class Tracker:
         size = float(np.clip(size, lo * ref, hi * ref))
         return CropBox(box.cx, box.cy, size)
 
-    def _root_depth(self, frame: Frame, P, fallback):
+    def _root_depth(self, frame: Frame, P, fallback, root_net=None):
         mode = self.cfg.root_depth
         if mode == "auto":
-            mode = "depth" if frame.modality == "depth" else ("gt" if frame.gt_joints_cam is not None else "bones")
+            if frame.modality == "depth":
+                mode = "network" if self.model.z_ref == "centre" else "depth"
+            else:
+                mode = "gt" if frame.gt_joints_cam is not None else "bones"
+        if mode == "network":
+            if self.model.z_ref != "centre":
+                raise SourceError(f"root depth 'network' needs a model whose frame graph gives it (z_ref 'centre'); "
+                                  f"{self.model.dir.name} gives root-relative z: use --root-depth auto or depth")
+            return (root_net, "network") if root_net is not None and np.isfinite(root_net) else (fallback, "previous")
         if mode == "gt":
             if frame.gt_joints_cam is None:
                 raise SourceError("root depth 'gt' asked for, but the source has no ground truth; "
