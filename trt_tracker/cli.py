@@ -442,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--gamma", type=float, help="displacement weight (default: the model's tuned value)")
         q.add_argument("--window", type=int, default=_default(TrackerConfig, "window"), help="solver window in frames")
         q.add_argument("--root-depth", choices=ROOT_DEPTH_MODES, default=_default(TrackerConfig, "root_depth"),
-                       help="absolute root depth: ground truth, depth map, or fitted to bone lengths")
+                       help="absolute root depth: ground truth, the network's (a hand model with z_ref centre), the depth map, or fitted to bone lengths")
         q.add_argument("--preprocess", choices=PREPROCESS_MODES, default=_default(TrackerConfig, "preprocess"),
                        help="crop/normalise with OpenCV or with the CUDA kernels (needs CuPy and a GPU)")
 
