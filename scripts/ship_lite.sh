@@ -11,12 +11,12 @@ PY=${PYTHON:-.venv/bin/python}
 OUT=${OUT:-runs/train}
 declare -A MAIN=([body]=temporal-late [hand]=temporal)
 declare -A OTHER=([body]="temporal:temporal-early" [hand]="temporal-late:temporal-late")
+declare -A POSE=([body]=pose [hand]=pose-centre)   # the hand's gives the root's depth (z_ref centre)
 for model in body hand; do
   dst=export/$model-lite
   mkdir -p "$dst"
-  for net in pose spatial; do
-    cp "$OUT/$model-lite-$net/weights.pt" "$dst/$net.pt"
-  done
+  cp "$OUT/$model-lite-${POSE[$model]}/weights.pt" "$dst/pose.pt"
+  cp "$OUT/$model-lite-spatial/weights.pt" "$dst/spatial.pt"
   cp "$OUT/$model-lite-${MAIN[$model]}/weights.pt" "$dst/temporal.pt"
   src=${OTHER[$model]%%:*}
   if [ -f "$OUT/$model-lite-$src/weights.pt" ]; then

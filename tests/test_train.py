@@ -172,14 +172,20 @@ def test_fused_integral_and_heatmap_loss_equals_reference(dims, depth_bins):
 
 # ---------------------------------------------------------------- presets
 def test_presets_cover_every_task():
-    assert len(PRESETS) == 20
+    assert len(PRESETS) == 21
     for name, cfg in PRESETS.items():
         assert cfg.name == name
         m = cfg.model
         assert m.skeleton == ("BODY17" if name.startswith("body") else "HAND21")
         assert (m.fusion == "late") == name.endswith("temporal-late")
         assert (m.fusion == "corr") == name.endswith("temporal-corr")
-        assert cfg.augment == (BODY_AUGMENT if name.startswith("body") else HAND_AUGMENT)
+        assert (m.z_ref == "centre") == (name == "hand-lite-pose-centre")
+        if name != "hand-lite-pose-centre":
+            assert cfg.augment == (BODY_AUGMENT if name.startswith("body") else HAND_AUGMENT)
+    # the shipped hand pose network: hand-lite-pose fine-tuned to give the root's depth, crops jittered
+    centre, base = PRESETS["hand-lite-pose-centre"], PRESETS["hand-lite-pose"]
+    assert centre.init == "hand-lite-pose" and centre.model == base.model.replace(z_ref="centre")
+    assert centre.augment == replace(HAND_AUGMENT, translate=0.05)
     assert PRESETS["body-full-pose"].model.depth == 50 and PRESETS["body-full-pose"].model.input_size == 256
     assert PRESETS["hand-full-pose"].model.depth == 18 and PRESETS["hand-full-pose"].model.input_size == 128
 
