@@ -149,6 +149,13 @@ def card_markdown(card: dict) -> str:
              f"The tracker's temporal network, `temporal.pt`, is the {card.get('temporal_network', 'early')}-fusion "
              "one.", ""]
     lines += card_table(card["results"])
+    roots = {f: r for f, r in card["results"].items() if "root_depth_error_mm" in r}
+    if roots:
+        lines += ["", "The pose network gives the root's depth too (z about the crop's depth centre, here the true root "
+                  "depth): its mean error " + ", ".join(f"{r['root_depth_error_mm']:.1f}" for r in roots.values())
+                  + " mm and the single-frame MPJPE with it instead of the true one "
+                  + ", ".join(f"{r['single_mpjpe_network_root']:.1f}" for r in roots.values())
+                  + " mm at " + ", ".join(f"{f} fps" for f in roots) + " (seed 000's MSRA15 protocol: camera space)."]
     for key, (f, what) in TEMPORAL_VARIANTS.items():
         if card.get(key):
             lines += ["", f"With {what}, `{f}`, instead of `temporal.pt`:", ""]
