@@ -219,3 +219,28 @@ def test_root_depth_from_a_network_that_gives_it():
         assert max(abs(r.root_depth - r.single_cam[root, 2]) for r in rs) > 1e-3   # the solver moved it
         with pytest.raises(Exception, match="z_ref 'centre'"):
             Tracker(m, TrackerConfig(**base, root_depth="network")).step(frames[0])
+
+
+def test_depth_crops_are_normalised_about_this_frames_depth():
+    """depth_centre="depth": a tracked frame's crop is normalised about the root depth the frame's own depth
+    map gives the predicted joints, so a frame moved 50 mm further away gives the same crop (the same pose,
+    the root 50 mm deeper); about the last root depth ("previous") the crop changes."""
+    import dataclasses
+
+    f0, f1 = sequences("hand", 1, 2)[0]
+    img = f1.image.astype(np.int64)
+    far = dataclasses.replace(f1, image=np.where(img > 0, img + 50, 0).astype(np.uint16))
+    with TrackerModel(REPO / "export" / "hand-lite", threads=1) as m:
+        def run(frame, centre):
+            tr = Tracker(m, TrackerConfig(durations=(), min_confidence=0.0, init_confidence=0.0, root_depth="depth",
+                                          depth_centre=centre))
+            tr.step(f0)
+            return tr.step(frame)
+
+        a, b = run(f1, "depth"), run(far, "depth")
+        assert a.status == b.status == "track"
+        np.testing.assert_allclose(b.single_2p5d, a.single_2p5d, atol=1e-6)
+        assert b.root_depth - a.root_depth == pytest.approx(50.0, abs=1e-6)
+        assert np.abs(run(far, "previous").single_2p5d - run(f1, "previous").single_2p5d).max() > 0.1
+    with pytest.raises(ValueError, match="depth_centre"):
+        TrackerConfig(depth_centre="mean")

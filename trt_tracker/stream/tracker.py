@@ -83,6 +83,9 @@ class TrackerConfig:
     box_rate: float = 1.15      # largest box size change per frame (factor)
     box_velocity: bool = True   # move the next box by the tracked pose's last frame-to-frame motion
     box_limits: tuple = (0.45, 1.0)  # depth: box side bounds in units of the cube's size at the root depth
+    # depth: what a tracked frame's crop is normalised about: the root depth this frame's depth map gives the
+    # predicted joints (root_depth_from_depth, "depth") or the last frame's root depth ("previous")
+    depth_centre: str = "depth"
     # lost when the mean per-joint confidence (the heatmap's mass near each joint, from the frame graph) is
     # below this: no subject in the box (a new track starts from the initialiser); 0 switches it off
     min_confidence: float = 0.25
@@ -105,6 +108,8 @@ class TrackerConfig:
                              f"{self.root_depth_quantile} and {self.root_depth_band_mm}")
         if not 0 <= self.confidence_weight <= 8:
             raise ValueError(f"confidence_weight must be in [0, 8], got {self.confidence_weight}")
+        if self.depth_centre not in ("depth", "previous"):
+            raise ValueError(f"depth_centre must be 'depth' or 'previous', got {self.depth_centre!r}")
         if self.confirm_frames < 1:
             raise ValueError(f"confirm_frames must be >= 1, got {self.confirm_frames}")
         if not 0 <= self.min_confidence < 1 or not self.min_confidence <= self.init_confidence < 1:
@@ -455,7 +460,16 @@ class Tracker:
                     J_prev = J_prev.copy()
                     J_prev[:, :2] += v
                 it.box = self._next_box(J_prev, z_prev, it.frame, st.box)
-                it.centre = z_prev if it.frame.modality == "depth" else None
+                it.centre = None
+                if it.frame.modality == "depth":
+                    it.centre = z_prev
+                    if self.cfg.depth_centre == "depth":
+                        # this frame's depth at the predicted joints: a root depth that does not depend on
+                        # the last one, so an error in it (the network's own root) cannot feed back
+                        z = root_depth_from_depth(J_prev, it.frame.image, self.cfg.surface_offset_mm,
+                                                  quantile=self.cfg.root_depth_quantile,
+                                                  band_mm=self.cfg.root_depth_band_mm)
+                        it.centre = z if z is not None else z_prev
                 continue
             cands = self._candidates(it.frame, st)
             if not cands:
