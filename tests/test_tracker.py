@@ -168,7 +168,7 @@ def test_confidence_weights_in_the_solver():
             np.testing.assert_allclose(g.joints_2p5d, w.joints_2p5d, atol=1e-6)
         k = K - 1
         unsure = np.full(K, 0.4)
-        unsure[k] = 0.04
+        unsure[k] = 0.01
         low = ConfidenceModel(m, unsure)
         a, b = track(low), track(low, confidence_weight=2.0)
         pull = lambda rs: np.mean([np.linalg.norm(r.joints_2p5d[k] - r.single_2p5d[k]) for r in rs[2:]])  # noqa: E731
@@ -200,12 +200,13 @@ class CentreModel(CountingModel):
 
 def test_root_depth_from_a_network_that_gives_it():
     """A frame graph with z about the depth centre: each tracked frame's single-frame root depth is the centre
-    (the last root depth) plus the root's z, the joints come out root-relative, the tracked pose keeps the
+    (here the last root depth) plus the root's z, the joints come out root-relative, the tracked pose keeps the
     single-frame pose's mean depth, and the source says so; asking a root-relative model for it is an error
     that names the fix."""
     frames = sequences("hand", 1, 6)[0]
     with TrackerModel(REPO / "export" / "hand-lite", threads=1) as m:
-        base = dict(durations=(1,), gamma=3.0, min_confidence=0.0, init_confidence=0.0, confirm_frames=1)
+        base = dict(durations=(1,), gamma=3.0, min_confidence=0.0, init_confidence=0.0, confirm_frames=1,
+                    depth_centre="previous")
         tr = Tracker(CentreModel(m, 0.1), TrackerConfig(**base))
         rs = [tr.step(f) for f in frames]
         assert [r.status for r in rs] == ["init"] + ["track"] * 5
