@@ -596,16 +596,17 @@ class Tracker:
             if z_root is None:
                 self._lose(it, "no valid depth at the root joint")
                 continue
-            z_single = z_root
             if z_src == "network":
-                # The network's root depth belongs to its own relative depths: the tracked pose keeps the
-                # single-frame estimate's mean depth (the hand's depth, which the depth map fixes) and moves
-                # its root by what the solver moved the joints' mean relative depth.
-                z_root = z_single + float(np.mean(J[:, 2] - P[:, 2]))
+                # The network's depths about the crop's centre are read off this frame's depth map; the
+                # solver's depths add the temporal network's root-relative depth displacements to them, which
+                # made the hand worse (validation seeds 10,000,100-105: single-frame 10.16 mm, tracked 10.31,
+                # tracked (u, v) with single-frame depths 10.08).  So the tracked pose keeps J's depths.
+                P = P.copy()
+                P[:, 2] = J[:, 2]
             P_cam = J_cam = None
             if frame.intrinsics is not None:
                 P_cam = p2p5d_to_cam(P, frame.intrinsics, z_root, self.sk.root)
-                J_cam = p2p5d_to_cam(J, frame.intrinsics, z_single, self.sk.root)
+                J_cam = p2p5d_to_cam(J, frame.intrinsics, z_root, self.sk.root)
             st.history.append((frame.image, P))
             st.last = (J, z_root)
             st.box = it.box
