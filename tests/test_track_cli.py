@@ -184,8 +184,11 @@ def test_demo_tracks_both_models_and_prints_the_table(tmp_path, capsys):
 
 def test_gt_crop_mpjpe_is_the_cards_single_frame_protocol(sequences):
     """The demo's yardstick (ONNX Runtime, ground-truth crops) equals the evaluation's single-frame MPJPE
-    (PyTorch, evaluate.predict_sequence) on the same frames."""
+    (PyTorch, evaluate.predict_sequence) on the same frames: with the true root depth, and for a hand network
+    that gives the root's depth (z_ref "centre") with its own, as the card's camera-space figure."""
+    from trt_tracker.camera import p2p5d_to_cam
     from trt_tracker.evaluate import predict_sequence, sequence_metrics, torch_predictor
+    from trt_tracker.metrics import mpjpe
     from trt_tracker.models.graphs import load_model_dir
     from trt_tracker.stream.app import gt_crop_mpjpe
     from trt_tracker.stream.model import TrackerModel
@@ -193,11 +196,18 @@ def test_gt_crop_mpjpe_is_the_cards_single_frame_protocol(sequences):
     for kind, path in (("body", BODY), ("hand", HAND)):
         _, seq = sequences[kind]
         with TrackerModel(path, threads=1) as m:
-            got = gt_crop_mpjpe(m, seq, range(len(seq)))
+            got = gt_crop_mpjpe(m, seq, range(len(seq)), true_root=True)
+            own = gt_crop_mpjpe(m, seq, range(len(seq)))
         nets = load_model_dir(path)
         pred = torch_predictor(nets["pose"][1], nets["pose"][0])
-        want = sequence_metrics(seq, predict_sequence(seq, pred, ()))["mpjpe"]
-        assert got == pytest.approx(want, rel=1e-3), (kind, got, want)
+        p = predict_sequence(seq, pred, ())
+        assert got == pytest.approx(sequence_metrics(seq, p)["mpjpe"], rel=1e-3), kind
+        assert ("root_depth" in p) == (kind == "hand")         # the shipped hand network gives it
+        if "root_depth" in p:
+            want = mpjpe(p2p5d_to_cam(p["J"], seq.intrinsics, p["root_depth"], seq.skeleton.root), seq.joints_cam)
+            assert own == pytest.approx(want, rel=1e-3) and own != pytest.approx(got, rel=1e-3)
+        else:
+            assert own == got
 
 
 def test_track_a_realsense_recording_matches_the_offline_evaluation(sequences, tmp_path, capsys):

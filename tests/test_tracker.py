@@ -217,8 +217,10 @@ def test_root_depth_from_a_network_that_gives_it():
             assert abs(r.single_2p5d[root, 2]) < 1e-9
             np.testing.assert_allclose(r.joints_2p5d[:, 2], r.single_2p5d[:, 2])
         assert max(np.abs(r.joints_2p5d[:, :2] - r.single_2p5d[:, :2]).max() for r in rs) > 0.01  # (u, v) tracked
+    with TrackerModel(REPO / "export" / "body-lite", threads=1) as body:
+        assert body.z_ref == "root"
         with pytest.raises(Exception, match="z_ref 'centre'"):
-            Tracker(m, TrackerConfig(**base, root_depth="network")).step(frames[0])
+            Tracker(body, TrackerConfig(**base, root_depth="network")).step(sequences("body", 1, 1)[0][0])
 
 
 def test_depth_crops_are_normalised_about_this_frames_depth():

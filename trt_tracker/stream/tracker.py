@@ -247,7 +247,8 @@ def depth_window_candidates(depth: np.ndarray, scales=(0.35, 0.55), quantile: fl
 
 
 def root_depth_from_depth(P: np.ndarray, depth: np.ndarray, surface_offset_mm: float, radius: int = 2,
-                          min_joints: int = 3, quantile: float = 50.0, band_mm: float = np.inf) -> float | None:
+                          min_joints: int = 3, quantile: float = 50.0, band_mm: float = np.inf,
+                          prior: tuple | None = None) -> float | None:
     """The root depth (mm) a depth map gives a 2.5D pose ``P`` (u, v px; z root-relative mm): for every joint
     with a valid reading at its pixel, surface depth + ``surface_offset_mm`` (a joint lies inside the
     hand, behind the skin the camera sees) - its relative z; of these, the ones within ``band_mm`` of their
@@ -261,6 +262,9 @@ def root_depth_from_depth(P: np.ndarray, depth: np.ndarray, surface_offset_mm: f
     percentile within 40 mm, offset 11 mm, chosen on validation sequences) have a 7.0 mm median error on
     the demo's hand against 12.3 mm for the median with 13 mm (``python -m benchmarks.live_tracking``,
     ``hand_root_depth``; the latter at commit 20e8327).
+
+    ``prior=(z, tol)``: only the estimates within ``tol`` mm of ``z`` count (a pose from the last frame on
+    this frame's depth map: fingertips that moved off their pixels read the background).
     """
     P = np.asarray(P, np.float64)
     d = depth_at_points(depth, P[:, :2], radius)
@@ -268,6 +272,10 @@ def root_depth_from_depth(P: np.ndarray, depth: np.ndarray, surface_offset_mm: f
     if ok.sum() < min_joints:
         return None
     v = d[ok] + surface_offset_mm - P[ok, 2]
+    if prior is not None:
+        v = v[np.abs(v - prior[0]) <= prior[1]]
+        if len(v) < min_joints:
+            return None
     if np.isfinite(band_mm):
         near = v[np.abs(v - np.median(v)) <= band_mm]
         v = near if len(near) >= min_joints else v
@@ -468,7 +476,8 @@ class Tracker:
                         # the last one, so an error in it (the network's own root) cannot feed back
                         z = root_depth_from_depth(J_prev, it.frame.image, self.cfg.surface_offset_mm,
                                                   quantile=self.cfg.root_depth_quantile,
-                                                  band_mm=self.cfg.root_depth_band_mm)
+                                                  band_mm=self.cfg.root_depth_band_mm,
+                                                  prior=(z_prev, self.codec.cube_mm / 4))
                         it.centre = z if z is not None else z_prev
                 continue
             cands = self._candidates(it.frame, st)
