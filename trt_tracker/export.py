@@ -253,12 +253,12 @@ def _margin(modality: str) -> float:
 #: (900 frames), init 0.3 over 2 frames tracked 5 empty frames and left 8 visible ones unconfirmed (0.25 at
 #: once: 26 and 1; 0.37 at once: 0 and 37; 0.3 over 3: 1 and 15).  hand-lite crops of hands dip to 0.33 and
 #: of backgrounds reach it, and on hard poses a tracked hand falls to 0.24: a hand track starts at once; on
-#: 8 validation sequences and 4 scenes with the hand away, keep 0.25 tracks 1177 of 1200 frames at 10.75 mm
-#: and none of 40 empty frames (0.22: 1181, 11.41 mm, 1; 0.2: 1185, 11.19 mm, 2; the hand network that gives
+#: 8 validation sequences and 4 scenes with the hand away, keep 0.25 tracks 1178 of 1200 frames at 10.85 mm
+#: and none of 40 empty frames (0.22: 1185, 10.80 mm, 1; 0.2: 1197, 9.85 mm, 2; the hand network that gives
 #: its root depth, z_ref "centre").
 #: "weight": the solver's data term weighs each joint by (its confidence / the mean)^weight: on 8
-#: validation hand sequences (Dmf, ground-truth root depth) tracked 10.14 / 9.97 / 10.06 mm at 25 fps and
-#: 11.76 / 11.91 / 12.17 at 8 fps with weight 0 / 1 / 2 (the previous, root-relative hand network: 10.44 ->
+#: validation hand sequences (Dmf, ground-truth root depth) tracked 10.28 / 10.13 / 10.09 mm at 25 fps and
+#: 12.26 / 12.51 / 12.69 at 8 fps with weight 0 / 1 / 2 (the previous, root-relative hand network: 10.44 ->
 #: 10.20 at 25 fps with weight 2), so it is off (and the solve stays 0.1 ms, not 1.5); body-lite 99.6 ->
 #: 99.4 mm at 25 fps but 88.9 -> 89.8 at 8 fps, so it stays off there too.
 CONFIDENCE_THRESHOLDS = {"rgb": {"keep": 0.25, "init": 0.30, "confirm": 2, "weight": 0.0},
