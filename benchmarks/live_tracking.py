@@ -25,7 +25,11 @@ threads and no dropped frames, so every figure is deterministic:
    made on the test seeds above): ``confidence_weight``, the solver's data
    term weighted by the per-joint confidence (exponent 0, 1, 2; body and hand,
    25 and 8 fps, ground-truth root depth): single-frame and tracked MPJPE;
-   ``hand_keep_validation``: the hand's keep threshold.
+   ``hand_keep_validation``: the hand's keep threshold;
+7. ``hand_depth_choices`` (the same validation sequences, the hand's own root
+   depth): a tracked crop normalised about the last root depth or this
+   frame's depth map, and the tracked pose with the network's single-frame
+   depths or the solver's.
 
 Writes ``benchmarks/results/live_tracking.json`` (about 12 minutes on the 2-core CPU).
 """
@@ -248,6 +252,18 @@ def main(argv=None) -> int:
             res["hand_keep_validation"].append(row)
             log(f"[keep, validation] hand {keep}: {row['visible_tracked']}/{row['visible_frames']} tracked, "
                 f"{row['mpjpe_single']:.2f} mm, {row['tracked_when_empty']}/{row['empty_frames']} empty tracked")
+        # 7. the hand's depth choices on the validation sequences (its own root depth): what a tracked crop is
+        #    normalised about, and whether the tracked pose keeps the network's single-frame depths
+        res["hand_depth_choices"] = []
+        for centre in ("previous", "depth"):
+            for keep in (True, False):
+                p = pooled([run_sequence(hand, config(hand, depth_centre=centre, keep_network_depths=keep), f)
+                            for f in v_seqs])
+                row = {"depth_centre": centre, "keep_network_depths": keep, **p}
+                res["hand_depth_choices"].append(row)
+                log(f"[depth choices, validation] hand centre {centre}, keep depths {keep}: "
+                    f"{p['tracked_in_view']}/{p['frames_in_view']} tracked, single {p['mpjpe_single']:.2f}, "
+                    f"tracked {p['mpjpe_tracked']:.2f} mm")
         # 5. confidence on crops
         res["crop_confidence"] = {KIND[mod]: crop_confidence(m, mod, range(20_000_000, 20_000_000 + 2 * n_seq),
                                                              m.margin) for mod, m in models.items()}

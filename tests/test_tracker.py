@@ -216,6 +216,9 @@ def test_root_depth_from_a_network_that_gives_it():
             assert abs(r.single_2p5d[root, 2]) < 1e-9
             np.testing.assert_allclose(r.joints_2p5d[:, 2], r.single_2p5d[:, 2])
         assert max(np.abs(r.joints_2p5d[:, :2] - r.single_2p5d[:, :2]).max() for r in rs) > 0.01  # (u, v) tracked
+        solver = Tracker(CentreModel(m, 0.1), TrackerConfig(**base, keep_network_depths=False))
+        rs = [solver.step(f) for f in frames]
+        assert max(np.abs(r.joints_2p5d[:, 2] - r.single_2p5d[:, 2]).max() for r in rs) > 0.01  # the solver's
     with TrackerModel(REPO / "export" / "body-lite", threads=1) as body:
         assert body.z_ref == "root"
         with pytest.raises(Exception, match="z_ref 'centre'"):

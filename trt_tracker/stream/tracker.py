@@ -84,10 +84,14 @@ class TrackerConfig:
     box_velocity: bool = True   # move the next box by the tracked pose's last frame-to-frame motion
     box_limits: tuple = (0.45, 1.0)  # depth: box side bounds in units of the cube's size at the root depth
     # depth: what a tracked frame's crop is normalised about: the last frame's root depth ("previous") or the
-    # root depth this frame's depth map gives the predicted joints within a quarter cube of it ("depth"; on 8
-    # validation hand sequences 1179 of 1200 frames tracked at 10.17 mm against 1180 at 10.34, a tie; it
-    # reads the background where fingertips moved off their pixels, so the simpler one is the default)
+    # root depth this frame's depth map gives the predicted joints within a quarter cube of it ("depth"; it
+    # reads the background where fingertips moved off their pixels; ``python -m benchmarks.live_tracking``,
+    # ``hand_depth_choices``)
     depth_centre: str = "previous"
+    # with the network's root depth, the tracked pose keeps the single-frame depths and tracks (u, v) only: the
+    # solver's depths add the temporal network's root-relative depth displacements to the network's depths
+    # about the centre (``python -m benchmarks.live_tracking``, ``hand_depth_choices``)
+    keep_network_depths: bool = True
     # lost when the mean per-joint confidence (the heatmap's mass near each joint, from the frame graph) is
     # below this: no subject in the box (a new track starts from the initialiser); 0 switches it off
     min_confidence: float = 0.25
@@ -607,11 +611,9 @@ class Tracker:
             if z_root is None:
                 self._lose(it, "no valid depth at the root joint")
                 continue
-            if z_src == "network":
+            if z_src == "network" and self.cfg.keep_network_depths:
                 # The network's depths about the crop's centre are read off this frame's depth map; the
-                # solver's depths add the temporal network's root-relative depth displacements to them, which
-                # made the hand worse (validation seeds 10,000,100-105: single-frame 10.16 mm, tracked 10.31,
-                # tracked (u, v) with single-frame depths 10.08).  So the tracked pose keeps J's depths.
+                # solver's depths add the temporal network's root-relative depth displacements to them.
                 P = P.copy()
                 P[:, 2] = J[:, 2]
             P_cam = J_cam = None
