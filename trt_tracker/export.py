@@ -259,8 +259,9 @@ def _margin(modality: str) -> float:
 #: "weight": the solver's data term weighs each joint by (its confidence / the mean)^weight: on 8
 #: validation hand sequences (Dmf, ground-truth root depth) tracked 10.28 / 10.13 / 10.09 mm at 25 fps and
 #: 12.26 / 12.51 / 12.69 at 8 fps with weight 0 / 1 / 2 (the previous, root-relative hand network: 10.44 ->
-#: 10.20 at 25 fps with weight 2), so it is off (and the solve stays 0.1 ms, not 1.5); body-lite 99.6 ->
-#: 99.4 mm at 25 fps but 88.9 -> 89.8 at 8 fps, so it stays off there too.
+#: 10.20 at 25 fps with weight 2), so it is off (and the solve stays 0.1 ms, not 1.5); body-lite tracked
+#: 99.6 -> 88.8 mm at 25 fps but 88.8 -> 94.6 at 8 fps with weight 2 (an earlier run: 99.6 -> 99.4 and
+#: 88.9 -> 89.8), so it stays off there too.
 CONFIDENCE_THRESHOLDS = {"rgb": {"keep": 0.25, "init": 0.30, "confirm": 2, "weight": 0.0},
                          "depth": {"keep": 0.25, "init": 0.25, "confirm": 1, "weight": 0.0}}
 
