@@ -22,6 +22,18 @@ from .camera import CropTransform
 
 RGB_MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255
 RGB_STD = np.array([0.229, 0.224, 0.225], np.float32) * 255
+#: what a pose network's joint z is relative to: the root (root-relative 2.5D), or the crop's depth centre
+#: (depth input; the network then gives the root's depth too)
+Z_REFS = ("root", "centre")
+
+
+def split_root_depth(J, centre, root: int):
+    """Decoded joints (..., K, 3) whose z is about the crop's depth ``centre`` (mm, broadcast over ``...``) ->
+    (root-relative joints, the root's depth: the centre plus the root's z)."""
+    J = np.array(J, np.float64)
+    z = J[..., root, 2].copy()
+    J[..., 2] -= z[..., None]
+    return J, np.asarray(centre, np.float64) + z
 
 
 class CropJob(NamedTuple):

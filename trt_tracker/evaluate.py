@@ -31,7 +31,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .camera import box_from_points, p2p5d_to_cam
-from .codec import PoseCodec
+from .codec import PoseCodec, split_root_depth
 from .data.samples import make_sequence, no_augment
 from .data.sequence import Sequence
 from .metrics import accel_error, displacement_error_buckets, mpjpe
@@ -124,11 +124,10 @@ def predict_sequence(seq: Sequence, pred: Predictor, durations: Iterable[int] = 
     else:
         Jn = _batched(pred.pose, T, crops, pred.batch)
         J = np.stack([c.decode_points(Jn[t], tfs[t]) for t in range(T)])
-        out = {"J": J, "B": None, "deltas": {}}
+        out = {"B": None, "deltas": {}}
         if pred.z_ref == "centre":
-            zr = J[:, seq.skeleton.root, 2].copy()
-            out["root_depth"] = np.asarray(root_z, np.float64) + zr
-            J[:, :, 2] -= zr[:, None]
+            J, out["root_depth"] = split_root_depth(J, root_z, seq.skeleton.root)
+        out["J"] = J
     sk = seq.skeleton
     par = np.where(sk.parents_array < 0, np.arange(K), sk.parents_array)
     if pred.spatial is not None and reuse is None:

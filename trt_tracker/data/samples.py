@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..camera import box_from_points
-from ..codec import PoseCodec
+from ..codec import Z_REFS, PoseCodec
 from .sequence import Sequence
 
 
@@ -150,8 +150,8 @@ def pose_sample(seq: Sequence, t: int, codec: PoseCodec, aug: AugmentConfig, rng
             raise ValueError("z_ref='centre' needs a depth sequence")
         P = P.copy()
         P[:, 2] += float(seq.root_depth[t]) - centre
-    elif z_ref != "root":
-        raise ValueError(f"z_ref must be 'root' or 'centre', got {z_ref!r}")
+    elif z_ref not in Z_REFS:
+        raise ValueError(f"z_ref must be one of {Z_REFS}, got {z_ref!r}")
     J = codec.encode_points(P, tf)
     if flip:
         J = J[seq.skeleton.flip_permutation]

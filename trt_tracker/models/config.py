@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
+from ..codec import Z_REFS
 from ..skeleton import get_skeleton
 
 TASKS = ("pose", "spatial", "temporal")
 POSE_HEADS = ("integral", "joints", "bones")
 RELATION_ARCHS = ("maps", "fc", "sparseflow")
 FUSIONS = ("early", "late", "corr")
-Z_REFS = ("root", "centre")
 
 
 @dataclass(frozen=True)

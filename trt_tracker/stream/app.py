@@ -184,6 +184,7 @@ def gt_crop_mpjpe(model, seq, indices, batch: int = 16, true_root: bool = False)
     the root's depth (z_ref "centre", normalised about the true one) is judged with its own, as live
     (seed 000's MSRA15 protocol: camera-space error), unless ``true_root``."""
     from ..camera import box_from_points, p2p5d_to_cam
+    from ..codec import split_root_depth
 
     c, P, G = model.codec, seq.joints_2p5d, seq.joints_cam
     errs = []
@@ -197,10 +198,9 @@ def gt_crop_mpjpe(model, seq, indices, batch: int = 16, true_root: bool = False)
         Jn = model.frame(x)[0]
         for t, tf, j in zip(part, tfs, Jn):
             J, zr = c.decode_points(j, tf), float(seq.root_depth[t])
-            if getattr(model, "z_ref", "root") == "centre":
-                z = float(J[seq.skeleton.root, 2])
-                J[:, 2] -= z
-                zr += 0.0 if true_root else z
+            if model.z_ref == "centre":
+                J, z_net = split_root_depth(J, zr, seq.skeleton.root)
+                zr = zr if true_root else float(z_net)
             J = p2p5d_to_cam(J, seq.intrinsics, zr, seq.skeleton.root)
             errs.append(float(np.linalg.norm(J - G[t], axis=-1).mean()))
     return float(np.mean(errs)) if errs else float("nan")

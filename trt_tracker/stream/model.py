@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..codec import PoseCodec
+from ..codec import Z_REFS, PoseCodec
 from ..runtime.base import BackendError
 from ..skeleton import get_skeleton
 
@@ -103,7 +103,7 @@ class TrackerModel:
         # "centre": the frame graph's joint z is relative to the crop's depth centre, so it gives the root's
         # depth too (older manifests: root-relative)
         self.z_ref = m.get("z_ref", "root")
-        if self.z_ref not in ("root", "centre"):
+        if self.z_ref not in Z_REFS:
             raise ModelError(f"{self.dir}: unknown z_ref {self.z_ref!r} in the manifest; re-export")
         self.backend_name = backend
         self.device = device

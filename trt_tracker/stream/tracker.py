@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..camera import CropBox, CropTransform, Intrinsics, box_from_points, p2p5d_to_cam
-from ..codec import CropJob
+from ..codec import CropJob, split_root_depth
 from ..solver import OnlineSolver
 from ..solver import parse_durations as solver_parse_durations
 from .frame import Frame, SourceError
@@ -561,9 +561,8 @@ class Tracker:
             it.conf = None if Cn is None else Cn[i].astype(np.float64)
             it.J = self.codec.decode_points(Jn[i], it.tf)
             if self.model.z_ref == "centre" and it.centre is not None:    # z about the centre: root depth too
-                z = float(it.J[self.sk.root, 2])
-                it.root_net = it.centre + z
-                it.J[:, 2] -= z
+                it.J, z = split_root_depth(it.J, it.centre, self.sk.root)
+                it.root_net = float(z)
             it.B = self.codec.decode_vectors(Bn[i], it.tf)
             it.B[self.sk.root] = 0.0
 
