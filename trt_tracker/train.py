@@ -202,8 +202,7 @@ def _presets() -> dict[str, TrainConfig]:
     # The shipped hand pose network gives z about the crop's depth centre, so the root's depth too
     # (z_ref; the tracker's live root depth): hand-lite-pose fine-tuned to it.  Against 4000 steps at lr 1e-4
     # with the crops jittered by +-5 % (augment.translate=0.05) it ends lower on validation
-    # (benchmarks/results/learning_curves-hand-lite-pose-centre.*) and tracked five held-out sequences live
-    # at 9.02 against 9.16 mm (development runs; the shipped model's figures: benchmarks.live_tracking).
+    # (benchmarks/results/learning_curves-hand-lite-pose-centre.*; live: python -m benchmarks.live_tracking).
     base = out["hand-lite-pose"]
     out["hand-lite-pose-centre"] = replace(
         base, name="hand-lite-pose-centre", model=base.model.replace(z_ref="centre"), steps=3000, lr=3e-4,
