@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from trt_tracker.camera import (CropBox, CropTransform, Intrinsics, apply_affine, box_from_points, cam_to_2p5d,
-                                crop_affine, grid_affine, invert_affine, p2p5d_to_cam)
+                                compose_affine, crop_affine, grid_affine, invert_affine, p2p5d_to_cam)
 
 INTR = Intrinsics(1145.0, 1143.0, 512.5, 515.2, 1000, 1002)
 
@@ -69,6 +69,21 @@ def test_crop_transform_roundtrips(rng):
     assert np.allclose(ct.to_heatmap(P)[..., :2], (ct.to_crop(P)[..., :2] + 0.5) / 4 - 0.5)
     assert np.allclose(grid_affine(256, 64) @ np.array([127.5, 127.5, 1.0]), [31.5, 31.5])
     assert np.allclose(invert_affine(invert_affine(ct.image_to_crop)), ct.image_to_crop)
+
+
+def test_axis_aligned_maps_match_the_general_composition(rng):
+    """The closed-form maps of an unrotated crop (the tracker's) against composing and inverting the 2x3s."""
+    for _ in range(20):
+        box = CropBox(*rng.uniform([-50, -50, 8], [700, 500, 900]))
+        ct = CropTransform(box, int(rng.choice([128, 160, 256])), int(rng.choice([32, 64])))
+        M = crop_affine(box, ct.input_size)
+        H = compose_affine(grid_affine(ct.input_size, ct.heatmap_size), M)
+        assert np.allclose(ct.image_to_crop, M, rtol=1e-12, atol=1e-9)
+        assert np.allclose(ct.crop_to_image, invert_affine(M), rtol=1e-12, atol=1e-9)
+        assert np.allclose(ct.image_to_heatmap, H, rtol=1e-12, atol=1e-9)
+        assert np.allclose(ct.heatmap_to_image, invert_affine(H), rtol=1e-12, atol=1e-9)
+    with pytest.raises(ValueError, match="no heatmap_size"):
+        CropTransform(CropBox(0, 0, 10), 128).image_to_heatmap
 
 
 def test_warp_agrees_with_point_map():

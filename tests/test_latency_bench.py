@@ -80,13 +80,18 @@ def test_bad_settings_are_clear_errors(argv, words, capsys, tmp_path):
 
 
 def test_fast_rgb_encoding_equals_the_reference_formula(rng):
-    """codec.encode_rgb writes channel-first in one pass; it must equal the plain HWC formula bit for bit."""
+    """codec.encode_rgb writes channel-first, one OpenCV pass per channel; it must equal the plain HWC
+    formula (every uint8 value in every channel, into a fresh array and into a slice of a batch)."""
     codec = PoseCodec(32, 8, 2000.0)
     crop = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    crop[:8, :] = np.arange(256, dtype=np.uint8).reshape(8, 32)[:, :, None]   # all 256 values, each channel
     got = codec.encode_rgb(crop)
     want = ((crop.astype(np.float32) - RGB_MEAN) / RGB_STD).transpose(2, 0, 1)
     assert got.dtype == np.float32 and got.flags.c_contiguous and got.shape == (3, 32, 32)
-    assert np.array_equal(got, want)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+    batch = np.full((2, 6, 32, 32), np.nan, np.float32)
+    codec.encode_rgb(crop, out=batch[1, 3:])
+    assert np.array_equal(batch[1, 3:], got) and np.isnan(batch[1, :3]).all() and np.isnan(batch[0]).all()
 
 
 def test_full_size_networks_on_cuda():

@@ -228,6 +228,9 @@ class StubTracker:
     def step_batch(self, frames):
         return [self.step(f) for f in frames]
 
+    def prepare(self):
+        """Nothing to cut ahead (the pipeline calls it after each step's sinks)."""
+
     def step(self, frame):
         from trt_tracker.stream.tracker import TrackResult
 

@@ -78,6 +78,44 @@ def test_batched_streams_equal_independent_trackers(model_dir, min_confidence):
         assert batched_steps > 0 or min_confidence > 0, "no step tracked every stream with all durations"
 
 
+@pytest.mark.parametrize("model_dir,depth_centre", [("body-lite", "previous"), ("hand-lite", "previous"),
+                                                    ("hand-lite", "depth")])
+def test_prepared_ahead_equals_cut_in_the_step(model_dir, depth_centre):
+    """Tracker.prepare (the next box and earlier-frame crops cut between frames) against cutting everything in
+    the step: the same results bit for bit, through lost and restarted tracks, a stream that skips a step
+    and a frame of another size (whose prepared crops do not fit and are cut again)."""
+    n, T, ds = 2, 8, (1, 2)
+    with TrackerModel(REPO / "export" / model_dir, threads=1) as m:
+        seqs = sequences("hand" if m.modality == "depth" else "body", n, T)
+        f = seqs[1][5]       # a frame of another size: the same scene padded on the right
+        seqs[1][5] = type(f)(f.index, f.t_capture, np.pad(f.image, ((0, 0), (0, 8)) + ((0, 0),) * (f.image.ndim - 2)),
+                             f.modality, f.intrinsics, f.timestamp, f.gt_joints_cam)
+        cfg = TrackerConfig(durations=ds, alpha=0.3, gamma=3.0, min_confidence=0.25, init_confidence=0.3,
+                            confirm_frames=2, depth_centre=depth_centre)
+        ahead, plain = Tracker(m, cfg, streams=n), Tracker(m, cfg, streams=n)
+        prepared = 0
+        for t in range(T):
+            frames = [s[t] for s in seqs]
+            if t == 3:
+                frames[0] = None
+            got, want = ahead.step_batch(frames), plain.step_batch(frames)
+            for g, w in zip(got, want):
+                if w is None:
+                    assert g is None
+                    continue
+                assert g.status == w.status and g.durations == w.durations and g.message == w.message
+                for a in ("joints_2p5d", "joints_cam", "single_2p5d", "confidence", "box"):
+                    ga, wa = getattr(g, a), getattr(w, a)
+                    assert (ga is None and wa is None) or np.array_equal(ga, wa), a
+                prepared += "prepare" in g.latency_ms
+                assert "prepare" not in w.latency_ms
+            ahead.prepare()
+        if depth_centre == "depth":
+            assert prepared == 0       # the centre comes from the new frame: nothing can be cut before it
+        else:
+            assert prepared >= T       # most tracked frames came with their box and earlier crops ready
+
+
 def test_a_stream_without_a_frame_keeps_its_track():
     """None for a stream: no result for it, its track untouched; the others go on."""
     with TrackerModel(REPO / "export" / "body-lite", threads=1) as m:

@@ -78,9 +78,11 @@ class Intrinsics:
         """Pixels (..., 2) at depths z (...) in mm to camera-space points (..., 3)."""
         uv = np.asarray(uv, dtype=np.float64)
         z = np.asarray(z, dtype=np.float64)
-        x = (uv[..., 0] - self.cx) / self.fx * z
-        y = (uv[..., 1] - self.cy) / self.fy * z
-        return np.stack([x, y, np.broadcast_to(z, x.shape)], axis=-1)
+        out = np.empty(np.broadcast_shapes(uv.shape[:-1], z.shape) + (3,))
+        np.multiply((uv[..., 0] - self.cx) / self.fx, z, out=out[..., 0])
+        np.multiply((uv[..., 1] - self.cy) / self.fy, z, out=out[..., 1])
+        out[..., 2] = z
+        return out
 
 
 def cam_to_2p5d(X: np.ndarray, intr: Intrinsics, root: int = 0) -> np.ndarray:
@@ -148,13 +150,17 @@ def box_from_points(uv: np.ndarray, margin: float = 1.25, min_size: float = 16.0
     NaN points are ignored; all-NaN input is an error.
     """
     pts = np.asarray(uv, dtype=np.float64)[..., :2].reshape(-1, 2)
-    pts = pts[np.all(np.isfinite(pts), axis=1)]
     if len(pts) == 0:
         raise ValueError("cannot make a crop box: no finite points")
     lo, hi = pts.min(0), pts.max(0)
-    c = (lo + hi) / 2
-    size = max(float((hi - lo).max()) * margin, min_size)
-    return CropBox(float(c[0]), float(c[1]), size)
+    if not np.isfinite(lo.sum() + hi.sum()):      # NaN or inf among the points (NaN propagates to min/max)
+        pts = pts[np.all(np.isfinite(pts), axis=1)]
+        if len(pts) == 0:
+            raise ValueError("cannot make a crop box: no finite points")
+        lo, hi = pts.min(0), pts.max(0)
+    (x0, y0), (x1, y1) = lo.tolist(), hi.tolist()
+    size = max(max(x1 - x0, y1 - y0) * margin, min_size)
+    return CropBox((x0 + x1) / 2, (y0 + y1) / 2, size)
 
 
 # -------------------------------------------------------------- affine maps
@@ -214,6 +220,15 @@ def grid_affine(in_size: int, out_size: int) -> np.ndarray:
     return np.array([[s, 0.0, 0.5 * s - 0.5], [0.0, s, 0.5 * s - 0.5]])
 
 
+def _scale_shift(s: float, tx: float, ty: float) -> np.ndarray:
+    """The 2x3 matrix of ``x' = s x + t``."""
+    return np.array([[s, 0.0, tx], [0.0, s, ty]])
+
+
+def _inverse_scale_shift(s: float, tx: float, ty: float) -> tuple[float, float, float]:
+    return 1.0 / s, -tx / s, -ty / s
+
+
 def _frozen(a: np.ndarray) -> np.ndarray:
     a.setflags(write=False)
     return a
@@ -235,23 +250,50 @@ class CropTransform:
 
     # The maps are computed once per transform (the tracker decodes every crop's outputs through them) and
     # returned read-only, so a caller cannot change the transform by writing into one.
+    # The tracker's crops are a scale and a shift (no rotation, no flip): their maps are written in closed
+    # form from three numbers, which costs a fraction of composing and inverting 2x3 matrices per crop.
     @cached_property
     def image_to_crop(self) -> np.ndarray:
         return _frozen(crop_affine(self.box, self.input_size, self.rotation_deg, self.flip))
 
     @cached_property
     def crop_to_image(self) -> np.ndarray:
+        if self._axis_aligned:
+            return _frozen(_scale_shift(*_inverse_scale_shift(*self._crop_scale_shift)))
         return _frozen(invert_affine(self.image_to_crop))
 
     @cached_property
     def image_to_heatmap(self) -> np.ndarray:
         if self.heatmap_size is None:
             raise ValueError("this CropTransform has no heatmap_size")
+        if self._axis_aligned:
+            return _frozen(_scale_shift(*self._heatmap_scale_shift))
         return _frozen(compose_affine(grid_affine(self.input_size, self.heatmap_size), self.image_to_crop))
 
     @cached_property
     def heatmap_to_image(self) -> np.ndarray:
+        if self._axis_aligned and self.heatmap_size is not None:
+            return _frozen(_scale_shift(*_inverse_scale_shift(*self._heatmap_scale_shift)))
         return _frozen(invert_affine(self.image_to_heatmap))
+
+    @property
+    def _axis_aligned(self) -> bool:
+        return self.rotation_deg == 0 and not self.flip
+
+    @property
+    def _crop_scale_shift(self) -> tuple[float, float, float]:
+        """(s, tx, ty) of image -> crop, ``x' = s x + t`` (the numbers :func:`crop_affine` writes)."""
+        s = self.input_size / self.box.size
+        c0 = (self.input_size - 1) / 2
+        return s, c0 - s * self.box.cx, c0 - s * self.box.cy
+
+    @property
+    def _heatmap_scale_shift(self) -> tuple[float, float, float]:
+        """(s, tx, ty) of image -> heatmap: the crop map followed by :func:`grid_affine`."""
+        s, tx, ty = self._crop_scale_shift
+        g = self.heatmap_size / self.input_size
+        o = 0.5 * g - 0.5
+        return g * s, g * tx + o, g * ty + o
 
     def to_crop(self, P):
         return apply_affine(self.image_to_crop, P)

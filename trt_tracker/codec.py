@@ -22,6 +22,8 @@ from .camera import CropTransform
 
 RGB_MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255
 RGB_STD = np.array([0.229, 0.224, 0.225], np.float32) * 255
+_RGB_SCALE = (1.0 / RGB_STD.astype(np.float64)).tolist()          # encode_rgb's per-channel x * scale + shift
+_RGB_SHIFT = (-RGB_MEAN.astype(np.float64) / RGB_STD.astype(np.float64)).tolist()
 #: what a pose network's joint z is relative to: the root (root-relative 2.5D), or the crop's depth centre
 #: (depth input; the network then gives the root's depth too)
 Z_REFS = ("root", "centre")
@@ -98,18 +100,20 @@ class PoseCodec:
     def encode_rgb(self, crop: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """(S, S, 3) uint8 crop -> (3, S, S) float32, C-contiguous (written into ``out`` when given).
 
-        ``(crop - mean) / std`` written channel-first into one array: the same
-        float32 operations as on the HWC image (bit-identical), without the
-        float temporaries and the strided copy a transposed view costs later
-        (7x faster for a 128x128 crop; the tracker crops 1 + 2|D| per frame).
+        ``(crop - mean) / std`` as ``crop * (1 / std) - mean / std``, one
+        OpenCV pass per channel plane (uint8 in, float32 out, no temporaries):
+        half the time of the two NumPy passes over a transposed view, equal to
+        the plain formula within 1e-6 (tested); the tracker crops 1 + |D| per frame.
         """
         crop = np.asarray(crop)
         if crop.dtype != np.uint8 or crop.ndim != 3 or crop.shape[2] != 3:
             raise ValueError(f"expected an (S, S, 3) uint8 RGB crop, got {crop.shape} {crop.dtype}")
         if out is None:
             out = np.empty((3,) + crop.shape[:2], np.float32)
-        np.subtract(crop.transpose(2, 0, 1), RGB_MEAN[:, None, None], out=out)
-        np.divide(out, RGB_STD[:, None, None], out=out)
+        import cv2
+
+        for i, plane in enumerate(cv2.split(np.ascontiguousarray(crop))):
+            cv2.addWeighted(plane, _RGB_SCALE[i], plane, 0.0, _RGB_SHIFT[i], dst=out[i], dtype=cv2.CV_32F)
         return out
 
     def encode_depth(self, crop: np.ndarray, centre_mm: float, out: np.ndarray | None = None) -> np.ndarray:

@@ -184,6 +184,7 @@ def run_streams(sources, tracker, sinks=None, lossless: bool | None = None, max_
                 if max_frames and summs[i].frames >= max_frames:
                     summs[i].stopped_by = f"--max-frames {max_frames}"
                     active[i] = False
+            tracker.prepare()     # the next frames' boxes and earlier-frame crops, while the cameras expose
             if should_stop is not None and should_stop():
                 for i in range(n):
                     if active[i]:

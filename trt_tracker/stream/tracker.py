@@ -151,7 +151,7 @@ class TrackResult:
     @property
     def track_confidence(self) -> float | None:
         """The track's confidence: the mean of the per-joint ones."""
-        return None if self.confidence is None else float(np.mean(self.confidence))
+        return None if self.confidence is None else float(self.confidence.sum()) / self.confidence.size
 
 
 def full_frame_box(width: int, height: int) -> CropBox:
@@ -349,6 +349,8 @@ class TrackState:
     pending: int = 0             # frames a new track still needs to be confirmed
     search: int = 0              # frames searched since the track was lost
     grid_offset: int = 0         # where the next search frame continues in the grid of candidate windows
+    frame: Frame | None = None   # the last tracked frame (its size, modality and intrinsics)
+    ahead: "Ahead | None" = None  # the next frame's box and earlier-frame crops, cut by Tracker.prepare
 
     def forget(self) -> None:
         self.solver.reset()
@@ -356,6 +358,30 @@ class TrackState:
         self.last = None
         self.box = None
         self.pending = 0
+        self.frame = None
+        self.ahead = None
+
+
+@dataclass
+class Ahead:
+    """What a track's next frame needs that its earlier frames already decide (:meth:`Tracker.prepare`):
+    the box, its crop transform and, for each duration ``d`` with a pair, frame ``t - d`` cut with it and
+    ``Ĵ[t-d]`` in that crop.  Valid for a next frame of the size, modality and intrinsics it was cut for."""
+
+    shape: tuple
+    modality: str
+    intrinsics: Intrinsics | None
+    box: CropBox
+    centre: float | None
+    tf: CropTransform
+    durations: tuple
+    crops: np.ndarray            # (len(durations), C, S, S) float32
+    related: np.ndarray          # (len(durations), K, 2) float32
+    ms: float = 0.0              # what cutting it took (ms), off the next frame's camera-to-result path
+
+    def fits(self, frame: Frame) -> bool:
+        return (frame.image.shape == self.shape and frame.modality == self.modality
+                and frame.intrinsics == self.intrinsics)
 
 
 @dataclass
@@ -369,6 +395,7 @@ class StepItem:
     box: CropBox | None = None
     centre: float | None = None          # depth frames: the depth (mm) the crops are normalised about
     tf: CropTransform | None = None      # the frame crop's transform
+    ahead: Ahead | None = None           # the box and earlier-frame crops prepared before this frame came
     durations: tuple = ()                # the durations with a pair this step (cut with ``tf`` too)
     J: np.ndarray | None = None          # single-frame J[t] (K, 3), image 2.5D
     root_net: float | None = None        # the frame graph's root depth (mm; a model with z_ref "centre")
@@ -467,24 +494,13 @@ class Tracker:
         for it in items:
             st = self.tracks[it.stream]
             if st.last is not None:
-                J_prev, z_prev = st.last
                 it.status = "track"
-                if self.cfg.box_velocity and len(st.history) >= 2:   # where the subject will be: + last motion
-                    v = st.history[-1][1][:, :2] - st.history[-2][1][:, :2]
-                    J_prev = J_prev.copy()
-                    J_prev[:, :2] += v
-                it.box = self._next_box(J_prev, z_prev, it.frame, st.box)
-                it.centre = None
-                if it.frame.modality == "depth":
-                    it.centre = z_prev
-                    if self.cfg.depth_centre == "depth":
-                        # this frame's depth at the predicted joints: a root depth that does not depend on
-                        # the last one, so an error in it (the network's own root) cannot feed back
-                        z = root_depth_from_depth(J_prev, it.frame.image, self.cfg.surface_offset_mm,
-                                                  quantile=self.cfg.root_depth_quantile,
-                                                  band_mm=self.cfg.root_depth_band_mm,
-                                                  prior=(z_prev, self.codec.cube_mm / 4))
-                        it.centre = z if z is not None else z_prev
+                ahead, st.ahead = st.ahead, None
+                if ahead is not None and ahead.fits(it.frame):
+                    it.box, it.centre, it.ahead = ahead.box, ahead.centre, ahead
+                    it.lat["prepare"] = ahead.ms
+                else:
+                    it.box, it.centre = self._track_box(st, it.frame)
                 continue
             cands = self._candidates(it.frame, st)
             if not cands:
@@ -521,29 +537,33 @@ class Tracker:
         temporal pairs (M, 2C, S, S) with their related joints (M, K, 2), M = the items' durations with a pair;
         every crop of an item is cut with its box.  Sets each item's crop transform and durations."""
         t0 = time.perf_counter()
-        C, S, mod = self.C, self.codec.input_size, self.model.modality
+        C, S = self.C, self.codec.input_size
         jobs = []
         for r, it in enumerate(items):
-            it.tf = self.codec.transform(it.box)
+            it.tf = it.ahead.tf if it.ahead is not None else self.codec.transform(it.box)
             jobs.append(CropJob(it.frame.image, it.tf, it.centre, 0, r))
-        rels, shared = [], []
+        rels, shared, ready = [], [], []
         if pairs:
             for r, it in enumerate(items):
+                if it.ahead is not None:          # frames t - d were cut with this box while waiting for t
+                    it.durations = it.ahead.durations
+                    for i in range(len(it.durations)):
+                        ready.append((len(rels), it.ahead.crops[i]))
+                        shared.append((len(rels), r))
+                        rels.append(it.ahead.related[i])
+                    continue
                 st = self.tracks[it.stream]
-                ds = tuple(d for d in self.cfg.durations if d <= len(st.history)) if st.last is not None else ()
-                it.durations = ds
-                for d in ds:
+                it.durations = self._pair_durations(st)
+                for d in it.durations:
                     img_p, P_p = st.history[-d]
                     row = len(rels)
                     jobs.append(CropJob(img_p, it.tf, it.centre, 1, row, 0))
                     shared.append((row, r))
                     rels.append(self.codec.encode_points(P_p, it.tf)[:, :2])
         outs = (np.empty((len(items), C, S, S), np.float32), np.empty((len(rels), 2 * C, S, S), np.float32))
-        if jobs:
-            if self.gpu is not None:
-                self.gpu.crop_batch(jobs, outs)
-            else:
-                self.codec.crop_batch(jobs, outs, mod)
+        self._cut(jobs, outs)
+        for row, crop in ready:
+            outs[1][row, :C] = crop
         for row, r in shared:             # the current frame's half of a pair is its frame crop
             outs[1][row, C:] = outs[0][r]
         related = np.asarray(rels, np.float32).reshape(len(rels), self.sk.K, 2)
@@ -620,6 +640,7 @@ class Tracker:
                 P_cam = p2p5d_to_cam(P, frame.intrinsics, z_root, self.sk.root)
                 J_cam = p2p5d_to_cam(J, frame.intrinsics, z_root, self.sk.root)
             st.history.append((frame.image, P))
+            st.frame = frame
             st.last = (J, z_root)
             st.box = it.box
             st.frames += 1
@@ -642,7 +663,77 @@ class Tracker:
                                     box=tuple(it.box.as_array()), durations=it.durations, latency_ms=it.lat,
                                     gt_joints_cam=frame.gt_joints_cam, frame=frame)
 
+    def prepare(self) -> None:
+        """Cut, while waiting for the next frames, what the earlier frames already decide: each tracked
+        stream's next box (around its last pose moved by its last motion), its crop transform, and frames
+        ``t - d`` cut with it for the temporal pairs.  The next :meth:`step_batch` then cuts only the new
+        frames, so this work leaves the camera-to-result path (a live pipeline calls it after the sinks).
+        Optional: results are identical with or without it; a stream whose next frame differs in size,
+        modality or intrinsics, or whose depth centre comes from that frame (``depth_centre="depth"``),
+        is cut in the step as before."""
+        t0 = time.perf_counter()
+        todo = [st for st in self.tracks if st.last is not None and st.ahead is None and st.frame is not None
+                and not (st.frame.modality == "depth" and self.cfg.depth_centre == "depth")]
+        if not todo:
+            return
+        C, S = self.C, self.codec.input_size
+        jobs, made = [], []
+        for st in todo:
+            box, centre = self._track_box(st, st.frame)
+            tf = self.codec.transform(box)
+            ds = self._pair_durations(st)
+            crops = np.empty((len(ds), C, S, S), np.float32)
+            rel = np.empty((len(ds), self.sk.K, 2), np.float32)
+            for i, d in enumerate(ds):
+                img_p, P_p = st.history[-d]
+                jobs.append(CropJob(img_p, tf, centre, len(made), i))
+                rel[i] = self.codec.encode_points(P_p, tf)[:, :2]
+            f = st.frame
+            made.append((st, Ahead(f.image.shape, f.modality, f.intrinsics, box, centre, tf, ds, crops, rel)))
+        self._cut(jobs, [a.crops for _, a in made])
+        ms = (time.perf_counter() - t0) * 1e3
+        for st, a in made:
+            a.ms = ms
+            st.ahead = a
+
     # ----------------------------------------------------------- helpers
+    def _cut(self, jobs, outs) -> None:
+        """Every crop job into its place in ``outs`` (one batched pass: CUDA kernels or OpenCV)."""
+        if not jobs:
+            return
+        if self.gpu is not None:
+            self.gpu.crop_batch(jobs, outs)
+        else:
+            self.codec.crop_batch(jobs, outs, self.model.modality)
+
+    def _pair_durations(self, st: TrackState) -> tuple:
+        """The durations whose frame ``t - d`` is in the track (all of them once it is long enough)."""
+        if st.last is None:
+            return ()
+        n = len(st.history)
+        return tuple(d for d in self.cfg.durations if d <= n)
+
+    def _track_box(self, st: TrackState, frame: Frame):
+        """A tracked stream's box (and depth centre) for ``frame``: around its last single-frame pose moved
+        by the tracked pose's last motion, size held within bounds (:meth:`_next_box`)."""
+        J_prev, z_prev = st.last
+        if self.cfg.box_velocity and len(st.history) >= 2:   # where the subject will be: + last motion
+            v = st.history[-1][1][:, :2] - st.history[-2][1][:, :2]
+            J_prev = J_prev.copy()
+            J_prev[:, :2] += v
+        box = self._next_box(J_prev, z_prev, frame, st.box)
+        if frame.modality != "depth":
+            return box, None
+        centre = z_prev
+        if self.cfg.depth_centre == "depth":
+            # this frame's depth at the predicted joints: a root depth that does not depend on the last one,
+            # so an error in it (the network's own root) cannot feed back
+            z = root_depth_from_depth(J_prev, frame.image, self.cfg.surface_offset_mm,
+                                      quantile=self.cfg.root_depth_quantile, band_mm=self.cfg.root_depth_band_mm,
+                                      prior=(z_prev, self.codec.cube_mm / 4))
+            centre = z if z is not None else z_prev
+        return box, centre
+
     def _charge(self, items, stage: str, t0: float) -> None:
         """A batched stage's time, to the step and to each item it served."""
         dt = (time.perf_counter() - t0) * 1e3
@@ -716,7 +807,7 @@ class Tracker:
         size = box.size
         if box_prev is not None:
             r = self.cfg.box_rate
-            size = float(np.clip(size, box_prev.size / r, box_prev.size * r))
+            size = min(max(size, box_prev.size / r), box_prev.size * r)
         H, W = frame.image.shape[:2]
         if frame.modality == "depth" and frame.intrinsics is not None and z_prev:
             ref = self.codec.cube_mm * frame.intrinsics.fx / z_prev
@@ -724,7 +815,7 @@ class Tracker:
         else:
             ref = float(min(H, W))
             lo, hi = 0.15, 2.0
-        size = float(np.clip(size, lo * ref, hi * ref))
+        size = min(max(size, lo * ref), hi * ref)
         return CropBox(box.cx, box.cy, size)
 
     def _root_depth(self, frame: Frame, P, fallback, root_net=None):
@@ -756,15 +847,16 @@ class Tracker:
                                      self.sk.root), "bones"
 
     def _is_lost(self, P, image, conf=None, threshold: float = 0.0) -> str:
-        if not np.all(np.isfinite(P)):
+        if not np.isfinite(P).all():
             return "non-finite pose"
-        if conf is not None and threshold > 0 and conf.mean() < threshold:
-            return f"low confidence ({conf.mean():.2f} < {threshold:g}): no subject in the box"
+        if conf is not None and threshold > 0:
+            c = float(conf.sum()) / conf.size
+            if c < threshold:
+                return f"low confidence ({c:.2f} < {threshold:g}): no subject in the box"
         H, W = image.shape[:2]
-        inside = (P[:, 0] >= 0) & (P[:, 0] < W) & (P[:, 1] >= 0) & (P[:, 1] < H)
-        if inside.mean() < self.cfg.min_inside:
+        u, v = P[:, 0], P[:, 1]
+        if np.count_nonzero((u >= 0) & (u < W) & (v >= 0) & (v < H)) < self.cfg.min_inside * len(P):
             return "pose left the image"
-        ext = float(np.ptp(P[:, :2], axis=0).max())
-        if ext < 4.0:
+        if max(float(u.max() - u.min()), float(v.max() - v.min())) < 4.0:
             return "pose collapsed"
         return ""
