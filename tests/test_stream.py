@@ -331,6 +331,17 @@ def test_jsonl_lines_equal_the_json_reference(tmp_path):
     assert [json.loads(x) for x in lines] == want == read_jsonl(tmp_path / "t.jsonl")
 
 
+def test_poses_rounded_together_equal_one_at_a_time():
+    """The record rounds its four poses in one pass; each equals rounding it alone, with or without gaps."""
+    from trt_tracker.stream.sinks import _poses, _r
+
+    rng = np.random.default_rng(3)
+    a = [rng.normal(size=(17, 3)) * 10 ** k for k in range(4)]
+    assert _poses(*a) == [_r(x) for x in a]
+    assert _poses(None, a[1], a[2], None) == [None, _r(a[1]), _r(a[2]), None]
+    assert _poses(a[0], a[1][:5]) == [_r(a[0]), _r(a[1][:5])]
+
+
 def test_tracker_config_takes_the_tuned_variant_for_the_durations():
     from trt_tracker.stream.app import tracker_config
 

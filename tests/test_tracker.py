@@ -78,17 +78,18 @@ def test_batched_streams_equal_independent_trackers(model_dir, min_confidence):
         assert batched_steps > 0 or min_confidence > 0, "no step tracked every stream with all durations"
 
 
-@pytest.mark.parametrize("model_dir,depth_centre", [("body-lite", "previous"), ("hand-lite", "previous"),
-                                                    ("hand-lite", "depth")])
-def test_prepared_ahead_equals_cut_in_the_step(model_dir, depth_centre):
+@pytest.mark.parametrize("model_dir,depth_centre,n", [("body-lite", "previous", 1), ("body-lite", "previous", 2),
+                                                      ("hand-lite", "previous", 1), ("hand-lite", "depth", 2)])
+def test_prepared_ahead_equals_cut_in_the_step(model_dir, depth_centre, n):
     """Tracker.prepare (the next box and earlier-frame crops cut between frames) against cutting everything in
     the step: the same results bit for bit, through lost and restarted tracks, a stream that skips a step
-    and a frame of another size (whose prepared crops do not fit and are cut again)."""
-    n, T, ds = 2, 8, (1, 2)
+    and a frame of another size (whose prepared crops do not fit and are cut again); one stream (its frame
+    crop cut straight into its pairs) and two."""
+    T, ds = 8, (1, 2)
     with TrackerModel(REPO / "export" / model_dir, threads=1) as m:
         seqs = sequences("hand" if m.modality == "depth" else "body", n, T)
-        f = seqs[1][5]       # a frame of another size: the same scene padded on the right
-        seqs[1][5] = type(f)(f.index, f.t_capture, np.pad(f.image, ((0, 0), (0, 8)) + ((0, 0),) * (f.image.ndim - 2)),
+        f = seqs[-1][5]      # a frame of another size: the same scene padded on the right
+        seqs[-1][5] = type(f)(f.index, f.t_capture, np.pad(f.image, ((0, 0), (0, 8)) + ((0, 0),) * (f.image.ndim - 2)),
                              f.modality, f.intrinsics, f.timestamp, f.gt_joints_cam)
         cfg = TrackerConfig(durations=ds, alpha=0.3, gamma=3.0, min_confidence=0.25, init_confidence=0.3,
                             confirm_frames=2, depth_centre=depth_centre)
@@ -113,7 +114,7 @@ def test_prepared_ahead_equals_cut_in_the_step(model_dir, depth_centre):
         if depth_centre == "depth":
             assert prepared == 0       # the centre comes from the new frame: nothing can be cut before it
         else:
-            assert prepared >= T       # most tracked frames came with their box and earlier crops ready
+            assert prepared >= n * T // 2    # most tracked frames came with their box and earlier crops ready
 
 
 def test_a_stream_without_a_frame_keeps_its_track():

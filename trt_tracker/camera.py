@@ -272,13 +272,21 @@ class CropTransform:
 
     @cached_property
     def heatmap_to_image(self) -> np.ndarray:
-        if self._axis_aligned and self.heatmap_size is not None:
-            return _frozen(_scale_shift(*_inverse_scale_shift(*self._heatmap_scale_shift)))
+        if self.heatmap_to_image_scale_shift is not None:
+            return _frozen(_scale_shift(*self.heatmap_to_image_scale_shift))
         return _frozen(invert_affine(self.image_to_heatmap))
 
     @property
     def _axis_aligned(self) -> bool:
         return self.rotation_deg == 0 and not self.flip
+
+    @cached_property
+    def heatmap_to_image_scale_shift(self) -> tuple[float, float, float] | None:
+        """(s, tx, ty) with ``image = s * heatmap + t`` for an unrotated, unflipped crop; None otherwise
+        (then use :attr:`heatmap_to_image`)."""
+        if not self._axis_aligned or self.heatmap_size is None:
+            return None
+        return _inverse_scale_shift(*self._heatmap_scale_shift)
 
     @property
     def _crop_scale_shift(self) -> tuple[float, float, float]:

@@ -175,9 +175,9 @@ def run_streams(sources, tracker, sinks=None, lossless: bool | None = None, max_
             for i, res in enumerate(results):
                 if frames[i] is None:
                     continue
-                accs[i].add(res)
-                for s in sinks[i]:
+                for s in sinks[i]:        # the result out first, then the run's own bookkeeping
                     s.write(res)
+                accs[i].add(res)
                 summs[i].frames += 1
                 if bar is not None:
                     bar.update(1)

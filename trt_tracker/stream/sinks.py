@@ -24,14 +24,21 @@ def _r(a, nd=2):
     return None if a is None else np.round(np.asarray(a, np.float64), nd).tolist()
 
 
+def _poses(*arrays) -> list:
+    """:func:`_r` of several poses, rounded in one pass when all are there and alike (the common case)."""
+    if any(a is None for a in arrays) or len({np.shape(a) for a in arrays}) != 1:
+        return [_r(a) for a in arrays]
+    return np.round(np.array(arrays, np.float64), 2).tolist()
+
+
 def result_record(res) -> dict:
     """The JSON Lines record of one :class:`~trt_tracker.stream.tracker.TrackResult`."""
+    j, jc, s, sc = _poses(res.joints_2p5d, res.joints_cam, res.single_2p5d, res.single_cam)
     rec = {
         "index": int(res.index), "t_capture": round(float(res.t_capture), 6),
         "timestamp": None if res.timestamp is None else round(float(res.timestamp), 6),
         "status": res.status,
-        "joints_2p5d": _r(res.joints_2p5d), "joints_cam_mm": _r(res.joints_cam),
-        "single_2p5d": _r(res.single_2p5d), "single_cam_mm": _r(res.single_cam),
+        "joints_2p5d": j, "joints_cam_mm": jc, "single_2p5d": s, "single_cam_mm": sc,
         "root_depth_mm": None if res.root_depth is None else round(float(res.root_depth), 2),
         "root_depth_source": res.root_depth_source,
         "confidence": _r(res.confidence, 3),

@@ -375,7 +375,7 @@ class Ahead:
     centre: float | None
     tf: CropTransform
     durations: tuple
-    crops: np.ndarray            # (len(durations), C, S, S) float32
+    pairs: np.ndarray            # (len(durations), 2C, S, S) float32: channels [0, C) frame t - d, the rest free
     related: np.ndarray          # (len(durations), K, 2) float32
     ms: float = 0.0              # what cutting it took (ms), off the next frame's camera-to-result path
 
@@ -538,17 +538,28 @@ class Tracker:
         every crop of an item is cut with its box.  Sets each item's crop transform and durations."""
         t0 = time.perf_counter()
         C, S = self.C, self.codec.input_size
-        jobs = []
-        for r, it in enumerate(items):
+        for it in items:
             it.tf = it.ahead.tf if it.ahead is not None else self.codec.transform(it.box)
-            jobs.append(CropJob(it.frame.image, it.tf, it.centre, 0, r))
+        one = items[0].ahead if len(items) == 1 and pairs and items[0].ahead is not None else None
+        if one is not None and one.durations and self.gpu is None:
+            # One stream with its pairs' earlier halves cut ahead: its frame crop goes straight into the
+            # first pair's second half and the frame graph reads it there (no allocation, no copy; the GPU
+            # pass writes whole arrays back, so it takes the general path).
+            it = items[0]
+            it.durations = one.durations
+            self._cut([CropJob(it.frame.image, it.tf, it.centre, 0, 0, C)], [one.pairs])
+            for row in range(1, len(one.pairs)):
+                one.pairs[row, C:] = one.pairs[0, C:]
+            self._charge(items, "preprocess", t0)
+            return one.pairs[:1, C:], one.pairs, one.related
+        jobs = [CropJob(it.frame.image, it.tf, it.centre, 0, r) for r, it in enumerate(items)]
         rels, shared, ready = [], [], []
         if pairs:
             for r, it in enumerate(items):
                 if it.ahead is not None:          # frames t - d were cut with this box while waiting for t
                     it.durations = it.ahead.durations
                     for i in range(len(it.durations)):
-                        ready.append((len(rels), it.ahead.crops[i]))
+                        ready.append((len(rels), it.ahead.pairs[i, :C]))
                         shared.append((len(rels), r))
                         rels.append(it.ahead.related[i])
                     continue
@@ -682,15 +693,15 @@ class Tracker:
             box, centre = self._track_box(st, st.frame)
             tf = self.codec.transform(box)
             ds = self._pair_durations(st)
-            crops = np.empty((len(ds), C, S, S), np.float32)
+            pairs = np.empty((len(ds), 2 * C, S, S), np.float32)
             rel = np.empty((len(ds), self.sk.K, 2), np.float32)
             for i, d in enumerate(ds):
                 img_p, P_p = st.history[-d]
                 jobs.append(CropJob(img_p, tf, centre, len(made), i))
                 rel[i] = self.codec.encode_points(P_p, tf)[:, :2]
             f = st.frame
-            made.append((st, Ahead(f.image.shape, f.modality, f.intrinsics, box, centre, tf, ds, crops, rel)))
-        self._cut(jobs, [a.crops for _, a in made])
+            made.append((st, Ahead(f.image.shape, f.modality, f.intrinsics, box, centre, tf, ds, pairs, rel)))
+        self._cut(jobs, [a.pairs for _, a in made])
         ms = (time.perf_counter() - t0) * 1e3
         for st, a in made:
             a.ms = ms
