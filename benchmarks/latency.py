@@ -255,8 +255,9 @@ def stage_table(records) -> dict:
 
 
 def pipeline_latency(model, durations, frames: int, fps: float, warmup_frames: int, root_depth: str,
-                     seed: int = SEED) -> dict:
-    """One paced synthetic stream through the whole pipeline; stage and camera-to-result statistics."""
+                     seed: int = SEED, pin: bool = True) -> dict:
+    """One paced synthetic stream through the whole pipeline; stage and camera-to-result statistics.
+    ``pin``: the pipeline keeps its tracking thread on one CPU (its default)."""
     from trt_tracker.stream.app import tracker_config
     from trt_tracker.stream.pipeline import run
     from trt_tracker.stream.sinks import JsonlSink
@@ -271,7 +272,7 @@ def pipeline_latency(model, durations, frames: int, fps: float, warmup_frames: i
     warm_model(model, len(cfg.durations))
     with tempfile.TemporaryDirectory() as tmp:
         clock = StageClock([JsonlSink(Path(tmp) / "track.jsonl")])
-        summ = run(src, Tracker(model, cfg), [clock])
+        summ = run(src, Tracker(model, cfg), [clock], pin=pin)
     if summ.error:
         raise RuntimeError(f"the pipeline stopped: {summ.error}")
     kept = clock.records[warmup_frames:]
@@ -285,7 +286,7 @@ def pipeline_latency(model, durations, frames: int, fps: float, warmup_frames: i
     return {
         "backend": f"{model.backend_name}:{model.device}", "model": model.dir.name,
         "durations": list(cfg.durations), "alpha": cfg.alpha, "gamma": cfg.gamma, "root_depth": cfg.root_depth,
-        "source_fps": fps, "frames_sent": frames, "frames_processed": summ.frames, "warmup_frames": warmup_frames,
+        "pinned": pin, "source_fps": fps, "frames_sent": frames, "frames_processed": summ.frames, "warmup_frames": warmup_frames,
         "measured_frames": len(kept), "drops": summ.drops, "lost": sum(s == "lost" for s, _ in kept),
         "fps": (len(kept) - 1) / (t_cap[-1] - t_cap[0]) if t_cap[-1] > t_cap[0] else float("nan"),
         "stages": {s: common.summary(st[s] / 1e3, "ms") for s in (*STAGES, "other")},
@@ -412,7 +413,7 @@ def _forward(torch, net, xs, fp16: bool) -> None:
 def targets(pipeline_rows) -> dict:
     """The issue's targets, evaluated on the ONNX Runtime CPU body-lite D={1} run (when it ran)."""
     row = next((r for r in pipeline_rows if r["backend"] == "onnxruntime:cpu" and r["model"] == "body-lite"
-                and r["durations"] == [1]), None)
+                and r["durations"] == [1] and r.get("pinned", True)), None)
     if row is None:
         return {"evaluated": False, "reason": "no onnxruntime:cpu body-lite D={1} pipeline run"}
     p50 = row["camera_to_result"]["median"]
@@ -439,14 +440,14 @@ def headline(result: dict) -> list[str]:
     lines = []
     pipe = result.get("pipeline", [])
     if pipe:
-        head = (f"{'backend':16s} {'model':10s} {'D':8s} {'cam->result p50/p95/p99 ms':>27s} {'networks p50':>12s} "
-                f"{'outside':>8s} {'fps':>5s} {'drops':>5s}")
+        head = (f"{'backend':16s} {'model':10s} {'D':8s} {'thread':7s} {'cam->result p50/p95/p99 ms':>27s} "
+                f"{'networks p50':>12s} {'outside':>8s} {'fps':>5s} {'drops':>5s}")
         lines += [f"camera to result, one stream at {pipe[0]['source_fps']:g} fps:", head, "-" * len(head)]
         for r in pipe:
             c, st = r["camera_to_result"], r["stages"]
             net = st["frame_graph"]["median"] + st["temporal_graph"]["median"]
             lines.append(f"{r['backend']:16s} {r['model']:10s} {','.join(map(str, r['durations'])):8s} "
-                         f"{c['median']:9.1f}/{c['p95']:7.1f}/{c['p99']:7.1f}   {net:12.1f} "
+                         f"{'pinned' if r.get('pinned', True) else 'free':7s} {c['median']:9.1f}/{c['p95']:7.1f}/{c['p99']:7.1f}   {net:12.1f} "
                          f"{r['outside_networks']['share_median'] * 100:7.1f}% {r['fps']:5.1f} {r['drops']:5d}")
     ms = result.get("multi_stream", [])
     if ms:
@@ -487,7 +488,7 @@ def plots(result: dict, json_path: Path) -> list[str]:
             bins = np.linspace(0, max(hi, TARGET_P50_MS) * 1.05, 50)
             for r in rows:
                 ax.hist(r["camera_to_result_samples_ms"], bins, alpha=0.55,
-                        label=f"D={{{','.join(map(str, r['durations']))}}} p50 {r['camera_to_result']['median']:.1f} ms")
+                        label=f"{_row_label(r)} p50 {r['camera_to_result']['median']:.1f} ms")
             ax.axvline(TARGET_P50_MS, color="k", ls="--", lw=1, label=f"target p50 {TARGET_P50_MS:g} ms")
             ax.set(title=f"camera to result, {be} ({rows[0]['model']})", xlabel="ms", ylabel="frames")
             ax.legend(fontsize=8)
@@ -496,7 +497,7 @@ def plots(result: dict, json_path: Path) -> list[str]:
 
         fig, ax = plt.subplots(figsize=(8, 0.6 * len(pipe) + 2.2))
         names = (*STAGES, "other")
-        labels = [f"{r['backend']} D={{{','.join(map(str, r['durations']))}}}" for r in pipe]
+        labels = [f"{r['backend']} {_row_label(r)}" for r in pipe]
         left = np.zeros(len(pipe))
         for s in names:
             v = np.array([r["stages"][s]["mean"] for r in pipe])
@@ -542,6 +543,10 @@ def plots(result: dict, json_path: Path) -> list[str]:
     return out
 
 
+def _row_label(r: dict) -> str:
+    return f"D={{{','.join(map(str, r['durations']))}}}" + ("" if r.get("pinned", True) else " thread free")
+
+
 def _save(fig, path: str) -> str:
     import matplotlib.pyplot as plt
 
@@ -570,6 +575,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--fps", type=float, default=SOURCE_FPS, help="paced source rate (default %(default)s)")
     ap.add_argument("--durations", nargs="+", default=list(PIPELINE_DURATIONS),
                     help="pipeline duration sets (default: 1 and 1,2,3)")
+    ap.add_argument("--no-pin", action="store_true", help="leave the pipeline's tracking thread free to move "
+                    "between CPUs (default: pinned, as `trt-tracker track`; D={1} is measured both ways)")
     ap.add_argument("--root-depth", default="auto", help="tracker root depth mode (auto: ground truth here)")
     ap.add_argument("--streams", nargs="+", type=int, help=f"batched stream counts (default {STREAMS}; quick 1 2)")
     ap.add_argument("--stream-steps", type=int, help="timed steps per stream count (60; quick 20)")
@@ -670,10 +677,15 @@ def _main(args) -> int:
             continue
         with model:
             if need_pipeline:
-                for ds in duration_sets:
-                    log(f"[pipeline] {spec} {model.dir.name} D={list(ds)}: {frames} frames at {args.fps:g} fps "
-                        f"(~{frames / args.fps:.0f} s)")
-                    r = pipeline_latency(model, ds, frames, args.fps, warmup_frames, args.root_depth)
+                # every duration set with the pipeline's default (its thread pinned), the first also free:
+                # the pinning's effect side by side
+                runs_pin = [(ds, not args.no_pin) for ds in duration_sets]
+                if not args.no_pin and duration_sets:
+                    runs_pin.insert(1, (duration_sets[0], False))
+                for ds, pin in runs_pin:
+                    log(f"[pipeline] {spec} {model.dir.name} D={list(ds)}, thread {'pinned' if pin else 'free'}: "
+                        f"{frames} frames at {args.fps:g} fps (~{frames / args.fps:.0f} s)")
+                    r = pipeline_latency(model, ds, frames, args.fps, warmup_frames, args.root_depth, pin=pin)
                     pipeline_rows.append(r)
                     c, o = r["camera_to_result"], r["outside_networks"]
                     log(f"[pipeline]   camera to result p50 {c['median']:.1f} p95 {c['p95']:.1f} p99 {c['p99']:.1f} ms;"

@@ -36,7 +36,7 @@ def test_quick_run_writes_a_complete_result(quick_result):
     assert {(m["graph"], m["batch"]) for m in r["model_only"]} == {(g, b) for g in ("frame", "temporal") for b in (1, 2)}
     for m in r["model_only"]:
         assert _ordered(m["ms"]) and m["items_per_s"] > 0
-    assert [p["durations"] for p in r["pipeline"]] == [[1], [1, 2, 3]]
+    assert [(p["durations"], p["pinned"]) for p in r["pipeline"]] == [([1], True), ([1], False), ([1, 2, 3], True)]
     assert [m["streams"] for m in r["multi_stream"]] == [1, 2]
     for plot in r["plots"]:
         assert plot.endswith(".png") and (path.parent / plot.split("/")[-1]).is_file()

@@ -1,5 +1,6 @@
 """The live pipeline: queue policies, the capture thread, sources, initialisers, tracker, sinks, run()."""
 import json
+import os
 import threading
 import time
 
@@ -265,6 +266,34 @@ def test_ctrl_c_leaves_valid_flushed_outputs(tmp_path):
         n += 1
     assert n == 7
     assert not any(t.name == "trt-tracker-capture" for t in threading.enumerate())
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs CPU affinity and at least two CPUs")
+@pytest.mark.parametrize("pin", [True, False])
+def test_the_tracking_thread_is_pinned_for_the_run_only(pin):
+    """run() keeps its tracking thread on one CPU (default) while capture threads keep every CPU, and gives
+    the thread its CPUs back when the run ends, also after Ctrl-C; pin=False leaves it alone."""
+    before = os.sched_getaffinity(0)
+    seen = {"tracker": [], "capture": []}
+
+    class Watching(StubTracker):
+        def step(self, frame):
+            seen["tracker"].append(os.sched_getaffinity(0))
+            return super().step(frame)
+
+    class WatchedSource(ListSource):
+        def __iter__(self):
+            for f in super().__iter__():
+                seen["capture"].append(os.sched_getaffinity(0))
+                yield f
+
+    for interrupt in (None, 3):
+        seen["tracker"].clear()
+        run(WatchedSource(rgb_frames(6)), Watching(interrupt_at=interrupt), [], pin=pin)
+        assert os.sched_getaffinity(0) == before
+        assert seen["tracker"] and all(len(a) == (1 if pin else len(before)) for a in seen["tracker"])
+        assert all(a == before for a in seen["capture"])
 
 
 def test_a_camera_that_disappears_ends_the_run_with_a_message(tmp_path):

@@ -200,7 +200,8 @@ def cmd_track(args) -> int:
         summaries = track_streams(started, model, cfg, outs, video=not args.no_video, window=args.show,
                                   max_frames=args.max_frames, progress=not args.quiet,
                                   reopen=[opener(spec) for spec in specs] if args.reconnect else None,
-                                  reconnect=args.reconnect, lossless=True if args.lossless else None)
+                                  reconnect=args.reconnect, lossless=True if args.lossless else None,
+                                  pin=not args.no_pin)
     except SourceError as e:
         raise CliError(str(e)) from None
     finally:
@@ -465,6 +466,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--show", action="store_true", help="show a window (ignored where there is no display)")
     tr.add_argument("--no-video", action="store_true", help="skip annotated.mp4")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.add_argument("--no-pin", action="store_true", help="let the tracking thread move between CPUs (default: "
+                    "it stays on one for the run, its caches warm between frames; capture threads move freely)")
     tr.set_defaults(func=cmd_track)
 
     ev = sub.add_parser("evaluate", help="offline reference MPJPE of the tracker on a sequence folder",

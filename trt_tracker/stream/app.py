@@ -82,16 +82,17 @@ class _WithGT:
 
 def track(source, model, config: TrackerConfig, out_dir, video: bool = True, jsonl: bool = True,
           window: bool = False, max_frames: int | None = None, progress: bool = True, reopen=None,
-          reconnect: int = 0, lossless: bool | None = None, video_scale: int = 1, log=print) -> RunSummary:
+          reconnect: int = 0, lossless: bool | None = None, video_scale: int = 1, log=print,
+          pin: bool = True) -> RunSummary:
     """Track ``source`` with ``model`` and write the run folder ``out_dir``."""
     return track_streams([source], model, config, [out_dir], video, jsonl, window, max_frames, progress,
-                         None if reopen is None else [reopen], reconnect, lossless, video_scale, log)[0]
+                         None if reopen is None else [reopen], reconnect, lossless, video_scale, log, pin)[0]
 
 
 def track_streams(sources, model, config: TrackerConfig, out_dirs, video: bool = True, jsonl: bool = True,
                   window: bool = False, max_frames: int | None = None, progress: bool = True, reopen=None,
                   reconnect: int = 0, lossless: bool | None = None, video_scale: int = 1,
-                  log=print) -> list[RunSummary]:
+                  log=print, pin: bool = True) -> list[RunSummary]:
     """Track several sources in one process with one batched :class:`Tracker` (one network call per graph
     for all of them); source i writes the run folder ``out_dirs[i]``.  ``window`` shows the first stream."""
     if len(sources) != len(out_dirs):
@@ -127,7 +128,7 @@ def track_streams(sources, model, config: TrackerConfig, out_dirs, video: bool =
         raise
     tracker = Tracker(model, config, streams=len(sources))
     summaries = run_streams(sources, tracker, sinks, lossless=lossless, max_frames=max_frames, progress=progress,
-                            reopen=reopen, reconnect=reconnect,
+                            reopen=reopen, reconnect=reconnect, pin=pin,
                             should_stop=(lambda: win.quit_requested) if win is not None else None)
     for info, out_dir, summary in zip(infos, out_dirs, summaries):
         out = Path(out_dir)

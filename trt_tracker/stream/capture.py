@@ -9,6 +9,7 @@ closed in the thread's ``finally``.
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
@@ -88,14 +89,15 @@ class CaptureThread:
     stream and is re-raised to the consumer after the frames read before it.
     ``on_frame`` (optional) is called from the capture thread after each
     queued frame and at the end: a consumer of several cameras waits on one
-    event instead of on each queue.
+    event instead of on each queue.  ``cpus``: the CPUs the thread may run on (default: its creator's).
     """
 
     END = _END
 
     def __init__(self, source: FrameSource, lossless: bool | None = None, maxsize: int | None = None,
-                 on_frame=None):
+                 on_frame=None, cpus=None):
         self.source = source
+        self.cpus = cpus
         self.on_frame = on_frame
         self.lossless = (not source.live) if lossless is None else bool(lossless)
         self.queue = FrameQueue(maxsize or (2 if self.lossless else 1), "block" if self.lossless else "drop_oldest")
@@ -110,6 +112,8 @@ class CaptureThread:
 
     def _run(self) -> None:
         try:
+            if self.cpus:             # a thread inherits its creator's CPUs: a pinned tracker gives back all
+                os.sched_setaffinity(0, self.cpus)
             for frame in self.source:
                 if self._stop.is_set() or not self.queue.put(frame):
                     break

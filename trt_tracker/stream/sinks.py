@@ -66,7 +66,7 @@ class JsonlSink(Sink):
         self.count = 0
 
     def write(self, result) -> None:
-        self.f.write(orjson.dumps(result_record(result)) + b"\n")
+        self.f.write(orjson.dumps(result_record(result), option=orjson.OPT_APPEND_NEWLINE))
         self.f.flush()                     # a whole line per frame reaches the file: valid after a kill
         self.count += 1
 

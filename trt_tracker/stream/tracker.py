@@ -647,9 +647,8 @@ class Tracker:
                 P = P.copy()
                 P[:, 2] = J[:, 2]
             P_cam = J_cam = None
-            if frame.intrinsics is not None:
-                P_cam = p2p5d_to_cam(P, frame.intrinsics, z_root, self.sk.root)
-                J_cam = p2p5d_to_cam(J, frame.intrinsics, z_root, self.sk.root)
+            if frame.intrinsics is not None:      # both poses in one conversion
+                P_cam, J_cam = p2p5d_to_cam(np.stack((P, J)), frame.intrinsics, z_root, self.sk.root)
             st.history.append((frame.image, P))
             st.frame = frame
             st.last = (J, z_root)
@@ -865,9 +864,9 @@ class Tracker:
             if c < threshold:
                 return f"low confidence ({c:.2f} < {threshold:g}): no subject in the box"
         H, W = image.shape[:2]
-        u, v = P[:, 0], P[:, 1]
-        if np.count_nonzero((u >= 0) & (u < W) & (v >= 0) & (v < H)) < self.cfg.min_inside * len(P):
+        uv = P[:, :2]
+        if np.count_nonzero(((uv >= 0) & (uv < (W, H))).all(axis=1)) < self.cfg.min_inside * len(P):
             return "pose left the image"
-        if max(float(u.max() - u.min()), float(v.max() - v.min())) < 4.0:
+        if float(np.ptp(uv, axis=0).max()) < 4.0:
             return "pose collapsed"
         return ""
