@@ -41,6 +41,16 @@ class Intrinsics:
     def matrix(self) -> np.ndarray:
         return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
 
+    @cached_property
+    def principal_point(self) -> np.ndarray:
+        """``[cx, cy]`` (read-only)."""
+        return _frozen(np.array([self.cx, self.cy], dtype=np.float64))
+
+    @cached_property
+    def focal(self) -> np.ndarray:
+        """``[fx, fy]`` (read-only)."""
+        return _frozen(np.array([self.fx, self.fy], dtype=np.float64))
+
     def as_array(self) -> np.ndarray:
         """``[fx, fy, cx, cy, width, height]`` (for storage)."""
         return np.array([self.fx, self.fy, self.cx, self.cy, self.width, self.height], dtype=np.float64)
@@ -100,9 +110,8 @@ def p2p5d_to_cam(P: np.ndarray, intr: Intrinsics, root_depth, root: int = 0) -> 
     from the depth map for depth cameras.
     """
     P = np.asarray(P, dtype=np.float64)
-    rd = np.asarray(root_depth, dtype=np.float64)[..., None]
-    z = P[..., 2] + rd - P[..., root : root + 1, 2]
-    return intr.backproject(P[..., :2], z)
+    z = P[..., 2:] + (np.asarray(root_depth, dtype=np.float64)[..., None, None] - P[..., root : root + 1, 2:])
+    return np.concatenate(((P[..., :2] - intr.principal_point) / intr.focal * z, z), axis=-1)
 
 
 # ------------------------------------------------------------------ crop boxes

@@ -43,7 +43,7 @@ def result_record(res) -> dict:
         "root_depth_source": res.root_depth_source,
         "confidence": _r(res.confidence, 3),
         "track_confidence": None if res.track_confidence is None else round(float(res.track_confidence), 4),
-        "box": _r(res.box), "durations": list(res.durations),
+        "box": None if res.box is None else [round(float(x), 2) for x in res.box], "durations": list(res.durations),
         "latency_ms": {k: round(float(v), 3) for k, v in res.latency_ms.items()},
     }
     if res.message:

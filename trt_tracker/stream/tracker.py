@@ -670,7 +670,7 @@ class Tracker:
             it.result = TrackResult(index=frame.index, t_capture=frame.t_capture, timestamp=frame.timestamp,
                                     status=it.status, joints_2p5d=P, joints_cam=P_cam, single_2p5d=J,
                                     single_cam=J_cam, confidence=it.conf, root_depth=z_root, root_depth_source=z_src,
-                                    box=tuple(it.box.as_array()), durations=it.durations, latency_ms=it.lat,
+                                    box=(it.box.cx, it.box.cy, it.box.size), durations=it.durations, latency_ms=it.lat,
                                     gt_joints_cam=frame.gt_joints_cam, frame=frame)
 
     def prepare(self) -> None:
@@ -865,8 +865,10 @@ class Tracker:
                 return f"low confidence ({c:.2f} < {threshold:g}): no subject in the box"
         H, W = image.shape[:2]
         uv = P[:, :2]
-        if np.count_nonzero(((uv >= 0) & (uv < (W, H))).all(axis=1)) < self.cfg.min_inside * len(P):
+        (u0, v0), (u1, v1) = uv.min(axis=0).tolist(), uv.max(axis=0).tolist()
+        if (u0 < 0 or v0 < 0 or u1 >= W or v1 >= H) and \
+                np.count_nonzero(((uv >= 0) & (uv < (W, H))).all(axis=1)) < self.cfg.min_inside * len(P):
             return "pose left the image"
-        if float(np.ptp(uv, axis=0).max()) < 4.0:
+        if max(u1 - u0, v1 - v0) < 4.0:
             return "pose collapsed"
         return ""
