@@ -63,7 +63,12 @@ def test_fast_decode_equals_the_affine_maps(rng):
         ref_v[..., :2] = H[..., :2] @ tf.heatmap_to_image[:, :2].T
         ref_v[..., 2] *= BODY_CODEC.z_scale
         np.testing.assert_allclose(BODY_CODEC.decode_vectors(H, tf), ref_v, rtol=1e-15, atol=1e-12)
+        scale, shift = BODY_CODEC.decoder(tf)          # the tracker's form: float32 outputs, precomputed maps
+        H32 = H.astype(np.float32)
+        assert np.array_equal(H32 * scale + shift, BODY_CODEC.decode_points(H32, tf))
+        assert np.array_equal(H32 * scale, BODY_CODEC.decode_vectors(H32, tf))
     assert BODY_CODEC.transform(CropBox(1, 1, 10), rotation_deg=5.0).heatmap_to_image_scale_shift is None
+    assert BODY_CODEC.decoder(BODY_CODEC.transform(CropBox(1, 1, 10), flip=True)) is None
 
 
 @pytest.mark.parametrize("kw", TRANSFORMS)

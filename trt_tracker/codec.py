@@ -71,6 +71,16 @@ class PoseCodec:
             out[..., 2] = P[..., 2] / self.z_scale
         return out
 
+    def decoder(self, tf: CropTransform) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(scale, shift)``, (3,) float64 each, with image ``P * scale + shift`` for network points (..., 3)
+        and ``V * scale`` for vectors of an unrotated crop (what :meth:`decode_points` and
+        :meth:`decode_vectors` compute for it); None for a rotated or flipped one."""
+        ss = tf.heatmap_to_image_scale_shift
+        if ss is None:
+            return None
+        s, tx, ty = ss
+        return np.array([s, s, self.z_scale]), np.array([tx, ty, 0.0])
+
     def decode_points(self, P: np.ndarray, tf: CropTransform) -> np.ndarray:
         ss = tf.heatmap_to_image_scale_shift
         if ss is not None and np.shape(P)[-1] == 3:      # the tracker's crops: one multiply-add

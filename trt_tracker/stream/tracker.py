@@ -374,6 +374,7 @@ class Ahead:
     box: CropBox
     centre: float | None
     tf: CropTransform
+    dec: tuple | None
     durations: tuple
     pairs: np.ndarray            # (len(durations), 2C, S, S) float32: channels [0, C) frame t - d, the rest free
     related: np.ndarray          # (len(durations), K, 2) float32
@@ -395,6 +396,7 @@ class StepItem:
     box: CropBox | None = None
     centre: float | None = None          # depth frames: the depth (mm) the crops are normalised about
     tf: CropTransform | None = None      # the frame crop's transform
+    dec: tuple | None = None             # its PoseCodec.decoder: (scale, shift), None for a rotated crop
     ahead: Ahead | None = None           # the box and earlier-frame crops prepared before this frame came
     durations: tuple = ()                # the durations with a pair this step (cut with ``tf`` too)
     J: np.ndarray | None = None          # single-frame J[t] (K, 3), image 2.5D
@@ -539,7 +541,11 @@ class Tracker:
         t0 = time.perf_counter()
         C, S = self.C, self.codec.input_size
         for it in items:
-            it.tf = it.ahead.tf if it.ahead is not None else self.codec.transform(it.box)
+            if it.ahead is not None:
+                it.tf, it.dec = it.ahead.tf, it.ahead.dec
+            else:
+                it.tf = self.codec.transform(it.box)
+                it.dec = self.codec.decoder(it.tf)
         one = items[0].ahead if len(items) == 1 and pairs and items[0].ahead is not None else None
         if one is not None and one.durations and self.gpu is None:
             # One stream with its pairs' earlier halves cut ahead: its frame crop goes straight into the
@@ -590,11 +596,15 @@ class Tracker:
         self._charge(items, "frame_graph", t0)
         for i, it in enumerate(items):
             it.conf = None if Cn is None else Cn[i].astype(np.float64)
-            it.J = self.codec.decode_points(Jn[i], it.tf)
+            if it.dec is not None:                       # PoseCodec.decode_points/vectors, maps precomputed
+                it.J = Jn[i] * it.dec[0] + it.dec[1]
+                it.B = Bn[i] * it.dec[0]
+            else:
+                it.J = self.codec.decode_points(Jn[i], it.tf)
+                it.B = self.codec.decode_vectors(Bn[i], it.tf)
             if self.model.z_ref == "centre" and it.centre is not None:    # z about the centre: root depth too
                 it.J, z = split_root_depth(it.J, it.centre, self.sk.root)
                 it.root_net = float(z)
-            it.B = self.codec.decode_vectors(Bn[i], it.tf)
             it.B[self.sk.root] = 0.0
 
     def temporal_graph(self, items, pairs, related) -> None:
@@ -606,7 +616,8 @@ class Tracker:
         self._charge([it for it in items if it.durations], "temporal_graph", t0)
         o = 0
         for it in items:
-            it.deltas = {d: self.codec.decode_vectors(Dn[o + i], it.tf) for i, d in enumerate(it.durations)}
+            it.deltas = {d: Dn[o + i] * it.dec[0] if it.dec is not None else self.codec.decode_vectors(Dn[o + i], it.tf)
+                         for i, d in enumerate(it.durations)}
             o += len(it.durations)
 
     def solve(self, items) -> None:
@@ -699,7 +710,8 @@ class Tracker:
                 jobs.append(CropJob(img_p, tf, centre, len(made), i))
                 rel[i] = self.codec.encode_points(P_p, tf)[:, :2]
             f = st.frame
-            made.append((st, Ahead(f.image.shape, f.modality, f.intrinsics, box, centre, tf, ds, pairs, rel)))
+            made.append((st, Ahead(f.image.shape, f.modality, f.intrinsics, box, centre, tf, self.codec.decoder(tf),
+                                   ds, pairs, rel)))
         self._cut(jobs, [a.pairs for _, a in made])
         ms = (time.perf_counter() - t0) * 1e3
         for st, a in made:
