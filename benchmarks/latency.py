@@ -44,6 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
+from trt_tracker.stream.tracker import PINNABLE_BACKENDS
+
 from . import common
 
 # ------------------------------------------------------------------ settings
@@ -286,7 +288,7 @@ def pipeline_latency(model, durations, frames: int, fps: float, warmup_frames: i
     return {
         "backend": f"{model.backend_name}:{model.device}", "model": model.dir.name,
         "durations": list(cfg.durations), "alpha": cfg.alpha, "gamma": cfg.gamma, "root_depth": cfg.root_depth,
-        "pinned": pin, "source_fps": fps, "frames_sent": frames, "frames_processed": summ.frames, "warmup_frames": warmup_frames,
+        "pinned": summ.pinned, "source_fps": fps, "frames_sent": frames, "frames_processed": summ.frames, "warmup_frames": warmup_frames,
         "measured_frames": len(kept), "drops": summ.drops, "lost": sum(s == "lost" for s, _ in kept),
         "fps": (len(kept) - 1) / (t_cap[-1] - t_cap[0]) if t_cap[-1] > t_cap[0] else float("nan"),
         "stages": {s: common.summary(st[s] / 1e3, "ms") for s in (*STAGES, "other")},
@@ -680,7 +682,7 @@ def _main(args) -> int:
                 # every duration set with the pipeline's default (its thread pinned), the first also free:
                 # the pinning's effect side by side
                 runs_pin = [(ds, not args.no_pin) for ds in duration_sets]
-                if not args.no_pin and duration_sets:
+                if not args.no_pin and duration_sets and model.backend_name in PINNABLE_BACKENDS:
                     runs_pin.insert(1, (duration_sets[0], False))
                 for ds, pin in runs_pin:
                     log(f"[pipeline] {spec} {model.dir.name} D={list(ds)}, thread {'pinned' if pin else 'free'}: "

@@ -222,6 +222,7 @@ class StubTracker:
     """Stands in for a tracker in run() tests: a result per frame, optional Ctrl-C at frame n."""
 
     streams = 1
+    pinnable = True
 
     def __init__(self, interrupt_at=None):
         self.interrupt_at, self.resets, self.calls = interrupt_at, 0, 0

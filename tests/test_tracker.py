@@ -134,6 +134,16 @@ def test_a_stream_without_a_frame_keeps_its_track():
         assert bt.tracks[0].frames == 4 and bt.tracks[1].frames == 4
 
 
+def test_only_backends_with_threads_made_at_load_may_be_pinned():
+    """PyTorch starts its CPU threads on first use, from the tracking thread: pinning that thread would pin
+    them too, so a torch-backed tracker is never pinned; ONNX Runtime's exist once the model loads."""
+    with TrackerModel(REPO / "export" / "body-lite", threads=1) as m:
+        assert Tracker(m, TrackerConfig(durations=(1,))).pinnable
+        as_torch = CountingModel(m)
+        as_torch.backend_name = "torch"
+        assert not Tracker(as_torch, TrackerConfig(durations=(1,))).pinnable
+
+
 def test_step_batch_wants_one_frame_per_stream():
     with TrackerModel(REPO / "export" / "body-lite", threads=1) as m:
         bt = Tracker(m, TrackerConfig(durations=(1,)), streams=2)

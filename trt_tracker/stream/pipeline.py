@@ -39,6 +39,7 @@ class RunSummary:
     tracked_in_view: int = 0         # ... of which a confirmed track ("init", "track")
     stopped_by: str = "end of stream"
     error: str | None = None
+    pinned: bool = False             # the tracking thread stayed on one CPU (pipeline.pin_thread)
 
     @property
     def fps(self) -> float:
@@ -125,6 +126,9 @@ def run(source, tracker, sinks=(), lossless: bool | None = None, max_frames: int
     """Track every frame of ``source`` (or until ``max_frames``/Ctrl-C/``should_stop()``): :func:`run_streams`
     with one stream.
 
+    ``pin``: keep the tracking thread on one CPU for the run (:func:`pin_thread`) when the tracker's backend
+    allows it (``tracker.pinnable``); ``summary.pinned`` says whether it was.
+
     ``reopen``: a callable returning a fresh source, used up to ``reconnect``
     times when a live source disconnects (the track restarts).  A disconnect
     without reconnects ends the run with ``summary.error`` set; the outputs
@@ -167,7 +171,10 @@ def run_streams(sources, tracker, sinks=None, lossless: bool | None = None, max_
     t0 = time.monotonic()
     caps = []
     active = [True] * n
-    free = pin_thread() if pin else None       # the CPUs to give back; capture threads keep all of them
+    # the CPUs to give back; capture threads keep all of them
+    free = pin_thread() if pin and getattr(tracker, "pinnable", False) else None
+    for sm in summs:
+        sm.pinned = free is not None
     try:
         for src in sources:
             caps.append(CaptureThread(src, lossless, on_frame=arrived.set, cpus=free).start())

@@ -55,6 +55,9 @@ from .frame import Frame, SourceError
 ROOT_DEPTH_MODES = ("auto", "gt", "network", "depth", "bones")
 PREPROCESS_MODES = ("cpu", "gpu")
 DEFAULT_DURATIONS = "Dmf"          # the paper's multi-frame forward set {1, 2, 3}: TrackerConfig's default
+#: backends whose CPU threads exist once the model has loaded, so pinning the tracking thread afterwards
+#: cannot pin them (PyTorch starts its intra-op threads on first use, and they inherit the caller's CPUs)
+PINNABLE_BACKENDS = ("onnxruntime", "tensorrt")
 
 
 def parse_durations(spec) -> tuple[int, ...]:
@@ -446,6 +449,11 @@ class Tracker:
     @property
     def streams(self) -> int:
         return len(self.tracks)
+
+    @property
+    def pinnable(self) -> bool:
+        """Whether a pipeline may keep this tracker's thread on one CPU (:func:`~.pipeline.pin_thread`)."""
+        return getattr(self.model, "backend_name", None) in PINNABLE_BACKENDS
 
     def reset(self, stream: int | None = None) -> None:
         """Forget the track of ``stream`` (every stream's when None); its next frame starts a new one."""
