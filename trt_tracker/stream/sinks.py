@@ -20,20 +20,27 @@ TRACKED_BGR = (60, 200, 255)     # amber: tracked pose
 SINGLE_BGR = (200, 120, 60)      # blue: single-frame pose
 
 
-def _r(a, nd=2):
-    return None if a is None else np.round(np.asarray(a, np.float64), nd).tolist()
+def _r(a, nd=2, lists: bool = True):
+    if a is None:
+        return None
+    a = np.round(np.asarray(a, np.float64), nd)
+    return a.tolist() if lists else a
 
 
-def _poses(*arrays) -> list:
+def _poses(*arrays, lists: bool = True) -> list:
     """:func:`_r` of several poses, rounded in one pass when all are there and alike (the common case)."""
     if any(a is None for a in arrays) or len({np.shape(a) for a in arrays}) != 1:
-        return [_r(a) for a in arrays]
-    return np.round(np.array(arrays, np.float64), 2).tolist()
+        return [_r(a, lists=lists) for a in arrays]
+    a = np.round(np.array(arrays, np.float64), 2)
+    return a.tolist() if lists else list(a)
 
 
-def result_record(res) -> dict:
-    """The JSON Lines record of one :class:`~trt_tracker.stream.tracker.TrackResult`."""
-    j, jc, s, sc = _poses(res.joints_2p5d, res.joints_cam, res.single_2p5d, res.single_cam)
+def result_record(res, lists: bool = True) -> dict:
+    """The JSON Lines record of one :class:`~trt_tracker.stream.tracker.TrackResult`.
+
+    ``lists=False`` leaves the rounded arrays as NumPy arrays, for orjson's ``OPT_SERIALIZE_NUMPY``: the
+    same JSON without a Python float per number (:class:`JsonlSink`; tested equal)."""
+    j, jc, s, sc = _poses(res.joints_2p5d, res.joints_cam, res.single_2p5d, res.single_cam, lists=lists)
     rec = {
         "index": int(res.index), "t_capture": round(float(res.t_capture), 6),
         "timestamp": None if res.timestamp is None else round(float(res.timestamp), 6),
@@ -41,7 +48,7 @@ def result_record(res) -> dict:
         "joints_2p5d": j, "joints_cam_mm": jc, "single_2p5d": s, "single_cam_mm": sc,
         "root_depth_mm": None if res.root_depth is None else round(float(res.root_depth), 2),
         "root_depth_source": res.root_depth_source,
-        "confidence": _r(res.confidence, 3),
+        "confidence": _r(res.confidence, 3, lists),
         "track_confidence": None if res.track_confidence is None else round(float(res.track_confidence), 4),
         "box": None if res.box is None else [round(float(x), 2) for x in res.box], "durations": list(res.durations),
         "latency_ms": {k: round(float(v), 3) for k, v in res.latency_ms.items()},
@@ -49,6 +56,9 @@ def result_record(res) -> dict:
     if res.message:
         rec["message"] = res.message
     return rec
+
+
+_ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE
 
 
 class JsonlSink(Sink):
@@ -66,7 +76,7 @@ class JsonlSink(Sink):
         self.count = 0
 
     def write(self, result) -> None:
-        self.f.write(orjson.dumps(result_record(result), option=orjson.OPT_APPEND_NEWLINE))
+        self.f.write(orjson.dumps(result_record(result, lists=False), option=_ORJSON_OPTIONS))
         self.f.flush()                     # a whole line per frame reaches the file: valid after a kill
         self.count += 1
 
