@@ -31,7 +31,11 @@ with no new frame) and runs the public phases on all of them:
    (ground truth where the frame carries it and the RGB protocol asks for it,
    the depth map for depth frames, else fitted to the skeleton's nominal bone
    lengths: a monocular RGB camera knows no absolute depth), and the
-   :class:`TrackResult`.
+   :class:`TrackResult`;
+7. :meth:`~Tracker.prepare` (optional, between frames: the pipeline calls it
+   after each step's sinks): what the tracked frames already decide about the
+   next step, cut before its frames arrive (each stream's next box, its crop
+   maps and frames ``t - d`` cut with it), so a step cuts only its new frames.
 
 A track is lost (and re-initialised on its next frame) when the frame graph's
 confidence says no subject is in the box (the mean per-joint heatmap mass
