@@ -103,5 +103,3 @@ def test_box_from_points_pair_and_errors():
     assert np.isclose(box.cx, 30.0) and np.isclose(box.cy, 15.0) and np.isclose(box.size, 40.0)
     with pytest.raises(ValueError, match="no finite points"):
         box_from_points(np.full((3, 2), np.nan))
-    sm = CropBox(0, 0, 10).smoothed(CropBox(10, 10, 20), 0.5)
-    assert np.allclose(sm.as_array(), [5, 5, 15])

@@ -143,13 +143,6 @@ class CropBox:
         a = np.asarray(a, dtype=np.float64).ravel()
         return cls(float(a[0]), float(a[1]), float(a[2]))
 
-    def smoothed(self, previous: "CropBox | None", momentum: float) -> "CropBox":
-        """Exponential smoothing towards ``previous`` (momentum 0 keeps self)."""
-        if previous is None or momentum <= 0:
-            return self
-        m = float(momentum)
-        return CropBox(*(m * previous.as_array() + (1 - m) * self.as_array()))
-
 
 def box_from_points(uv: np.ndarray, margin: float = 1.25, min_size: float = 16.0) -> CropBox:
     """Square box around 2D points (..., 2), side = ``margin`` x the larger extent.
