@@ -12,7 +12,7 @@ from trt_tracker.camera import CropBox
 from trt_tracker.codec import CropJob
 from trt_tracker.stream.model import TrackerModel
 from trt_tracker.stream.sources import SyntheticSource
-from trt_tracker.stream.tracker import Tracker, TrackerConfig
+from trt_tracker.stream.tracker import Tracker, TrackerConfig, box_occupancy
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -142,6 +142,42 @@ def test_only_backends_with_threads_made_at_load_may_be_pinned():
         as_torch = CountingModel(m)
         as_torch.backend_name = "torch"
         assert not Tracker(as_torch, TrackerConfig(durations=(1,))).pinnable
+
+
+def test_box_occupancy_counts_the_surface_at_the_tracked_depth():
+    depth = np.zeros((100, 120), np.uint16)
+    depth[20:40, 30:50] = 500          # a surface at the tracked depth: 400 of the box's 1600 pixels
+    depth[40:60, 30:50] = 900          # another one far behind it
+    box = CropBox(49.5, 39.5, 40.0)     # x 30..70, y 20..60
+    assert box_occupancy(depth, box, 510.0, 125.0) == pytest.approx(400 / 1600)
+    assert box_occupancy(depth, box, 900.0, 125.0) == pytest.approx(400 / 1600)
+    assert box_occupancy(depth, box, 2000.0, 125.0) == 0.0                     # holes (0) never count
+    assert box_occupancy(depth, CropBox(-100.0, -100.0, 50.0), 500.0, 125.0) == 0.0
+    edge = CropBox(10.0, 10.0, 40.0)    # only its quarter inside the image counts: x 0..30, y 0..30
+    depth[:30, :30] = 480
+    assert box_occupancy(depth, edge, 500.0, 125.0) == pytest.approx(1.0)
+
+
+def test_a_dim_hand_is_kept_while_its_box_holds_a_surface():
+    """A tracked depth frame below the keep confidence stays tracked down to depth_keep_confidence when a
+    surface fills its box at the track's depth, and is lost when the box is empty or the rule is off."""
+    with TrackerModel(REPO / "export" / "hand-lite", threads=1) as m:
+        K = m.skeleton.K
+        depth = np.full((240, 320), 1500, np.uint16)
+        depth[80:160, 120:200] = 450
+        box = CropBox(160.0, 120.0, 100.0)
+        P = np.column_stack([np.linspace(130, 190, K), np.linspace(90, 150, K), np.zeros(K)])
+        dim = np.full(K, 0.2)
+        on = Tracker(m, TrackerConfig(durations=(1,), min_confidence=0.25, depth_keep_confidence=0.15,
+                                      min_occupancy=0.3))
+        off = Tracker(m, TrackerConfig(durations=(1,), min_confidence=0.25))
+        assert on._is_lost(P, depth, dim, 0.25, (box, 460.0)) == ""
+        assert "fills 0 %" in on._is_lost(P, np.full_like(depth, 1500), dim, 0.25, (box, 460.0))
+        assert on._is_lost(P, depth, np.full(K, 0.1), 0.25, (box, 460.0)).startswith("low confidence")
+        assert on._is_lost(P, depth, dim, 0.25, None).startswith("low confidence")     # a new track: no rule
+        assert off._is_lost(P, depth, dim, 0.25, (box, 460.0)).startswith("low confidence")
+        with pytest.raises(ValueError, match="depth_keep_confidence"):
+            TrackerConfig(min_confidence=0.25, depth_keep_confidence=0.3)
 
 
 def test_step_batch_wants_one_frame_per_stream():

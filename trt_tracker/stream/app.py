@@ -43,6 +43,10 @@ def tracker_config(manifest: dict, durations=DEFAULT_DURATIONS, alpha=None, gamm
         kw["confirm_frames"] = int(conf["confirm"])
     if "weight" in conf:
         kw["confidence_weight"] = float(conf["weight"])
+    if "keep_with_surface" in conf:
+        kw["depth_keep_confidence"] = float(conf["keep_with_surface"])
+    if "occupancy" in conf:
+        kw["min_occupancy"] = float(conf["occupancy"])
     return TrackerConfig(durations=ds, alpha=float(a), gamma=float(g), window=window, root_depth=root_depth,
                          preprocess=preprocess, **kw)
 

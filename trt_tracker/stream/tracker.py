@@ -103,6 +103,12 @@ class TrackerConfig:
     # below this: no subject in the box (a new track starts from the initialiser); 0 switches it off
     min_confidence: float = 0.25
     init_confidence: float = 0.25  # what a new track needs (>= min_confidence: hysteresis against backgrounds)
+    # depth: a track whose confidence falls below min_confidence is kept while it is at least this and a surface
+    # fills at least ``min_occupancy`` of its box within half a cube of its depth centre (a hand turned from
+    # the camera spreads its heatmaps, but its surface is still there; a box the hand has left has none);
+    # 0 switches it off (``python -m benchmarks.hand_presence``)
+    depth_keep_confidence: float = 0.0
+    min_occupancy: float = 0.1
     confirm_frames: int = 1        # a new track is "search" (not yet tracked) until it has held init_confidence
     #                                for this many frames: a background rarely does, a person at once
     preprocess: str = "cpu"     # cpu (OpenCV) or gpu (the CUDA kernels in kernels/, through CuPy)
@@ -125,6 +131,9 @@ class TrackerConfig:
             raise ValueError(f"depth_centre must be 'depth' or 'previous', got {self.depth_centre!r}")
         if self.confirm_frames < 1:
             raise ValueError(f"confirm_frames must be >= 1, got {self.confirm_frames}")
+        if not 0 <= self.depth_keep_confidence <= self.min_confidence or not 0 <= self.min_occupancy <= 1:
+            raise ValueError(f"need 0 <= depth_keep_confidence <= min_confidence and min_occupancy in [0, 1], got "
+                             f"{self.depth_keep_confidence}, {self.min_confidence} and {self.min_occupancy}")
         if not 0 <= self.min_confidence < 1 or not self.min_confidence <= self.init_confidence < 1:
             raise ValueError(f"need 0 <= min_confidence <= init_confidence < 1, got {self.min_confidence} and "
                              f"{self.init_confidence}")
@@ -313,6 +322,18 @@ def depth_at_points(depth: np.ndarray, uv: np.ndarray, radius: int = 3) -> np.nd
     has = inside & np.isfinite(win).any(axis=1)
     out[has] = np.nanmedian(win[has], axis=1)
     return out
+
+
+def box_occupancy(depth: np.ndarray, box: CropBox, centre_mm: float, half_mm: float) -> float:
+    """The fraction of a box's pixels (its part inside the image) whose depth reading lies within ``half_mm``
+    of ``centre_mm``: how much of the box a surface at the tracked depth fills (0 for a box out of the image)."""
+    H, W = depth.shape[:2]
+    x0, y0 = max(0, int(round(box.x0))), max(0, int(round(box.y0)))
+    x1, y1 = min(W, int(round(box.x0 + box.size))), min(H, int(round(box.y0 + box.size)))
+    if x1 <= x0 or y1 <= y0:
+        return 0.0
+    d = depth[y0:y1, x0:x1].astype(np.float64)
+    return float(np.count_nonzero((d > 0) & (np.abs(d - centre_mm) < half_mm))) / d.size
 
 
 def depth_at(depth: np.ndarray, uv, radius: int = 3) -> float | None:
@@ -655,7 +676,8 @@ class Tracker:
             st, frame, P, J = self.tracks[it.stream], it.frame, it.P, it.J
             new = it.status == "init" or st.pending > 0
             why = self._is_lost(P, frame.image, it.conf,
-                                self.cfg.init_confidence if new else self.cfg.min_confidence)
+                                self.cfg.init_confidence if new else self.cfg.min_confidence,
+                                None if new or frame.modality != "depth" else (it.box, it.centre))
             if why:
                 self._lose(it, why)
                 continue
@@ -880,13 +902,22 @@ class Tracker:
         return root_depth_from_bones(P, frame.intrinsics, self.sk.parents, self.sk.bone_lengths_mm,
                                      self.sk.root), "bones"
 
-    def _is_lost(self, P, image, conf=None, threshold: float = 0.0) -> str:
+    def _is_lost(self, P, image, conf=None, threshold: float = 0.0, depth_box=None) -> str:
+        """Why a pose is lost ("" when it is not).  ``depth_box``: (box, depth centre) of a tracked depth
+        frame, whose low confidence is forgiven down to ``depth_keep_confidence`` while the box holds a surface
+        (:func:`box_occupancy` >= ``min_occupancy``)."""
         if not np.isfinite(P).all():
             return "non-finite pose"
         if conf is not None and threshold > 0:
             c = float(conf.sum()) / conf.size
             if c < threshold:
-                return f"low confidence ({c:.2f} < {threshold:g}): no subject in the box"
+                keep = self.cfg.depth_keep_confidence
+                occ = None
+                if depth_box is not None and keep > 0 and c >= keep and depth_box[1] is not None:
+                    occ = box_occupancy(image, depth_box[0], depth_box[1], self.codec.cube_mm / 2)
+                if occ is None or occ < self.cfg.min_occupancy:
+                    return f"low confidence ({c:.2f} < {threshold:g}): no subject in the box" + (
+                        "" if occ is None else f" (a surface fills {100 * occ:.0f} % of it)")
         H, W = image.shape[:2]
         uv = P[:, :2]
         (u0, v0), (u1, v1) = uv.min(axis=0).tolist(), uv.max(axis=0).tolist()

@@ -1,0 +1,70 @@
+"""Keeping a hand whose confidence dips: the depth map says whether it is still there.
+
+    python -m benchmarks.hand_presence [--quick] [--out benchmarks/results/hand_presence.json]
+
+A hand turned away from the camera spreads the pose network's heatmaps, so its
+mean per-joint confidence can fall below the keep threshold (0.25) although
+the hand is in the box; an empty box (the hand has left) gives confidences of
+the same order.  The depth map tells them apart: the fraction of the box with
+a surface within half a cube of the track's depth centre
+(:func:`~trt_tracker.stream.tracker.box_occupancy`).  The tracker may keep a
+track whose confidence is at least ``depth_keep_confidence`` while that
+fraction is at least ``min_occupancy``.
+
+Settings are chosen on validation sequences only (seeds 10,000,100-107, 150
+frames at 25 fps; the hand leaving for 10 frames: seeds 10,000,120-123), run
+frame by frame with the shipped hand model on ONNX Runtime (deterministic):
+frames in view with a confirmed track, single-frame MPJPE over them, and
+frames tracked while the hand is out of view.  The test seeds (the demo's,
+20,000,000) are not used.  Writes JSON (about 4 minutes on the 2-core CPU).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from . import common
+from .live_tracking import MODELS, config, log, pooled, run_sequence, synthetic
+
+#: (depth_keep_confidence, min_occupancy); (0, -) is the tracker without the rule
+SETTINGS = ((0.0, 0.1), (0.20, 0.1), (0.15, 0.1), (0.10, 0.1), (0.15, 0.05), (0.15, 0.2))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="two short sequences of each kind (a smoke run)")
+    ap.add_argument("--out", help="result JSON (default benchmarks/results/hand_presence.json)")
+    args = ap.parse_args(argv)
+    from trt_tracker.stream.model import TrackerModel
+
+    t0 = time.perf_counter()
+    n_seq, n_frames = (2, 30) if args.quick else (8, 150)
+    visible = [synthetic("hand", s, n_frames) for s in range(10_000_100, 10_000_100 + n_seq)]
+    away = [synthetic("hand", s, 50, hidden=range(20, 30)) for s in range(10_000_120, 10_000_120 + n_seq // 2)]
+    res = {"benchmark": "hand_presence", "machine": common.machine_info(), "quick": args.quick,
+           "validation_seeds": {"visible": [10_000_100, 10_000_100 + n_seq - 1],
+                                "away": [10_000_120, 10_000_120 + n_seq // 2 - 1]},
+           "rows": []}
+    with TrackerModel(MODELS["depth"], threads=2) as hand:
+        for keep, occ in SETTINGS:
+            kw = dict(depth_keep_confidence=keep, min_occupancy=occ)
+            v = pooled([run_sequence(hand, config(hand, **kw), f) for f in visible])
+            e = pooled([run_sequence(hand, config(hand, **kw), f) for f in away])
+            row = {"depth_keep_confidence": keep, "min_occupancy": occ, "visible_frames": v["frames_in_view"],
+                   "visible_tracked": v["tracked_in_view"], "mpjpe_single": v["mpjpe_single"],
+                   "away_frames": e["frames_in_view"], "away_tracked": e["tracked_in_view"],
+                   "empty_frames": e["empty_frames"], "tracked_when_empty": e["tracked_when_empty"]}
+            res["rows"].append(row)
+            log(f"[presence] keep {keep:g} with a surface >= {occ:g}: {row['visible_tracked']}/"
+                f"{row['visible_frames']} visible tracked, {row['mpjpe_single']:.2f} mm; hand away: "
+                f"{row['tracked_when_empty']}/{row['empty_frames']} empty frames tracked, "
+                f"{row['away_tracked']}/{row['away_frames']} in view tracked")
+    res["wall_s"] = round(time.perf_counter() - t0, 1)
+    path = common.write_result("hand_presence" + ("-quick" if args.quick else ""), res, args.out)
+    log(f"wrote {path} in {res['wall_s']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
