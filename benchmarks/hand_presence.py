@@ -27,8 +27,9 @@ import time
 from . import common
 from .live_tracking import MODELS, config, log, pooled, run_sequence, synthetic
 
-#: (depth_keep_confidence, min_occupancy); (0, -) is the tracker without the rule
-SETTINGS = ((0.0, 0.1), (0.20, 0.1), (0.15, 0.1), (0.10, 0.1), (0.15, 0.05), (0.15, 0.2))
+#: (depth_keep_confidence, min_occupancy, max_dim_frames); (0, -, -) is the tracker without the rule
+SETTINGS = ((0.0, 0.1, 0), (0.20, 0.1, 1000), (0.15, 0.1, 1000), (0.10, 0.1, 1000), (0.15, 0.05, 1000),
+            (0.15, 0.2, 1000), (0.15, 0.1, 2), (0.15, 0.1, 4), (0.15, 0.1, 8))
 
 
 def main(argv=None) -> int:
@@ -47,16 +48,17 @@ def main(argv=None) -> int:
                                 "away": [10_000_120, 10_000_120 + n_seq // 2 - 1]},
            "rows": []}
     with TrackerModel(MODELS["depth"], threads=2) as hand:
-        for keep, occ in SETTINGS:
-            kw = dict(depth_keep_confidence=keep, min_occupancy=occ)
+        for keep, occ, dim in SETTINGS:
+            kw = dict(depth_keep_confidence=keep, min_occupancy=occ, max_dim_frames=dim)
             v = pooled([run_sequence(hand, config(hand, **kw), f) for f in visible])
             e = pooled([run_sequence(hand, config(hand, **kw), f) for f in away])
-            row = {"depth_keep_confidence": keep, "min_occupancy": occ, "visible_frames": v["frames_in_view"],
+            row = {"depth_keep_confidence": keep, "min_occupancy": occ, "max_dim_frames": dim,
+                   "visible_frames": v["frames_in_view"],
                    "visible_tracked": v["tracked_in_view"], "mpjpe_single": v["mpjpe_single"],
                    "away_frames": e["frames_in_view"], "away_tracked": e["tracked_in_view"],
                    "empty_frames": e["empty_frames"], "tracked_when_empty": e["tracked_when_empty"]}
             res["rows"].append(row)
-            log(f"[presence] keep {keep:g} with a surface >= {occ:g}: {row['visible_tracked']}/"
+            log(f"[presence] keep {keep:g} with a surface >= {occ:g} for <= {dim} frames: {row['visible_tracked']}/"
                 f"{row['visible_frames']} visible tracked, {row['mpjpe_single']:.2f} mm; hand away: "
                 f"{row['tracked_when_empty']}/{row['empty_frames']} empty frames tracked, "
                 f"{row['away_tracked']}/{row['away_frames']} in view tracked")

@@ -262,14 +262,16 @@ def _margin(modality: str) -> float:
 #: 10.20 at 25 fps with weight 2), so it is off (and the solve stays 0.1 ms, not 1.5); body-lite tracked
 #: 99.6 -> 88.8 mm at 25 fps but 88.8 -> 94.6 at 8 fps with weight 2 (an earlier run: 99.6 -> 99.4 and
 #: 88.9 -> 89.8), so it stays off there too.
-#: "keep_with_surface", "occupancy" (depth): a hand track below "keep" stays while its confidence is at least
-#: "keep_with_surface" and a surface fills at least "occupancy" of its box at the track's depth
-#: (``python -m benchmarks.hand_presence``, benchmarks/results/hand_presence.json: on the 8 validation
-#: sequences 1196 of 1200 frames tracked at 9.06 mm against 1180 at 10.34 without it, none of 40 empty frames
-#: either way, 153 against 143 of 160 frames around the hand's absence; keep 0.10 the same, 0.20: 150).
+#: "keep_with_surface", "occupancy", "dim_frames" (depth): a hand track below "keep" stays, for at most
+#: "dim_frames" frames in a row, while its confidence is at least "keep_with_surface" and a surface fills at
+#: least "occupancy" of its box at the track's depth (``python -m benchmarks.hand_presence``,
+#: benchmarks/results/hand_presence.json: on the 8 validation sequences 1196 of 1200 frames tracked at
+#: 9.06 mm against 1180 at 10.34 without it, none of 40 empty frames either way, 153 against 143 of 160
+#: frames around the hand's absence; keep 0.10 the same, 0.20: 150; at most 2 / 4 / 8 frames in a row: 143 /
+#: 151 / 153, so 8 bounds a track that drifts while dim without costing anything measured).
 CONFIDENCE_THRESHOLDS = {"rgb": {"keep": 0.25, "init": 0.30, "confirm": 2, "weight": 0.0},
                          "depth": {"keep": 0.25, "init": 0.25, "confirm": 1, "weight": 0.0,
-                                   "keep_with_surface": 0.15, "occupancy": 0.1}}
+                                   "keep_with_surface": 0.15, "occupancy": 0.1, "dim_frames": 8}}
 
 
 def _tracker_defaults(model_dir: Path, modality: str) -> dict:

@@ -47,6 +47,8 @@ def tracker_config(manifest: dict, durations=DEFAULT_DURATIONS, alpha=None, gamm
         kw["depth_keep_confidence"] = float(conf["keep_with_surface"])
     if "occupancy" in conf:
         kw["min_occupancy"] = float(conf["occupancy"])
+    if "dim_frames" in conf:
+        kw["max_dim_frames"] = int(conf["dim_frames"])
     return TrackerConfig(durations=ds, alpha=float(a), gamma=float(g), window=window, root_depth=root_depth,
                          preprocess=preprocess, **kw)
 

@@ -109,6 +109,7 @@ class TrackerConfig:
     # 0 switches it off (``python -m benchmarks.hand_presence``)
     depth_keep_confidence: float = 0.0
     min_occupancy: float = 0.1
+    max_dim_frames: int = 1000  # ... for at most this many frames in a row (then the track starts again)
     confirm_frames: int = 1        # a new track is "search" (not yet tracked) until it has held init_confidence
     #                                for this many frames: a background rarely does, a person at once
     preprocess: str = "cpu"     # cpu (OpenCV) or gpu (the CUDA kernels in kernels/, through CuPy)
@@ -129,6 +130,8 @@ class TrackerConfig:
             raise ValueError(f"confidence_weight must be in [0, 8], got {self.confidence_weight}")
         if self.depth_centre not in ("depth", "previous"):
             raise ValueError(f"depth_centre must be 'depth' or 'previous', got {self.depth_centre!r}")
+        if self.max_dim_frames < 0:
+            raise ValueError(f"max_dim_frames must be >= 0, got {self.max_dim_frames}")
         if self.confirm_frames < 1:
             raise ValueError(f"confirm_frames must be >= 1, got {self.confirm_frames}")
         if not 0 <= self.depth_keep_confidence <= self.min_confidence or not 0 <= self.min_occupancy <= 1:
@@ -377,6 +380,7 @@ class TrackState:
     pending: int = 0             # frames a new track still needs to be confirmed
     search: int = 0              # frames searched since the track was lost
     grid_offset: int = 0         # where the next search frame continues in the grid of candidate windows
+    dim: int = 0                 # frames in a row kept below the keep confidence by their depth surface
     frame: Frame | None = None   # the last tracked frame (its size, modality and intrinsics)
     ahead: "Ahead | None" = None  # the next frame's box and earlier-frame crops, cut by Tracker.prepare
 
@@ -386,6 +390,7 @@ class TrackState:
         self.last = None
         self.box = None
         self.pending = 0
+        self.dim = 0
         self.frame = None
         self.ahead = None
 
@@ -677,10 +682,13 @@ class Tracker:
             new = it.status == "init" or st.pending > 0
             why = self._is_lost(P, frame.image, it.conf,
                                 self.cfg.init_confidence if new else self.cfg.min_confidence,
-                                None if new or frame.modality != "depth" else (it.box, it.centre))
+                                None if new or frame.modality != "depth" or st.dim >= self.cfg.max_dim_frames
+                                else (it.box, it.centre))
             if why:
                 self._lose(it, why)
                 continue
+            c = None if it.conf is None else float(it.conf.sum()) / it.conf.size
+            st.dim = st.dim + 1 if not new and c is not None and c < self.cfg.min_confidence else 0
             fallback = st.last[1] if st.last is not None else it.centre
             z_root, z_src = self._root_depth(frame, P, fallback, it.root_net)
             if z_root is None:
