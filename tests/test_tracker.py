@@ -180,6 +180,33 @@ def test_a_dim_hand_is_kept_while_its_box_holds_a_surface():
             TrackerConfig(min_confidence=0.25, depth_keep_confidence=0.3)
 
 
+class DimModel(CountingModel):
+    """A TrackerModel whose frame graph reports a mean confidence of ``dim`` once switched on."""
+
+    dim = None
+
+    def frame(self, x):
+        J, B, C = self._m.frame(x)
+        if self.dim is not None:
+            C = C * (self.dim / C.mean(axis=1, keepdims=True))
+        return J, B, C
+
+
+def test_a_dim_track_is_kept_for_at_most_max_dim_frames_in_a_row():
+    with TrackerModel(REPO / "export" / "hand-lite", threads=1) as m:
+        (seq,) = sequences("hand", 1, 12)
+        dm = DimModel(m)
+        tr = Tracker(dm, TrackerConfig(durations=(1,), min_confidence=0.25, init_confidence=0.25,
+                                       depth_keep_confidence=0.15, min_occupancy=0.05, max_dim_frames=3))
+        got = []
+        for t, f in enumerate(seq):
+            dm.dim = 0.2 if t >= 4 else None
+            got.append(tr.step(f).status)
+        assert got[:4] == ["init", "track", "track", "track"], got
+        assert got[4:7] == ["track"] * 3 and got[7] == "lost", got     # three dim frames kept, the fourth lost
+        assert set(got[8:]) == {"lost"}, got      # no new track starts below the init confidence
+
+
 def test_step_batch_wants_one_frame_per_stream():
     with TrackerModel(REPO / "export" / "body-lite", threads=1) as m:
         bt = Tracker(m, TrackerConfig(durations=(1,)), streams=2)
