@@ -128,6 +128,27 @@ def summary(seconds: np.ndarray, unit: str = "us") -> dict:
             "p99": float(np.percentile(s, 99)), "mean": float(s.mean()), "min": float(s.min())}
 
 
+def quick_out_args(doc: str, name: str, argv=None, quick_help: str = "a smoke run"):
+    """The arguments of a benchmark with only ``--quick`` and ``--out`` (its result JSON)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help=quick_help)
+    ap.add_argument("--out", help=f"result JSON (default benchmarks/results/{name}.json)")
+    return ap.parse_args(argv)
+
+
+def write_timed(name: str, payload: dict, args, t0: float) -> Path:
+    """Stamp ``wall_s`` (since ``t0``, a perf_counter reading) and write ``name[-quick].json`` (or
+    ``args.out``) for a benchmark parsed by :func:`quick_out_args`; says where."""
+    import time
+
+    payload["wall_s"] = round(time.perf_counter() - t0, 1)
+    path = write_result(name + ("-quick" if args.quick else ""), payload, args.out)
+    print(f"wrote {path} in {payload['wall_s']:.0f} s", flush=True)
+    return path
+
+
 def write_result(name: str, payload: dict, out: str | Path | None = None) -> Path:
     path = Path(out) if out else RESULTS / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)

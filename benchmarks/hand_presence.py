@@ -20,7 +20,6 @@ frames tracked while the hand is out of view.  The test seeds (the demo's,
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
@@ -33,10 +32,7 @@ SETTINGS = ((0.0, 0.1, 0), (0.20, 0.1, 1000), (0.15, 0.1, 1000), (0.10, 0.1, 100
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="two short sequences of each kind (a smoke run)")
-    ap.add_argument("--out", help="result JSON (default benchmarks/results/hand_presence.json)")
-    args = ap.parse_args(argv)
+    args = common.quick_out_args(__doc__, "hand_presence", argv, "two short sequences of each kind (a smoke run)")
     from trt_tracker.stream.model import TrackerModel
 
     t0 = time.perf_counter()
@@ -62,9 +58,7 @@ def main(argv=None) -> int:
                 f"{row['visible_frames']} visible tracked, {row['mpjpe_single']:.2f} mm; hand away: "
                 f"{row['tracked_when_empty']}/{row['empty_frames']} empty frames tracked, "
                 f"{row['away_tracked']}/{row['away_frames']} in view tracked")
-    res["wall_s"] = round(time.perf_counter() - t0, 1)
-    path = common.write_result("hand_presence" + ("-quick" if args.quick else ""), res, args.out)
-    log(f"wrote {path} in {res['wall_s']:.0f} s")
+    common.write_timed("hand_presence", res, args, t0)
     return 0
 
 

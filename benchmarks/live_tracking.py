@@ -35,7 +35,6 @@ Writes ``benchmarks/results/live_tracking.json`` (about 12 minutes on the 2-core
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -139,10 +138,7 @@ def crop_confidence(model, modality: str, seeds, margin: float) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="two sequences, short ones (a smoke run)")
-    ap.add_argument("--out", help="result JSON (default benchmarks/results/live_tracking.json)")
-    args = ap.parse_args(argv)
+    args = common.quick_out_args(__doc__, "live_tracking", argv, "two sequences, short ones (a smoke run)")
     from trt_tracker.stream.app import gt_crop_mpjpe
     from trt_tracker.stream.model import TrackerModel
 
@@ -272,9 +268,7 @@ def main(argv=None) -> int:
     finally:
         for m in models.values():
             m.close()
-    res["wall_s"] = round(time.perf_counter() - t0, 1)
-    path = common.write_result("live_tracking" + ("-quick" if args.quick else ""), res, args.out)
-    log(f"wrote {path} in {res['wall_s']:.0f} s")
+    common.write_timed("live_tracking", res, args, t0)
     return 0
 
 
