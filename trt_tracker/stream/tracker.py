@@ -687,8 +687,9 @@ class Tracker:
             if why:
                 self._lose(it, why)
                 continue
-            c = None if it.conf is None else float(it.conf.sum()) / it.conf.size
-            st.dim = st.dim + 1 if not new and c is not None and c < self.cfg.min_confidence else 0
+            if frame.modality == "depth":        # frames kept below the keep confidence by their surface
+                c = None if it.conf is None else float(it.conf.sum()) / it.conf.size
+                st.dim = st.dim + 1 if not new and c is not None and c < self.cfg.min_confidence else 0
             fallback = st.last[1] if st.last is not None else it.centre
             z_root, z_src = self._root_depth(frame, P, fallback, it.root_net)
             if z_root is None:
