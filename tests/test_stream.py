@@ -275,7 +275,10 @@ def test_ctrl_c_leaves_valid_flushed_outputs(tmp_path):
 def test_the_tracking_thread_is_pinned_for_the_run_only(pin):
     """run() keeps its tracking thread on one CPU (default) while capture threads keep every CPU, and gives
     the thread its CPUs back when the run ends, also after Ctrl-C; pin=False leaves it alone."""
+    from trt_tracker.stream.pipeline import current_cpu
+
     before = os.sched_getaffinity(0)
+    assert current_cpu() in before          # the CPU a run pins its thread to (read from /proc)
     seen = {"tracker": [], "capture": []}
 
     class Watching(StubTracker):

@@ -98,7 +98,8 @@ class MetricsAccumulator:
 def current_cpu() -> int | None:
     """The CPU the calling thread runs on (Linux ``/proc``), None where that cannot be read."""
     try:
-        stat = open("/proc/thread-self/stat").read()
+        with open("/proc/thread-self/stat") as f:
+            stat = f.read()
         return int(stat[stat.rindex(")") + 2:].split()[36])    # field 39, counted after "(comm)"
     except (OSError, ValueError, IndexError):
         return None
