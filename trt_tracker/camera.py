@@ -88,11 +88,9 @@ class Intrinsics:
         """Pixels (..., 2) at depths z (...) in mm to camera-space points (..., 3)."""
         uv = np.asarray(uv, dtype=np.float64)
         z = np.asarray(z, dtype=np.float64)
-        out = np.empty(np.broadcast_shapes(uv.shape[:-1], z.shape) + (3,))
-        np.multiply((uv[..., 0] - self.cx) / self.fx, z, out=out[..., 0])
-        np.multiply((uv[..., 1] - self.cy) / self.fy, z, out=out[..., 1])
-        out[..., 2] = z
-        return out
+        x = (uv[..., 0] - self.cx) / self.fx * z
+        y = (uv[..., 1] - self.cy) / self.fy * z
+        return np.stack([x, y, np.broadcast_to(z, x.shape)], axis=-1)
 
 
 def cam_to_2p5d(X: np.ndarray, intr: Intrinsics, root: int = 0) -> np.ndarray:
@@ -173,10 +171,9 @@ def crop_affine(box: CropBox, out_size: int, rotation_deg: float = 0.0, flip: bo
     maps to ``out_size`` pixels.  Optional rotation (counter-clockwise, degrees,
     about the box centre) and horizontal flip are the training augmentations.
     """
-    s = out_size / box.size
     if rotation_deg == 0 and not flip:   # the tracker's crops: a scale and a shift (the same numbers, no matmul)
-        c0 = (out_size - 1) / 2
-        return np.array([[s, 0.0, c0 - s * box.cx], [0.0, s, c0 - s * box.cy]])
+        return _scale_shift(*_box_scale_shift(box, out_size))
+    s = out_size / box.size
     a = np.radians(rotation_deg)
     c, si = np.cos(a), np.sin(a)
     # Rotate about the box centre (image y points down, so CCW on screen is -a).
@@ -222,6 +219,13 @@ def grid_affine(in_size: int, out_size: int) -> np.ndarray:
     return np.array([[s, 0.0, 0.5 * s - 0.5], [0.0, s, 0.5 * s - 0.5]])
 
 
+def _box_scale_shift(box: CropBox, out_size: int) -> tuple[float, float, float]:
+    """(s, tx, ty) of the unrotated map image -> crop, ``x' = s x + t``: the box centre to the crop centre."""
+    s = out_size / box.size
+    c0 = (out_size - 1) / 2
+    return s, c0 - s * box.cx, c0 - s * box.cy
+
+
 def _scale_shift(s: float, tx: float, ty: float) -> np.ndarray:
     """The 2x3 matrix of ``x' = s x + t``."""
     return np.array([[s, 0.0, tx], [0.0, s, ty]])
@@ -261,7 +265,7 @@ class CropTransform:
     @cached_property
     def crop_to_image(self) -> np.ndarray:
         if self._axis_aligned:
-            return _frozen(_scale_shift(*_inverse_scale_shift(*self._crop_scale_shift)))
+            return _frozen(_scale_shift(*_inverse_scale_shift(*_box_scale_shift(self.box, self.input_size))))
         return _frozen(invert_affine(self.image_to_crop))
 
     @cached_property
@@ -291,16 +295,9 @@ class CropTransform:
         return _inverse_scale_shift(*self._heatmap_scale_shift)
 
     @property
-    def _crop_scale_shift(self) -> tuple[float, float, float]:
-        """(s, tx, ty) of image -> crop, ``x' = s x + t`` (the numbers :func:`crop_affine` writes)."""
-        s = self.input_size / self.box.size
-        c0 = (self.input_size - 1) / 2
-        return s, c0 - s * self.box.cx, c0 - s * self.box.cy
-
-    @property
     def _heatmap_scale_shift(self) -> tuple[float, float, float]:
         """(s, tx, ty) of image -> heatmap: the crop map followed by :func:`grid_affine`."""
-        s, tx, ty = self._crop_scale_shift
+        s, tx, ty = _box_scale_shift(self.box, self.input_size)
         g = self.heatmap_size / self.input_size
         o = 0.5 * g - 0.5
         return g * s, g * tx + o, g * ty + o

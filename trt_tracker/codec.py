@@ -82,10 +82,6 @@ class PoseCodec:
         return np.array([s, s, self.z_scale]), np.array([tx, ty, 0.0])
 
     def decode_points(self, P: np.ndarray, tf: CropTransform) -> np.ndarray:
-        ss = tf.heatmap_to_image_scale_shift
-        if ss is not None and np.shape(P)[-1] == 3:      # the tracker's crops: one multiply-add
-            s, tx, ty = ss
-            return np.asarray(P, np.float64) * (s, s, self.z_scale) + (tx, ty, 0.0)
         out = tf.from_heatmap(P)
         if out.shape[-1] > 2:
             out[..., 2] = np.asarray(P, np.float64)[..., 2] * self.z_scale
@@ -103,9 +99,6 @@ class PoseCodec:
 
     def decode_vectors(self, V: np.ndarray, tf: CropTransform) -> np.ndarray:
         V = np.asarray(V, np.float64)
-        ss = tf.heatmap_to_image_scale_shift
-        if ss is not None and V.shape[-1] == 3:          # the tracker's crops: one multiply
-            return V * (ss[0], ss[0], self.z_scale)
         out = V.copy()
         Ai = tf.heatmap_to_image[:, :2]
         out[..., :2] = V[..., :2] @ Ai.T
