@@ -35,28 +35,13 @@ SETTINGS = ((0.0, 0.1, 0), (0.20, 0.1, 1000), (0.15, 0.1, 1000), (0.10, 0.1, 100
 CHOSEN = {"depth_keep_confidence": 0.15, "min_occupancy": 0.1, "max_dim_frames": 8}
 
 
-def frame_errors(model, cfg, frames) -> list:
-    """Per in-view frame: the single-frame camera-space error (mm) of a confirmed track, else None."""
-    import numpy as np
-
-    from trt_tracker.stream.tracker import Tracker
-
-    tr, out = Tracker(model, cfg), []
-    for f in frames:
-        r = tr.step(f)
-        if f.gt_joints_cam is not None:
-            ok = r.status in ("init", "track")
-            out.append(float(np.linalg.norm(r.single_cam - f.gt_joints_cam, axis=-1).mean()) if ok else None)
-    return out
-
-
 def same_frames(model, seqs, base: dict, rule: dict) -> dict:
     """The rule against the tracker without it on the same frames: MPJPE over the frames both track, and
     over the frames only one of them tracks (MPJPE over each one's own tracked frames mixes frame sets)."""
     import numpy as np
 
-    a = [e for f in seqs for e in frame_errors(model, config(model, **base), f)]
-    b = [e for f in seqs for e in frame_errors(model, config(model, **rule), f)]
+    a = [e for f in seqs for e in run_sequence(model, config(model, **base), f, per_frame=True)["single_errors"]]
+    b = [e for f in seqs for e in run_sequence(model, config(model, **rule), f, per_frame=True)["single_errors"]]
     both = [(x, y) for x, y in zip(a, b) if x is not None and y is not None]
     only_rule = [y for x, y in zip(a, b) if x is None and y is not None]
     only_base = [x for x, y in zip(a, b) if x is not None and y is None]

@@ -53,12 +53,14 @@ def log(msg: str) -> None:
     print(msg, flush=True)
 
 
-def run_sequence(model, cfg, frames) -> dict:
-    """Track a list of frames; confirmed-track share, single-frame MPJPE over them, root-depth error (median)."""
+def run_sequence(model, cfg, frames, per_frame: bool = False) -> dict:
+    """Track a list of frames; confirmed-track share, single-frame MPJPE over them, root-depth error (median).
+    ``per_frame``: also ``single_errors``, each in-view frame's single-frame error (None when not tracked)."""
     from trt_tracker.stream.tracker import Tracker
 
     tr = Tracker(model, cfg)
     errs, errt, zerr, tracked, in_view, empty_tracked, empty = [], [], [], 0, 0, 0, 0
+    every = []
     for f in frames:
         r = tr.step(f)
         ok = r.status in TRACKED
@@ -72,10 +74,14 @@ def run_sequence(model, cfg, frames) -> dict:
             errs.append(float(np.linalg.norm(r.single_cam - f.gt_joints_cam, axis=-1).mean()))
             errt.append(float(np.linalg.norm(r.joints_cam - f.gt_joints_cam, axis=-1).mean()))
             zerr.append(abs(r.root_depth - float(f.gt_joints_cam[0, 2])))
-    return {"frames_in_view": in_view, "tracked_in_view": tracked, "empty_frames": empty,
-            "tracked_when_empty": empty_tracked, "mpjpe_single": float(np.mean(errs)) if errs else None,
-            "mpjpe_tracked": float(np.mean(errt)) if errt else None,
-            "root_depth_error_median": float(np.median(zerr)) if zerr else None}
+        every.append(errs[-1] if ok else None)
+    out = {"frames_in_view": in_view, "tracked_in_view": tracked, "empty_frames": empty,
+           "tracked_when_empty": empty_tracked, "mpjpe_single": float(np.mean(errs)) if errs else None,
+           "mpjpe_tracked": float(np.mean(errt)) if errt else None,
+           "root_depth_error_median": float(np.median(zerr)) if zerr else None}
+    if per_frame:
+        out["single_errors"] = every
+    return out
 
 
 def config(model, **kw):

@@ -23,6 +23,13 @@ DEMO_SEED = 20_000_000      # the first held-out test seed (never trained on)
 DEMO_AWAY = (90, 110)       # frames (25 fps) where the demo's subject is out of view: it leaves and comes back
 
 
+#: manifest ``tracker.confidence`` keys (written by export.CONFIDENCE_THRESHOLDS) -> TrackerConfig fields
+MANIFEST_CONFIDENCE = {"keep": ("min_confidence", float), "init": ("init_confidence", float),
+                       "confirm": ("confirm_frames", int), "weight": ("confidence_weight", float),
+                       "keep_with_surface": ("depth_keep_confidence", float), "occupancy": ("min_occupancy", float),
+                       "dim_frames": ("max_dim_frames", int)}
+
+
 def tracker_config(manifest: dict, durations=DEFAULT_DURATIONS, alpha=None, gamma=None, window: int = 16,
                    root_depth: str = "auto", preprocess: str = "cpu"):
     """Tracker settings; alpha/gamma default to the model's tuned values (its manifest) for that duration set,
@@ -38,17 +45,7 @@ def tracker_config(manifest: dict, durations=DEFAULT_DURATIONS, alpha=None, gamm
     a = alpha if alpha is not None else (tuned["alpha"] if tuned else 0.0)
     g = gamma if gamma is not None else (tuned["gamma"] if tuned else 3.0)
     conf = manifest.get("tracker", {}).get("confidence", {})     # the model's measured thresholds, if any
-    kw = {k: float(conf[c]) for k, c in (("min_confidence", "keep"), ("init_confidence", "init")) if c in conf}
-    if "confirm" in conf:
-        kw["confirm_frames"] = int(conf["confirm"])
-    if "weight" in conf:
-        kw["confidence_weight"] = float(conf["weight"])
-    if "keep_with_surface" in conf:
-        kw["depth_keep_confidence"] = float(conf["keep_with_surface"])
-    if "occupancy" in conf:
-        kw["min_occupancy"] = float(conf["occupancy"])
-    if "dim_frames" in conf:
-        kw["max_dim_frames"] = int(conf["dim_frames"])
+    kw = {field: kind(conf[key]) for key, (field, kind) in MANIFEST_CONFIDENCE.items() if key in conf}
     return TrackerConfig(durations=ds, alpha=float(a), gamma=float(g), window=window, root_depth=root_depth,
                          preprocess=preprocess, **kw)
 
