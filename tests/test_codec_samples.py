@@ -384,3 +384,29 @@ def test_pool_stream_resumes_exactly_and_shards_do_not_overlap(monkeypatch):
 def test_stream_config_rejects_empty_pool():
     with pytest.raises(ValueError, match="pool_size must be >= 1"):
         SampleStreamConfig(pool_size=0)
+
+
+def test_half_body_crops_frame_the_upper_body_and_mark_what_they_cut_off(body_seq):
+    from dataclasses import replace
+
+    from trt_tracker.data.samples import half_body_points, in_crop
+
+    sk = body_seq.skeleton
+    assert "weight" not in pose_sample(body_seq, 3, BODY_CODEC, BODY_AUGMENT, np.random.default_rng(0))
+    half = replace(BODY_AUGMENT, half_body=1.0)
+    ankles = [sk.index("l_ankle"), sk.index("r_ankle")]
+    cut = 0
+    for seed in range(20):
+        s = pose_sample(body_seq, seed % len(body_seq), BODY_CODEC, half, np.random.default_rng(seed))
+        np.testing.assert_array_equal(s["weight"], in_crop(s["joints"], BODY_CODEC.heatmap_size))
+        full = pose_sample(body_seq, seed % len(body_seq), BODY_CODEC, no_augment("rgb"))
+        assert full["joints"][:, :2].min() > 0 and full["joints"][:, :2].max() < BODY_CODEC.heatmap_size - 1
+        cut += int(s["weight"][ankles].sum() == 0)
+    assert cut >= 10                 # the ankles lie outside every upper-body crop (3 of 4 group counts and more)
+    groups = [half_body_points(sk, np.random.default_rng(i)) for i in range(40)]
+    assert all(sk.index("neck") in g and sk.index("l_knee") not in g for g in groups)
+    assert len({len(g) for g in groups}) == 4
+    from trt_tracker.skeleton import HAND21
+
+    with pytest.raises(ValueError, match="half_body"):
+        half_body_points(HAND21, np.random.default_rng(0))

@@ -151,8 +151,9 @@ def test_cosine_cycles_continue_a_finished_run():
         replace(one, lr_cycles=0)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("dims,depth_bins", [(3, 4), (2, 0)])
-def test_fused_integral_and_heatmap_loss_equals_reference(dims, depth_bins):
+def test_fused_integral_and_heatmap_loss_equals_reference(dims, depth_bins, weighted):
     from trt_tracker.models import soft_argmax_2d, soft_argmax_3d
     from trt_tracker.train import heatmap_loss, integral_and_heatmap_loss
 
@@ -160,14 +161,41 @@ def test_fused_integral_and_heatmap_loss_equals_reference(dims, depth_bins):
     shape = (3, 5, depth_bins, 8, 6) if dims == 3 else (3, 5, 8, 6)
     logits = (torch.randn(shape, generator=g) * 3).requires_grad_()
     J = torch.rand(3, 5, dims, generator=g) * torch.tensor([6, 8, 2][:dims]) - torch.tensor([0.5, 0.5, 1][:dims])
-    J_fast, ce_fast = integral_and_heatmap_loss(logits, J, 1.5)
+    w = (torch.rand(3, 5, generator=g) > 0.4).float() if weighted else None
+    J_fast, ce_fast = integral_and_heatmap_loss(logits, J, 1.5, w)
     J_ref = soft_argmax_3d(logits) if dims == 3 else soft_argmax_2d(logits)
-    ce_ref = heatmap_loss(logits, J, 1.5)
+    ce_ref = heatmap_loss(logits, J, 1.5, w)
     torch.testing.assert_close(J_fast, J_ref, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(ce_fast, ce_ref, rtol=1e-5, atol=1e-5)
     gf = torch.autograd.grad(J_fast.sum() + ce_fast, logits)[0]
     gr = torch.autograd.grad(J_ref.sum() + ce_ref, logits)[0]
     torch.testing.assert_close(gf, gr, rtol=1e-4, atol=1e-6)
+
+
+def test_weighted_losses_leave_out_the_uv_of_joints_outside_the_crop():
+    from trt_tracker.models import joint_loss
+    from trt_tracker.train import heatmap_loss, weighted_joint_loss
+
+    g = torch.Generator().manual_seed(1)
+    J, J_gt, scale = torch.randn(2, 5, 3, generator=g), torch.randn(2, 5, 3, generator=g), torch.tensor(2.0)
+    ones = torch.ones(2, 5)
+    torch.testing.assert_close(weighted_joint_loss(J, J_gt, scale, ones), joint_loss(J, J_gt, scale))
+    assert weighted_joint_loss(J, J_gt, scale, None) == joint_loss(J, J_gt, scale)
+    w = ones.clone()
+    w[1, 3] = 0.0
+    moved = J.clone()
+    moved[1, 3, :2] += 10.0                       # a left-out joint's (u, v): no change
+    torch.testing.assert_close(weighted_joint_loss(moved, J_gt, scale, w), weighted_joint_loss(J, J_gt, scale, w))
+    moved[1, 3, 2] += 10.0                        # its depth still counts
+    assert weighted_joint_loss(moved, J_gt, scale, w) > weighted_joint_loss(J, J_gt, scale, w) + 0.1
+    # The heatmap cross-entropy likewise: a left-out joint's (u, v) target does not matter, its z does.
+    logits = torch.randn(2, 5, 4, 6, 6, generator=g)
+    T = torch.rand(2, 5, 3, generator=g) * torch.tensor([5.0, 5.0, 1.0])
+    T2 = T.clone()
+    T2[1, 3, :2] = torch.tensor([0.0, 5.0])
+    torch.testing.assert_close(heatmap_loss(logits, T, 1.0, w), heatmap_loss(logits, T2, 1.0, w))
+    T2[1, 3, 2] = -0.9
+    assert heatmap_loss(logits, T2, 1.0, w) != heatmap_loss(logits, T, 1.0, w)
 
 
 # ---------------------------------------------------------------- presets

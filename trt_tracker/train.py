@@ -291,10 +291,11 @@ class Objective:
             J_gt = batch["joints"][..., : m.dims]
             if self.comp is not None:
                 return self.comp(model(x, mode="bones"), J_gt, self.scale)
+            w = batch.get("weight")              # (N, K): 0 for joints a half-body crop cuts off
             if self.heatmap_loss > 0 and m.pose_head == "integral":
-                J, ce = integral_and_heatmap_loss(model(x, mode="logits"), J_gt, self.sigma)
-                return joint_loss(J, J_gt, self.scale) + self.heatmap_loss * ce
-            return joint_loss(model(x), J_gt, self.scale)
+                J, ce = integral_and_heatmap_loss(model(x, mode="logits"), J_gt, self.sigma, w)
+                return weighted_joint_loss(J, J_gt, self.scale, w) + self.heatmap_loss * ce
+            return weighted_joint_loss(model(x), J_gt, self.scale, w)
         target = batch["bones" if m.task == "spatial" else "target"][..., : m.dims]
         return model(x, batch["related"], target, mode="loss")
 
@@ -328,13 +329,15 @@ def _gaussian_target(centre: torch.Tensor, n: int, sigma: float) -> torch.Tensor
     return g / g.sum(-1, keepdim=True).clamp_min(1e-12)
 
 
-def heatmap_loss(logits: torch.Tensor, J_gt: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
+def heatmap_loss(logits: torch.Tensor, J_gt: torch.Tensor, sigma: float = 1.0,
+                 weight: torch.Tensor | None = None) -> torch.Tensor:
     """Cross-entropy of the heatmap's marginals against Gaussians at the ground truth.
 
     An auxiliary loss beside the integral (joint) loss, as in Integral Regression's
     combined variant: it gives every heatmap cell a gradient from the first step,
     so small networks trained from scratch leave the mean pose sooner.
-    ``logits`` (N, K, H, W) or (N, K, D, H, W); ``J_gt`` (N, K, 2 or 3) in the network frame.
+    ``logits`` (N, K, H, W) or (N, K, D, H, W); ``J_gt`` (N, K, 2 or 3) in the network frame; ``weight``
+    (N, K) scales each joint's (u, v) terms (0: a joint outside the crop), None: all 1.
     """
     if logits.ndim == 4:
         logits = logits[:, :, None]
@@ -346,6 +349,8 @@ def heatmap_loss(logits: torch.Tensor, J_gt: torch.Tensor, sigma: float = 1.0) -
     log_v = torch.log(p.sum((2, 4)).clamp_min(1e-12))             # (N, K, H)
     ce = -(_gaussian_target(J_gt[..., 0], W, sigma) * log_u).sum(-1) \
         - (_gaussian_target(J_gt[..., 1], H, sigma) * log_v).sum(-1)
+    if weight is not None:
+        ce = ce * weight.to(ce.dtype)
     if D > 1 and J_gt.shape[-1] > 2:
         log_z = torch.log(p.sum((3, 4)).clamp_min(1e-12))         # (N, K, D)
         zc = (J_gt[..., 2] + 1) / 2 * D - 0.5                    # z in [-1, 1] -> bin index
@@ -353,11 +358,27 @@ def heatmap_loss(logits: torch.Tensor, J_gt: torch.Tensor, sigma: float = 1.0) -
     return ce.mean()
 
 
-def integral_and_heatmap_loss(logits: torch.Tensor, J_gt: torch.Tensor, sigma: float = 1.0):
+def weighted_joint_loss(J: torch.Tensor, J_gt: torch.Tensor, scale: torch.Tensor,
+                        weight: torch.Tensor | None = None) -> torch.Tensor:
+    """:func:`joint_loss` with the (u, v) of each joint weighted by ``weight`` (N, K) (its z is kept: the
+    depth of a joint outside the crop is still the body's); None: the plain joint loss."""
+    if weight is None:
+        return joint_loss(J, J_gt, scale)
+    if J.shape != J_gt.shape:
+        raise ValueError(f"prediction {tuple(J.shape)} and target {tuple(J_gt.shape)} differ")
+    d = ((J - J_gt) / scale).abs()
+    w = torch.ones_like(d)
+    w[..., :2] = weight[..., None].to(d.dtype)
+    return (d * w).mean()
+
+
+def integral_and_heatmap_loss(logits: torch.Tensor, J_gt: torch.Tensor, sigma: float = 1.0,
+                              weight: torch.Tensor | None = None):
     """(soft-argmax joints, :func:`heatmap_loss`) from one softmax: the fast path of the pose objective.
 
     Equal to ``soft_argmax_3d(logits)`` (or ``soft_argmax_2d``) and ``heatmap_loss(logits, J_gt, sigma)``
-    computed apart (tested), at about half the cost: both need the same marginals.
+    computed apart (tested), at about half the cost: both need the same marginals.  ``weight`` (N, K)
+    scales each joint's (u, v) cross-entropy (as :func:`weighted_joint_loss` its (u, v) error).
     """
     squeeze = logits.ndim == 4
     if squeeze:
@@ -370,6 +391,8 @@ def integral_and_heatmap_loss(logits: torch.Tensor, J_gt: torch.Tensor, sigma: f
     cols = [(pu * xs).sum(-1), (pv * ys).sum(-1)]
     ce = -(_gaussian_target(J_gt[..., 0], W, sigma) * torch.log(pu.clamp_min(1e-12))).sum(-1) \
         - (_gaussian_target(J_gt[..., 1], H, sigma) * torch.log(pv.clamp_min(1e-12))).sum(-1)
+    if weight is not None:
+        ce = ce * weight.to(ce.dtype)
     if not squeeze:
         pz = p.sum((3, 4))                                         # (N, K, D)
         cols.append((pz * ((torch.arange(D, dtype=p.dtype, device=p.device) + 0.5) / D * 2 - 1)).sum(-1))

@@ -13,6 +13,10 @@ with targets in the network frame:
 Augmentations are the papers' (seed 000 supplement 2.1): body RGB - translation
 +-2 % of the box, scale +-25 %, rotation +-30 deg, horizontal flip with the
 left/right joints swapped; hand depth - rotation +-180 deg, scale +-10 %.
+Beyond the papers: ``photometric`` appearance changes, and ``half_body`` crops
+framed on the upper body (a portrait, a webcam at a desk: the framing of real
+photographs), with a per-joint ``weight`` that leaves the joints outside the
+crop out of the pose loss (as HRNet's half-body augmentation marks them unseen).
 :class:`SyntheticSamples` makes them endlessly from sequences generated on
 the fly, each sequence from its own seed, so a stream is reproducible.
 With ``pool_size`` > 1 it keeps that many rendered sequences in memory and
@@ -40,6 +44,7 @@ class AugmentConfig:
     margin: float = 1.25         # box side / extent of the joints
     depth_centre_noise_mm: float = 15.0   # depth: error of the normalisation centre (sd)
     photometric: float = 0.0     # RGB: strength of the appearance augmentation (0: none; see photometric())
+    half_body: float = 0.0       # body: probability of a crop around the upper body only (see half_body_points())
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -53,6 +58,32 @@ NO_AUGMENT_HAND = AugmentConfig(0.0, 0.0, 0.0, False, 1.3, 0.0)
 
 def no_augment(modality: str) -> AugmentConfig:
     return NO_AUGMENT_BODY if modality == "rgb" else NO_AUGMENT_HAND
+
+
+#: Joints a half-body crop is framed on, in the order a portrait, a webcam at a desk and a waist-up shot
+#: add them: the crop covers the first group and 0-3 of the next (chosen uniformly).  The rest of the body
+#: may then lie outside the crop, as it does on real photographs framed on a face and shoulders.
+HALF_BODY_GROUPS = {
+    "BODY17": (("head", "nose", "neck", "l_shoulder", "r_shoulder"), ("l_elbow", "r_elbow"),
+               ("torso", "l_wrist", "r_wrist"), ("root", "l_hip", "r_hip")),
+}
+
+
+def half_body_points(skeleton, rng: np.random.Generator) -> np.ndarray:
+    """Indices of the joints a half-body crop is framed on (HALF_BODY_GROUPS)."""
+    groups = HALF_BODY_GROUPS.get(skeleton.name)
+    if groups is None:
+        raise ValueError(f"augment.half_body: no upper-body joint groups for the {skeleton.name} skeleton; "
+                         "set augment.half_body=0 for it")
+    n = int(rng.integers(1, len(groups) + 1))
+    return np.array([skeleton.index(j) for g in groups[:n] for j in g])
+
+
+def in_crop(J: np.ndarray, heatmap_size: int) -> np.ndarray:
+    """(..., K) float32: 1 where a joint's (u, v) in the network frame lies on the heatmap, else 0."""
+    uv = np.asarray(J)[..., :2]
+    inside = np.all((uv >= -0.5) & (uv <= heatmap_size - 0.5), axis=-1)
+    return inside.astype(np.float32)
 
 
 def _transform(codec: PoseCodec, uv: np.ndarray, aug: AugmentConfig, rng: np.random.Generator | None):
@@ -142,7 +173,11 @@ def pose_sample(seq: Sequence, t: int, codec: PoseCodec, aug: AugmentConfig, rng
     ``z_ref="centre"`` (depth): the joints' z relative to the crop's normalisation depth instead of the root
     (the root's own z is then its depth's offset from that centre; bones are unchanged)."""
     P = seq.joints_2p5d[t]                                   # (K, 3): u, v px; z root-relative mm
-    tf, flip = _transform(codec, P[:, :2], aug, rng)
+    framed = P[:, :2]
+    half = rng is not None and aug.half_body > 0
+    if half and rng.random() < aug.half_body:
+        framed = framed[half_body_points(seq.skeleton, rng)]
+    tf, flip = _transform(codec, framed, aug, rng)
     centre = _depth_centre(seq, t, aug, rng)
     image = _crops(seq, [t], tf, codec, aug, rng, centre)[0]
     if z_ref == "centre":
@@ -159,8 +194,12 @@ def pose_sample(seq: Sequence, t: int, codec: PoseCodec, aug: AugmentConfig, rng
     B = sk.bones(J)
     B[sk.root] = 0.0
     par = np.where(sk.parents_array < 0, np.arange(sk.K), sk.parents_array)
-    return {"image": image.astype(np.float32), "joints": J.astype(np.float32), "bones": B.astype(np.float32),
-            "related": J[par, :2].astype(np.float32)}
+    out = {"image": image.astype(np.float32), "joints": J.astype(np.float32), "bones": B.astype(np.float32),
+           "related": J[par, :2].astype(np.float32)}
+    if half:
+        # The joints a crop cuts off have no (u, v) the heatmap can show: the pose loss leaves them out.
+        out["weight"] = in_crop(J, codec.heatmap_size)
+    return out
 
 
 def temporal_sample(seq: Sequence, t: int, gap: int, codec: PoseCodec, aug: AugmentConfig, rng=None) -> dict:
