@@ -269,6 +269,19 @@ def test_ctrl_c_leaves_valid_flushed_outputs(tmp_path):
     assert not any(t.name == "trt-tracker-capture" for t in threading.enumerate())
 
 
+def test_small_frames_are_drawn_large_enough_to_read():
+    from trt_tracker.skeleton import BODY17
+    from trt_tracker.stream.sinks import Annotator
+
+    intr = Intrinsics.from_fov(176, 144, 60)
+    small = [StubTracker().step(Frame(i, 0.0, np.zeros((144, 176, 3), np.uint8), "rgb", intr)) for i in range(2)]
+    a = Annotator(BODY17.parents)
+    assert [a(r).shape for r in small] == [(288, 352, 3)] * 2          # 2x, the same for every frame
+    assert Annotator(BODY17.parents, scale=3)(small[0]).shape == (432, 528, 3)
+    big = StubTracker().step(Frame(0, 0.0, np.zeros((480, 640, 3), np.uint8), "rgb", Intrinsics.from_fov(640, 480, 60)))
+    assert Annotator(BODY17.parents)(big).shape == (480, 640, 3)
+
+
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
                     reason="needs CPU affinity and at least two CPUs")
 @pytest.mark.parametrize("pin", [True, False])

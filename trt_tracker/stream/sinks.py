@@ -129,11 +129,18 @@ def draw_skeleton(img: np.ndarray, P: np.ndarray, parents, color, thickness: int
 
 
 class Annotator:
-    """Draws a result: single-frame pose (thin, blue), tracked pose (amber), box, fps and latency."""
+    """Draws a result: single-frame pose (thin, blue), tracked pose (amber), box, fps and latency.
+
+    Frames narrower than :attr:`MIN_WIDTH` (after ``scale``) are drawn larger, by the whole factor the
+    first frame needs, so the status lines stay legible (a 176 x 144 video is drawn at 352 x 288).
+    """
+
+    MIN_WIDTH = 320
 
     def __init__(self, parents, scale: int = 1):
         self.parents = list(parents)
         self.scale = max(1, int(scale))
+        self._sized = False
         self._t = deque(maxlen=30)
 
     def __call__(self, res) -> np.ndarray:
@@ -146,6 +153,9 @@ class Annotator:
             img = cv2.cvtColor(f.color, cv2.COLOR_RGB2BGR) if f.color is not None else depth_to_bgr(f.image)
         else:
             img = cv2.cvtColor(f.image, cv2.COLOR_RGB2BGR)
+        if not self._sized:              # one size for the whole video: the writer opens on the first frame
+            self.scale = max(self.scale, -(-self.MIN_WIDTH // max(1, img.shape[1])))
+            self._sized = True
         s = self.scale
         if s > 1:
             img = cv2.resize(img, None, fx=s, fy=s, interpolation=cv2.INTER_NEAREST)
