@@ -322,3 +322,104 @@ def test_subject_equality_and_too_few_frames():
     assert a == a and a != sample_body_subject(np.random.default_rng(1))   # identity, no array truth-value error
     with pytest.raises(ValueError, match="2 actions need at least 2 frames"):
         body_motion(["walk", "wave"], a, 1, rng=np.random.default_rng(0))
+
+
+# ------------------------------------------------------ varied appearance
+def _frontal_renderer(style, seed=0):
+    """A renderer of subject 7 standing still, facing the camera, without effects; its person box."""
+    from dataclasses import replace
+
+    subj = replace(sample_body_subject(np.random.default_rng(7)), long_sleeves=True, shorts=False, style=style)
+    m = simulate_body("wave", subj, 10, FPS, np.random.default_rng(11))
+    cam = frame_motion(sample_body_camera(np.random.default_rng(0), "h36m", 512), m.joints)
+    X = cam.world_to_camera(m.joints[0])
+    r = BodyRenderer(cam.intrinsics, subj, np.random.default_rng(seed), camera=cam, occluders=0,
+                     noise=False, blur=False, motion_blur=False)
+    return r, X
+
+
+STYLE = {"hair": "short", "face": False, "jacket": None,
+         "patterns": {"shirt": {"kind": "plain", "period": 6.0, "angle_deg": 0.0, "strength": 0.8,
+                                "colour": [250, 250, 250]},
+                      "trousers": {"kind": "plain", "period": 6.0, "angle_deg": 0.0, "strength": 0.8,
+                                   "colour": [250, 250, 250]}}}
+
+
+def test_varied_appearance_keeps_people_motion_and_camera():
+    plain, varied = make_body_sequence(3, n_frames=6), make_body_sequence(3, n_frames=6, appearance="varied")
+    np.testing.assert_array_equal(plain.joints_cam, varied.joints_cam)
+    assert plain.info["camera_pose"] == varied.info["camera_pose"]
+    sp, sv = plain.info["subject"], dict(varied.info["subject"])
+    assert set(sv.pop("style")) == {"hair", "face", "jacket", "patterns"} and sp == sv
+    assert "appearance" not in plain.info and varied.info["appearance"] == "varied"
+    assert not np.array_equal(plain.frames, varied.frames)
+    with pytest.raises(ValueError, match="appearance must be one of"):
+        make_body_sequence(3, n_frames=2, appearance="fancy")
+
+
+def test_varied_styles_cover_every_option():
+    styles = [sample_body_subject(np.random.default_rng(s), varied=True).style for s in range(200)]
+    assert {s["hair"] for s in styles} == {"short", "long", "bald"}
+    assert 0.2 < np.mean([s["jacket"] is not None for s in styles]) < 0.5
+    kinds = {s["patterns"]["shirt"]["kind"] for s in styles}
+    assert kinds == {"plain", "stripes", "checks", "print", "mottled"}
+    assert sample_body_subject(np.random.default_rng(1)).style == {}
+
+
+@pytest.mark.parametrize("kind", ["stripes", "checks", "print", "mottled"])
+def test_garment_pattern_gain(kind):
+    from trt_tracker.data.body_render import garment_pattern
+
+    p = {**STYLE["patterns"]["shirt"], "kind": kind, "period": 8.0}
+    gain = garment_pattern(p, (64, 48), (100, 50, 50), np.random.default_rng(0))
+    assert gain.shape == (48, 64, 3) and gain.dtype == np.float32
+    assert gain.min() >= 1.0 - 1e-6 and gain.max() > 1.5, "towards the brighter second colour, never darker"
+    assert gain[..., 0].std() > 0.05, "a pattern, not a uniform tint"
+    assert garment_pattern({**p, "kind": "plain"}, (64, 48), (100, 50, 50), np.random.default_rng(0)) is None
+
+
+def test_pattern_is_drawn_on_its_garment_only():
+    r0, X = _frontal_renderer(STYLE)
+    striped = {**STYLE, "patterns": {**STYLE["patterns"], "shirt": {**STYLE["patterns"]["shirt"], "kind": "stripes"}}}
+    r1, _ = _frontal_renderer(striped)
+    a, b = r0.render(X).astype(int), r1.render(X).astype(int)
+    changed = np.abs(a - b).sum(-1) > 0
+    uv = r0.intr.project(X)
+    assert changed.sum() > 200, "the shirt shows stripes"
+    ys, xs = np.nonzero(changed)
+    L = BODY17.index
+    # only on the upper body: nothing below the knees, nothing far off the body
+    assert ys.max() < min(uv[L("l_knee"), 1], uv[L("r_knee"), 1])
+    assert xs.min() > uv[:, 0].min() - 40 and xs.max() < uv[:, 0].max() + 40
+
+
+def test_face_is_drawn_only_towards_the_camera():
+    r0, X = _frontal_renderer(STYLE)
+    r1, _ = _frontal_renderer({**STYLE, "face": True})
+    c = X[0]
+    turned = (X - c) * np.array([-1.0, 1.0, -1.0]) + c        # 180 degrees about the vertical through the pelvis
+    shown = []
+    for J in (X, turned):
+        head = r0.intr.project(J)[BODY17.index("head")]
+        changed = np.abs(r0.render(J).astype(int) - r1.render(J).astype(int)).sum(-1) > 0
+        ys, xs = np.nonzero(changed)
+        if changed.any():
+            assert changed.sum() > 10 and np.hypot(xs - head[0], ys - head[1]).max() < 40, "features on the face"
+        shown.append(bool(changed.any()))
+    assert sorted(shown) == [False, True], "a face one way round, the back of the head the other"
+
+
+def test_jacket_and_long_hair_change_the_look():
+    r0, X = _frontal_renderer(STYLE)
+    base = r0.render(X)
+    for style in ({**STYLE, "jacket": [20, 20, 30]}, {**STYLE, "hair": "long"}, {**STYLE, "hair": "bald"}):
+        r, _ = _frontal_renderer(style)
+        assert not np.array_equal(r.render(X), base), style
+
+
+def test_stream_appearance_is_checked():
+    from trt_tracker.data.samples import SampleStreamConfig
+
+    assert SampleStreamConfig(appearance="varied").appearance == "varied"
+    with pytest.raises(ValueError, match="appearance must be"):
+        SampleStreamConfig(appearance="fancy")

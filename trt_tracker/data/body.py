@@ -32,7 +32,7 @@ from .body_subject import BodySubject, sample_body_subject
 from .sequence import Sequence, out_of_view
 
 __all__ = [
-    "ACTIONS", "BODY_GENERATOR_VERSION", "CAMERA_KINDS", "DOFS", "JOINT_LIMITS_DEG",
+    "ACTIONS", "APPEARANCES", "BODY_GENERATOR_VERSION", "CAMERA_KINDS", "DOFS", "JOINT_LIMITS_DEG",
     "BodyCamera", "BodyMotion", "BodyRenderer", "BodySubject",
     "body_motion", "body_scene", "forward_kinematics", "frame_motion", "make_body_sequence",
     "sample_body_camera", "sample_body_subject", "simulate_body",
@@ -54,14 +54,23 @@ def _choose_actions(rng: np.random.Generator, action) -> tuple[str, ...]:
     return tuple(str(a) for a in rng.choice(ACTIONS, size=n, replace=False))
 
 
-def body_scene(seed: int, n_frames: int = 200, size=None, camera: str = "h36m", action=None, fps: float = 50.0):
+#: ``plain``: the capsule mannequins of the test and validation sets; ``varied``: the same people, motion
+#: and camera, with faces, hair styles, open jackets, garment patterns and defocused backgrounds
+#: (:func:`.body_subject.sample_style`), for training against the gap to real pixels (issue 15).
+APPEARANCES = ("plain", "varied")
+
+
+def body_scene(seed: int, n_frames: int = 200, size=None, camera: str = "h36m", action=None, fps: float = 50.0,
+               appearance: str = "plain"):
     """Everything of :func:`make_body_sequence` but the pixels: ``(subject, motion, camera, joints_cam,
     rng_render)``, the same for the same arguments.  Another renderer can draw the same people, motion and
     camera (``benchmarks/cross_renderer.py`` does)."""
     if not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if appearance not in APPEARANCES:
+        raise ValueError(f"appearance must be one of {APPEARANCES}, got {appearance!r}")
     rng_subject, rng_action, rng_motion, rng_camera, rng_render = np.random.default_rng(int(seed)).spawn(5)
-    subject = sample_body_subject(rng_subject)
+    subject = sample_body_subject(rng_subject, varied=appearance == "varied")
     actions = _choose_actions(rng_action, action)
     motion = simulate_body(actions, subject, n_frames, fps, rng_motion)
     cam = frame_motion(sample_body_camera(rng_camera, camera, size), motion.joints)
@@ -69,7 +78,7 @@ def body_scene(seed: int, n_frames: int = 200, size=None, camera: str = "h36m", 
 
 
 def make_body_sequence(seed: int, n_frames: int = 200, size=None, camera: str = "h36m", action=None,
-                       fps: float = 50.0, *, progress: bool = False, hidden=None) -> Sequence:
+                       fps: float = 50.0, *, progress: bool = False, hidden=None, appearance: str = "plain") -> Sequence:
     """A rendered synthetic BODY17 sequence.
 
     Parameters
@@ -85,6 +94,7 @@ def make_body_sequence(seed: int, n_frames: int = 200, size=None, camera: str = 
     hidden : frame indices where the subject is out of view (scenes for a live tracker: the subject enters
         late, leaves and comes back); those frames show the same scene without the person, their ground
         truth is where the person would have been, and ``info["hidden"]`` lists them
+    appearance : one of :data:`APPEARANCES` (the motion, camera and plain colours do not depend on it)
 
     Returns
     -------
@@ -93,7 +103,7 @@ def make_body_sequence(seed: int, n_frames: int = 200, size=None, camera: str = 
     ``info``: seed, actions and their start frames, camera kind and pose,
     subject description, generator name and version.
     """
-    subject, motion, cam, joints_cam, rng_render = body_scene(seed, n_frames, size, camera, action, fps)
+    subject, motion, cam, joints_cam, rng_render = body_scene(seed, n_frames, size, camera, action, fps, appearance)
     uv = cam.intrinsics.project(joints_cam).reshape(-1, 2)
     person_box = (*uv.min(0), *uv.max(0))
     renderer = BodyRenderer(cam.intrinsics, subject, rng_render, camera=cam, person_box=person_box)
@@ -109,6 +119,8 @@ def make_body_sequence(seed: int, n_frames: int = 200, size=None, camera: str = 
         "camera_pose": cam.to_dict(),
         "subject": subject.to_dict(),
     }
+    if appearance != "plain":
+        info["appearance"] = appearance
     if hidden:
         info["hidden"] = hidden
     return Sequence(BODY17, "rgb", float(fps), cam.intrinsics, joints_cam, frames, info=info)

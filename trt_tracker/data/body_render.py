@@ -87,7 +87,43 @@ def _orthonormal(up: np.ndarray, right_hint: np.ndarray) -> tuple[np.ndarray, np
 # Capsules are (start point, end point, radius mm, colour key); points index the
 # extended point array built by BodyRenderer._points (0..16 are the joints).
 _HAND_L, _HAND_R, _HEEL_L, _TOE_L, _HEEL_R, _TOE_R, _NECK_TOP = 17, 18, 19, 20, 21, 22, 23
-_N_POINTS = 24
+_HAIR_TOP, _HAIR_END = 24, 25           # long hair: a capsule behind the head down to the shoulders
+_N_POINTS = 26
+#: Label of each garment in the mask the patterns are drawn through.
+_GARMENT_LABEL = {"shirt": 1, "trousers": 2}
+
+
+def garment_pattern(pattern: dict, size: tuple[int, int], base_rgb, rng: np.random.Generator) -> np.ndarray | None:
+    """(H, W, 3) float32 per-channel gain that draws ``pattern`` (:func:`.body_subject._pattern`) over a
+    garment of colour ``base_rgb`` (1: the garment's own shaded colour; towards the pattern's second
+    colour where the pattern is on); None for a plain garment.  In image space, made once per sequence
+    (a pattern that slides over a moving body; a pose network looks at one frame)."""
+    kind = pattern["kind"]
+    if kind == "plain":
+        return None
+    W, H = size
+    period = pattern["period"] * W / 256.0
+    a = np.radians(pattern["angle_deg"])
+    y, x = np.mgrid[0:H, 0:W].astype(np.float32)
+    t1 = (x * np.cos(a) + y * np.sin(a)) / period
+    t2 = (-x * np.sin(a) + y * np.cos(a)) / period
+    if kind == "stripes":
+        m = (np.mod(t1, 1.0) < 0.45).astype(np.float32)
+    elif kind == "checks":
+        m = 0.5 * ((np.mod(t1, 1.0) < 0.5).astype(np.float32) + (np.mod(t2, 1.0) < 0.5).astype(np.float32))
+    elif kind == "print":                               # dots on a lattice, jittered in size
+        d = np.hypot(np.mod(t1, 1.0) - 0.5, np.mod(t2, 1.0) - 0.5)
+        m = (d < rng.uniform(0.15, 0.35)).astype(np.float32)
+    else:                                               # mottled: smooth noise at the pattern's scale
+        from .body_scene import _fractal_noise
+
+        cells = max(2, int(round(W / max(period * 2, 2.0))))
+        m = np.clip(0.5 + 0.35 * _fractal_noise(rng, H, W, base_cells=cells, octaves=2), 0, 1)
+    m = cv2.GaussianBlur(m, (0, 0), 0.6)
+    ratio = np.clip((np.asarray(pattern["colour"], np.float32) + 12) / (np.asarray(base_rgb, np.float32) + 12),
+                    0.15, 4.0)
+    s = float(pattern["strength"])
+    return (1.0 + (s * m)[..., None] * (ratio - 1.0)).astype(np.float32)
 
 
 class BodyRenderer:
@@ -133,10 +169,14 @@ class BodyRenderer:
         self._light = np.array([np.cos(light_ang), np.sin(light_ang)])
         gain = rng_fx.uniform(0.8, 1.1)
         col = subject.colors
-        forearm = col["shirt"] if subject.long_sleeves else col["skin"]
+        style = subject.style or {}
+        # An open jacket takes the shirt's place on arms and torso; the shirt shows down the front.
+        upper = tuple(style["jacket"]) if style.get("jacket") else col["shirt"]
+        hair = col["skin"] if style.get("hair") == "bald" else col["hair"]
+        forearm = upper if subject.long_sleeves else col["skin"]
         shin = col["skin"] if subject.shorts else col["trousers"]
-        part_colours = {"shirt": col["shirt"], "trousers": col["trousers"], "skin": col["skin"],
-                        "hair": col["hair"], "shoes": col["shoes"], "forearm": forearm, "shin": shin}
+        part_colours = {"shirt": upper, "trousers": col["trousers"], "skin": col["skin"], "inner": col["shirt"],
+                        "hair": hair, "shoes": col["shoes"], "forearm": forearm, "shin": shin}
         self._ramps = {k: _shade_ramps(c, gain) for k, c in part_colours.items()}
         r = subject.radii_mm
         L = BODY17.index
@@ -157,14 +197,29 @@ class BodyRenderer:
             (L("l_shoulder"), L("l_shoulder"), 1.1 * r["upper_arm"], "shirt"),     # deltoids
             (L("r_shoulder"), L("r_shoulder"), 1.1 * r["upper_arm"], "shirt"),
         ]
+        n_plain = len(self._capsules)
+        self._long_hair = style.get("hair") == "long"
+        if self._long_hair:
+            self._capsules.append((_HAIR_TOP, _HAIR_END, 0.8 * r["head"][0], "hair"))
         self._cap_a = np.array([c[0] for c in self._capsules])
         self._cap_b = np.array([c[1] for c in self._capsules])
         self._cap_r = np.array([c[2] for c in self._capsules])
         self._cap_bias = np.zeros(len(self._capsules))
-        self._cap_bias[-2:] = -40.0                     # deltoids over the chest's outline
-        self._ell_semi = np.array([r["chest"], r["belly"], r["hips"], r["head"],
-                                   np.asarray(r["head"]) * (0.86, 0.7, 0.8)], dtype=np.float64)
+        self._cap_bias[n_plain - 2:n_plain] = -40.0     # deltoids over the chest's outline
+        if self._long_hair:
+            self._cap_bias[n_plain] = 0.6 * r["head"][1]   # behind the head and neck
+        semi = [r["chest"], r["belly"], r["hips"], r["head"], np.asarray(r["head"]) * (0.86, 0.7, 0.8)]
         self._ell_colour = ("shirt", "shirt", "trousers", "hair", "skin")
+        self._jacket = bool(style.get("jacket"))
+        if self._jacket:                                # the shirt down the open front
+            semi.append(np.asarray(r["chest"]) * (0.32, 0.78, 0.92))
+            self._ell_colour += ("inner",)
+        self._ell_semi = np.array(semi, dtype=np.float64)
+        self._face = bool(style.get("face"))
+        self._face_colours = {"eye": (28, 24, 24), "white": (235, 232, 225),
+                              "brow": _rgb_round_saturating(0.7 * np.asarray(col["hair"], float)),
+                              "mouth": _rgb_round_saturating(np.asarray(col["skin"], float) * (0.72, 0.5, 0.5)),
+                              "nose": _rgb_round_saturating(np.asarray(col["skin"], float) * 0.82)}
         self._lt = cv2.LINE_AA if antialias else cv2.LINE_8
 
         # Occluders around the person.
@@ -174,6 +229,22 @@ class BodyRenderer:
         if n_occ < 0:
             raise ValueError(f"occluders must be >= 0, got {occluders}")
         self._occluders = [_make_occluder(rng_occ, tuple(map(float, person_box)), W, H) for _ in range(n_occ)]
+
+        # Varied appearance (subject.style): garment patterns and a defocused background, from a fourth
+        # stream so the plain renderer's three are untouched.
+        self._patterns = {}
+        if style:
+            rng_style = rng.spawn(1)[0]
+            for garment, base in (("shirt", upper), ("trousers", col["trousers"])):
+                tex = garment_pattern(style["patterns"][garment], (W, H), base, rng_style)
+                if tex is not None:
+                    self._patterns[_GARMENT_LABEL[garment]] = tex
+            if rng_style.random() < 0.35:
+                self.background = cv2.GaussianBlur(self.background, (0, 0), rng_style.uniform(1.0, 3.5) * W / 256)
+        self._labels = np.zeros((H, W), np.uint8) if self._patterns else None
+        # Bare forearms and shins (short sleeves, shorts) are skin, not part of the garment's pattern.
+        self._label_of = {"shirt": 1, "trousers": 2, "forearm": 1 if subject.long_sleeves else 0,
+                          "shin": 0 if subject.shorts else 2}
 
         # Camera effects.
         self.motion_blur = motion_blur
@@ -221,6 +292,8 @@ class BodyRenderer:
         semi_head = r["head"]
         head_centre = 0.5 * (J[9] + J[10]) - 0.3 * semi_head[1] * hf
         P[_NECK_TOP] = head_centre - 0.5 * semi_head[2] * hu
+        P[_HAIR_TOP] = head_centre - 0.1 * semi_head[1] * hf
+        P[_HAIR_END] = head_centre - 1.45 * semi_head[2] * hu - 0.45 * semi_head[1] * hf
         return P, head_frame, head_centre
 
     def _ellipsoids(self, J: np.ndarray, head: tuple, head_centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -237,9 +310,45 @@ class BodyRenderer:
             J[0] - 0.2 * semi[2, 2] * hips[2],
             head_centre,
             head_centre + 0.4 * semi[3, 1] * head[1] - 0.12 * semi[3, 2] * head[2],
-        ])
-        axes = np.stack([np.stack(f, -1) for f in (chest, belly, hips, head, head)])
+        ] + ([J[8] - 0.6 * semi[0, 2] * chest[2] + 0.3 * semi[0, 1] * chest[1]] if self._jacket else []))
+        frames = (chest, belly, hips, head, head) + ((chest,) if self._jacket else ())
+        axes = np.stack([np.stack(f, -1) for f in frames])
         return c, axes
+
+    def _draw_face(self, img: np.ndarray, centre: np.ndarray, head: tuple) -> None:
+        """Eyes, brows, a nose shadow and a mouth on the face ellipsoid's front, when it faces the camera."""
+        r, f, u = head
+        a, b, c = self._ell_semi[4]
+        if f @ centre > -0.2 * np.linalg.norm(centre):        # facing away (or edge-on): nothing to draw
+            return
+        intr, lt, col = self.intr, self._lt, self._face_colours
+
+        def at(x, z, out=1.0):
+            y = np.sqrt(max(1.0 - x * x - z * z, 0.0)) * out
+            p = centre + r * a * x + f * b * y + u * c * z
+            return np.array([intr.fx * p[0] / p[2] + intr.cx, intr.fy * p[1] / p[2] + intr.cy]), p[2]
+
+        def pt(q):
+            return int(round(q[0] * _ONE)), int(round(q[1] * _ONE))
+
+        eye_mm = 0.11 * a
+        for side in (-1, 1):
+            q, z = at(0.36 * side, 0.12)
+            rad = intr.fx * eye_mm / z
+            if rad >= 1.6:
+                cv2.ellipse(img, pt(q), (int(rad * _ONE), int(0.6 * rad * _ONE)), 0, 0, 360, col["white"], -1, lt,
+                            _SHIFT)
+            cv2.circle(img, pt(q), max(int(0.55 * rad * _ONE), _ONE // 2), col["eye"], -1, lt, _SHIFT)
+            b0, _ = at(0.16 * side, 0.33)
+            b1, _ = at(0.55 * side, 0.3)
+            cv2.line(img, pt(b0), pt(b1), col["brow"], max(1, int(round(0.5 * rad))), lt, _SHIFT)
+        q, z = at(0.0, -0.12, 1.05)
+        rad = intr.fx * 0.1 * a / z
+        cv2.ellipse(img, pt(q + (0, 0.5 * rad)), (max(int(rad * _ONE), 1), max(int(0.5 * rad * _ONE), 1)), 0, 0, 360,
+                    col["nose"], -1, lt, _SHIFT)
+        m0, _ = at(-0.27, -0.45)
+        m1, _ = at(0.27, -0.45)
+        cv2.line(img, pt(m0), pt(m1), col["mouth"], max(1, int(round(0.6 * rad))), lt, _SHIFT)
 
     # ------------------------------------------------------------- drawing
     def _draw_person(self, img: np.ndarray, J: np.ndarray) -> None:
@@ -266,9 +375,25 @@ class BodyRenderer:
         e_uv, e_ax, e_ang = _project_ellipsoids(centres, axes, self._ell_semi, intr)
         for i in range(len(centres)):
             ops.append((centres[i, 2], 1, i, 0, 0, self._ell_colour[i]))
+        if self._face:
+            ops.append((centres[4, 2] - 1.0, 2, 4, 0, 0, "skin"))     # just after the face
         ops.sort(key=lambda o: -o[0])
+        labels = self._labels
+        if labels is not None:
+            labels.fill(0)
         for _, kind, i, a, b, key in ops:
+            if kind == 2:
+                self._draw_face(img, centres[i], head)
+                continue
             ramps = self._ramps[key]
+            if labels is not None:
+                lab = self._label_of.get(key, 0)
+                if kind == 0:
+                    cv2.line(labels, tuple(map(int, q[a])), tuple(map(int, q[b])), lab,
+                             max(1, int(round(2 * rpx[i]))), cv2.LINE_8, _SHIFT)
+                else:
+                    cv2.ellipse(labels, tuple(map(int, e_uv[i] * _ONE)), tuple(map(int, e_ax[i] * _ONE)),
+                                float(e_ang[i]), 0, 360, lab, -1, cv2.LINE_8, _SHIFT)
             if kind == 0:
                 # Capsule: strokes of decreasing width, lighter and shifted towards the light.
                 t = 2 * rpx[i]
@@ -288,6 +413,11 @@ class BodyRenderer:
                     cc = (c + (1.0 - s) * 0.6 * ax[1] * light) * _ONE
                     cv2.ellipse(img, (int(cc[0]), int(cc[1])), (int(s * ax[0] * _ONE), int(s * ax[1] * _ONE)),
                                 ang, 0, 360, colour, -1, lt, _SHIFT)
+        if labels is not None:
+            for lab, gain in self._patterns.items():
+                on = labels == lab
+                if on.any():
+                    img[on] = np.clip(img[on] * gain[on], 0, 255).astype(np.uint8)
 
     def _draw_shadow(self, img: np.ndarray, J: np.ndarray) -> None:
         """A soft dark ellipse on the floor under the pelvis."""

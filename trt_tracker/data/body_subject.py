@@ -7,7 +7,7 @@ height, the renderer (:mod:`.body_render`) its sizes and colours.
 from __future__ import annotations
 
 import colorsys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -39,6 +39,9 @@ class BodySubject:
     long_sleeves, shorts : clothing style (forearms / shins in skin colour or not)
     ankle_height_mm : height of the ankle joints above the soles
     scale : overall size factor relative to :data:`BODY17`'s nominal lengths
+    style : the varied appearance (:func:`sample_style`; empty: the plain mannequin): ``hair`` (short,
+        long, bald), ``face`` (eyes, brows, mouth drawn), ``jacket`` (an open jacket's RGB over the
+        shirt, or None), ``patterns`` ({garment: pattern parameters} for the shirt or jacket and trousers)
     """
 
     bone_lengths_mm: np.ndarray
@@ -48,6 +51,7 @@ class BodySubject:
     shorts: bool = False
     ankle_height_mm: float = 80.0
     scale: float = 1.0
+    style: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         lengths = np.asarray(self.bone_lengths_mm, dtype=np.float64)
@@ -76,6 +80,7 @@ class BodySubject:
             "shorts": bool(self.shorts),
             "ankle_height_mm": float(self.ankle_height_mm),
             "scale": float(self.scale),
+            **({"style": self.style} if self.style else {}),
         }
 
 
@@ -91,8 +96,37 @@ def _random_garment_colour(rng: np.random.Generator) -> tuple[int, int, int]:
     return _rgb_round_strict(255 * np.array(colorsys.hsv_to_rgb(h, s, v)))
 
 
-def sample_body_subject(rng) -> BodySubject:
-    """A random adult: overall scale 0.85-1.15, +-4 % per (symmetric) bone, girth, clothes and colours."""
+#: Garment patterns of the varied appearance (:func:`sample_style`), drawn by the renderer.
+PATTERNS = ("plain", "stripes", "checks", "print", "mottled")
+HAIR_STYLES = ("short", "long", "bald")
+
+
+def _pattern(rng: np.random.Generator, plain: float) -> dict:
+    """One garment's pattern: kind, period (px of a 256-px frame), angle, strength, a second colour."""
+    kind = "plain" if rng.random() < plain else str(rng.choice(PATTERNS[1:]))
+    return {"kind": kind, "period": float(np.exp(rng.uniform(np.log(3.0), np.log(24.0)))),
+            "angle_deg": float(rng.uniform(0, 180)), "strength": float(rng.uniform(0.3, 0.9)),
+            "colour": list(_random_garment_colour(rng))}
+
+
+def sample_style(rng: np.random.Generator) -> dict:
+    """The varied appearance of a subject: hair style, a face, an open jacket, garment patterns.
+
+    Plain capsule mannequins are all a network sees of people otherwise; real people have faces,
+    hair down to the shoulders, jackets over shirts and patterned clothes (issue 15).
+    """
+    hair = str(rng.choice(HAIR_STYLES, p=(0.55, 0.3, 0.15)))
+    jacket = list(_random_garment_colour(rng)) if rng.random() < 0.35 else None
+    return {"hair": hair, "face": bool(rng.random() < 0.9), "jacket": jacket,
+            "patterns": {"shirt": _pattern(rng, 0.4), "trousers": _pattern(rng, 0.75)}}
+
+
+def sample_body_subject(rng, varied: bool = False) -> BodySubject:
+    """A random adult: overall scale 0.85-1.15, +-4 % per (symmetric) bone, girth, clothes and colours.
+
+    ``varied`` adds a :func:`sample_style` (drawn after everything else, so the plain subject of a
+    generator is the same either way).
+    """
     rng = as_rng(rng)
     scale = rng.uniform(0.85, 1.15)
     nominal = np.asarray(BODY17.bone_lengths_mm, dtype=np.float64)
@@ -125,5 +159,5 @@ def sample_body_subject(rng) -> BodySubject:
     return BodySubject(
         bone_lengths_mm=lengths, radii_mm=radii, colors=colors,
         long_sleeves=bool(rng.random() < 0.6), shorts=bool(rng.random() < 0.2),
-        ankle_height_mm=80.0 * scale, scale=float(scale),
+        ankle_height_mm=80.0 * scale, scale=float(scale), style=sample_style(rng) if varied else {},
     )

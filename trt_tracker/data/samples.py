@@ -223,12 +223,13 @@ def sample_gap(rng: np.random.Generator, max_gap: int) -> int:
     return int(np.clip(np.round(np.exp(rng.uniform(0, np.log(max_gap + 0.49)))), 1, max_gap))
 
 
-def make_sequence(modality: str, seed: int, n_frames: int) -> Sequence:
-    """The synthetic sequence for a seed (body RGB 256 x 256 at 50 fps, or hand depth 320 x 240)."""
+def make_sequence(modality: str, seed: int, n_frames: int, appearance: str = "plain") -> Sequence:
+    """The synthetic sequence for a seed (body RGB 256 x 256 at 50 fps, or hand depth 320 x 240);
+    ``appearance`` (body only) as :data:`.body.APPEARANCES`."""
     if modality == "rgb":
         from .body import make_body_sequence
 
-        return make_body_sequence(seed, n_frames)
+        return make_body_sequence(seed, n_frames, appearance=appearance)
     from .hand import make_hand_sequence
 
     return make_hand_sequence(seed, n_frames)
@@ -242,8 +243,11 @@ class SampleStreamConfig:
     pool_size: int = 1               # sequences held at once; each sample from a random one (1: runs of one
     #                                  sequence, the old stream). The oldest is replaced every
     #                                  samples_per_sequence samples, so rendering per sample is unchanged.
+    appearance: str = "plain"        # body: "varied" adds faces, hair, jackets, patterns (data.body.APPEARANCES)
 
     def __post_init__(self) -> None:
+        if self.appearance not in ("plain", "varied"):
+            raise ValueError(f"stream config: appearance must be 'plain' or 'varied', got {self.appearance!r}")
         for name in ("samples_per_sequence", "max_gap", "pool_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"stream config: {name} must be >= 1, got {getattr(self, name)}")
@@ -299,7 +303,7 @@ class SyntheticSamples:
         if not 0 <= shard < num_shards:
             raise ValueError(f"shard {shard} is not in 0..{num_shards - 1}")
         make = lambda k: make_sequence(self.modality, self.seed_of(k, shard, num_shards),  # noqa: E731
-                                       self.stream.frames_per_sequence)
+                                       self.stream.frames_per_sequence, self.stream.appearance)
         k = int(start)
         if self.stream.pool_size <= 1:
             while True:
