@@ -339,8 +339,8 @@ def _pool_stream(monkeypatch, pool_size=8, **kw):
     made, drawn = {}, []
     real_make, real_sample = samples_mod.make_sequence, SyntheticSamples.sample
 
-    def make(modality, seed, n, appearance="plain"):
-        seq = real_make(modality, seed, n, appearance)
+    def make(modality, seed, n, appearance="plain", size=256):
+        seq = real_make(modality, seed, n, appearance, size)
         made[id(seq)] = seed
         return seq
 

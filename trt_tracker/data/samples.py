@@ -223,13 +223,13 @@ def sample_gap(rng: np.random.Generator, max_gap: int) -> int:
     return int(np.clip(np.round(np.exp(rng.uniform(0, np.log(max_gap + 0.49)))), 1, max_gap))
 
 
-def make_sequence(modality: str, seed: int, n_frames: int, appearance: str = "plain") -> Sequence:
-    """The synthetic sequence for a seed (body RGB 256 x 256 at 50 fps, or hand depth 320 x 240);
+def make_sequence(modality: str, seed: int, n_frames: int, appearance: str = "plain", size: int = 256) -> Sequence:
+    """The synthetic sequence for a seed (body RGB ``size`` x ``size`` at 50 fps, or hand depth 320 x 240);
     ``appearance`` (body only) as :data:`.body.APPEARANCES`."""
     if modality == "rgb":
         from .body import make_body_sequence
 
-        return make_body_sequence(seed, n_frames, appearance=appearance)
+        return make_body_sequence(seed, n_frames, size=size, appearance=appearance)
     from .hand import make_hand_sequence
 
     return make_hand_sequence(seed, n_frames)
@@ -244,8 +244,11 @@ class SampleStreamConfig:
     #                                  sequence, the old stream). The oldest is replaced every
     #                                  samples_per_sequence samples, so rendering per sample is unchanged.
     appearance: str = "plain"        # body: "varied" adds faces, hair, jackets, patterns (data.body.APPEARANCES)
+    render_size: int = 256           # body: frame side; larger renders give sharp half-body (portrait) crops
 
     def __post_init__(self) -> None:
+        if self.render_size < 64:
+            raise ValueError(f"stream config: render_size must be >= 64, got {self.render_size}")
         if self.appearance not in ("plain", "varied"):
             raise ValueError(f"stream config: appearance must be 'plain' or 'varied', got {self.appearance!r}")
         for name in ("samples_per_sequence", "max_gap", "pool_size"):
@@ -303,7 +306,8 @@ class SyntheticSamples:
         if not 0 <= shard < num_shards:
             raise ValueError(f"shard {shard} is not in 0..{num_shards - 1}")
         make = lambda k: make_sequence(self.modality, self.seed_of(k, shard, num_shards),  # noqa: E731
-                                       self.stream.frames_per_sequence, self.stream.appearance)
+                                       self.stream.frames_per_sequence, self.stream.appearance,
+                                       self.stream.render_size)
         k = int(start)
         if self.stream.pool_size <= 1:
             while True:
