@@ -11,6 +11,11 @@ validation seeds, never on the test seeds the cards and README results use:
 * synthetic: MPJPE (mm, camera space, ground-truth root depth) on
   ``--sequences`` sequences of the project's renderer (seeds 10,000,100 on,
   300 frames at 50 fps, every 6th), the card's protocol on fewer frames;
+* synthetic portraits: PCK@0.2 of the torso length for the nose, shoulders
+  and elbows on crops framed on the head and shoulders only (the first group of
+  ``HALF_BODY_GROUPS``, the box MediaPipe's visible landmarks give on a real
+  head-and-shoulders picture), same sequences and frames: whether a network
+  can read a portrait at all, apart from whether it can read real pixels;
 * second renderer: mean 2D joint error in torso lengths on ``--figures``
   figures of :mod:`benchmarks.figure_renderer` (seeds 10,000,300 on, 60
   frames, every 3rd), the figure the networks never trained on.
@@ -45,12 +50,40 @@ def figure_poses(model, frames, uv) -> list:
     return [c.decode_points(J[i], tf) for i, tf in enumerate(tfs)]
 
 
+#: Joints scored on a portrait crop: those a head-and-shoulders picture shows (or nearly: the elbows).
+PORTRAIT_SCORED = ("nose", "l_shoulder", "r_shoulder", "l_elbow", "r_elbow")
+PCK_FRACTION = 0.2
+
+
+def portrait_pck(model, seq, indices) -> tuple[int, int]:
+    """(hits, joints) of PCK@0.2 torso for :data:`PORTRAIT_SCORED` on crops framed on the head and shoulders."""
+    from trt_tracker.camera import box_from_points
+    from trt_tracker.data.samples import HALF_BODY_GROUPS
+
+    sk, c = seq.skeleton, model.codec
+    framed = [sk.index(j) for j in HALF_BODY_GROUPS[sk.name][0]]
+    scored = [sk.index(j) for j in PORTRAIT_SCORED]
+    ls, rs, lh, rh = (sk.index(j) for j in ("l_shoulder", "r_shoulder", "l_hip", "r_hip"))
+    uv = seq.joints_uv
+    idx = [int(t) for t in indices]
+    tfs = [c.transform(box_from_points(uv[t, framed], model.margin)) for t in idx]
+    x = np.stack([c.crop_input(np.asarray(seq.frames[t]), tf, "rgb") for t, tf in zip(idx, tfs)])
+    J = model.frame(x)[0]
+    hits = 0
+    for t, tf, j in zip(idx, tfs, J):
+        P = c.decode_points(j, tf)
+        torso = np.linalg.norm((uv[t, ls] + uv[t, rs]) / 2 - (uv[t, lh] + uv[t, rh]) / 2)
+        hits += int((np.linalg.norm(P[scored, :2] - uv[t, scored], axis=-1) < PCK_FRACTION * torso).sum())
+    return hits, len(idx) * len(scored)
+
+
 def score(model, own, figures) -> dict:
     from trt_tracker.stream.app import gt_crop_mpjpe
 
     # every sequence has the same number of frames: the mean of their means is the mean over frames
     frames = [range(0, len(seq), 6) for seq in own]
     mpjpe = [gt_crop_mpjpe(model, seq, ts) for seq, ts in zip(own, frames)]
+    portrait = np.array([portrait_pck(model, seq, ts) for seq, ts in zip(own, frames)]).sum(0)
     torso = []
     for X, intr, frames in figures:
         uv = intr.project(X)
@@ -59,6 +92,7 @@ def score(model, own, figures) -> dict:
             torso.append(float(np.linalg.norm(P[:, :2] - uv[t], axis=-1).mean()
                                / np.linalg.norm(uv[t, 8] - uv[t, 0])))
     return {"synthetic_mpjpe_mm": float(np.mean(mpjpe)), "synthetic_frames": sum(map(len, frames)),
+            "portrait_pck": float(portrait[0] / portrait[1]), "portrait_joints": int(portrait[1]),
             "figure_error_torso_mean": float(np.mean(torso)), "figure_error_torso_median": float(np.median(torso)),
             "figure_frames": len(torso)}
 
@@ -96,7 +130,8 @@ def main(argv=None) -> int:
             with TrackerModel(d, backend="torch", threads=1) as m:
                 r = score(m, own, figures)
             res["runs"][label] = {"weights": str(path), **r}
-            print(f"{label:24s} synthetic MPJPE {r['synthetic_mpjpe_mm']:6.1f} mm | second renderer 2D "
+            print(f"{label:24s} synthetic MPJPE {r['synthetic_mpjpe_mm']:6.1f} mm | portrait PCK@0.2 "
+                  f"{r['portrait_pck']:6.1%} | second renderer 2D "
                   f"{r['figure_error_torso_mean']:.3f} / median {r['figure_error_torso_median']:.3f} torso lengths",
                   flush=True)
     res["wall_s"] = time.perf_counter() - t0
