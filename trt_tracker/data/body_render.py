@@ -7,7 +7,10 @@ outlines, from the dual quadric ``C* = K Q*_{3x3} K^T``), back to front
 to a lit centre, in the subject's clothing colours; over a background made
 once per sequence and under random occluders (both :mod:`.body_scene`); then
 motion blur (sub-frame exposure), gaussian blur and sensor noise from
-pre-computed tiles.  Everything per sequence is pre-computed so a 256 x 256
+pre-computed tiles.  A subject with a ``style`` (the varied appearance,
+:func:`.body_subject.sample_style`) also gets a face, long hair or none, an
+open jacket and garment patterns (drawn through a per-frame garment mask), and
+at random a defocused background.  Everything per sequence is pre-computed so a 256 x 256
 frame costs a few milliseconds on one core.
 """
 from __future__ import annotations
