@@ -52,13 +52,14 @@ def figure_poses(model, frames, uv) -> list:
 
 #: Joints scored on a portrait crop: those a head-and-shoulders picture shows (or nearly: the elbows).
 PORTRAIT_SCORED = ("nose", "l_shoulder", "r_shoulder", "l_elbow", "r_elbow")
-PCK_FRACTION = 0.2
 
 
 def portrait_pck(model, seq, indices) -> tuple[int, int]:
     """(hits, joints) of PCK@0.2 torso for :data:`PORTRAIT_SCORED` on crops framed on the head and shoulders."""
     from trt_tracker.camera import box_from_points
     from trt_tracker.data.samples import HALF_BODY_GROUPS
+
+    from .real_images import PCK_FRACTION
 
     sk, c = seq.skeleton, model.codec
     framed = [sk.index(j) for j in HALF_BODY_GROUPS[sk.name][0]]

@@ -92,8 +92,6 @@ def _orthonormal(up: np.ndarray, right_hint: np.ndarray) -> tuple[np.ndarray, np
 _HAND_L, _HAND_R, _HEEL_L, _TOE_L, _HEEL_R, _TOE_R, _NECK_TOP = 17, 18, 19, 20, 21, 22, 23
 _HAIR_TOP, _HAIR_END = 24, 25           # long hair: a capsule behind the head down to the shoulders
 _N_POINTS = 26
-#: Label of each garment in the mask the patterns are drawn through.
-_GARMENT_LABEL = {"shirt": 1, "trousers": 2}
 
 
 def garment_pattern(pattern: dict, size: tuple[int, int], base_rgb, rng: np.random.Generator) -> np.ndarray | None:
@@ -235,19 +233,20 @@ class BodyRenderer:
 
         # Varied appearance (subject.style): garment patterns and a defocused background, from a fourth
         # stream so the plain renderer's three are untouched.
+        # Label of each colour key in the garment mask the patterns are drawn through; bare forearms and
+        # shins (short sleeves, shorts) are skin, not part of the garment.
+        self._label_of = {"shirt": 1, "trousers": 2, "forearm": 1 if subject.long_sleeves else 0,
+                          "shin": 0 if subject.shorts else 2}
         self._patterns = {}
         if style:
             rng_style = rng.spawn(1)[0]
             for garment, base in (("shirt", upper), ("trousers", col["trousers"])):
                 tex = garment_pattern(style["patterns"][garment], (W, H), base, rng_style)
                 if tex is not None:
-                    self._patterns[_GARMENT_LABEL[garment]] = tex
+                    self._patterns[self._label_of[garment]] = tex
             if rng_style.random() < 0.35:
                 self.background = cv2.GaussianBlur(self.background, (0, 0), rng_style.uniform(1.0, 3.5) * W / 256)
         self._labels = np.zeros((H, W), np.uint8) if self._patterns else None
-        # Bare forearms and shins (short sleeves, shorts) are skin, not part of the garment's pattern.
-        self._label_of = {"shirt": 1, "trousers": 2, "forearm": 1 if subject.long_sleeves else 0,
-                          "shin": 0 if subject.shorts else 2}
 
         # Camera effects.
         self.motion_blur = motion_blur

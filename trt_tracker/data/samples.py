@@ -249,8 +249,10 @@ class SampleStreamConfig:
     def __post_init__(self) -> None:
         if self.render_size < 64:
             raise ValueError(f"stream config: render_size must be >= 64, got {self.render_size}")
-        if self.appearance not in ("plain", "varied"):
-            raise ValueError(f"stream config: appearance must be 'plain' or 'varied', got {self.appearance!r}")
+        from .body import APPEARANCES
+
+        if self.appearance not in APPEARANCES:
+            raise ValueError(f"stream config: appearance must be one of {APPEARANCES}, got {self.appearance!r}")
         for name in ("samples_per_sequence", "max_gap", "pool_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"stream config: {name} must be >= 1, got {getattr(self, name)}")
