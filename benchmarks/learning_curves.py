@@ -23,7 +23,10 @@ from pathlib import Path
 from benchmarks.common import RESULTS, machine_info
 
 #: Validation errors a curve can show, with their axis labels.
-METRICS = {"val_err_uv_px": "val 2D error (crop px)", "val_err_z_mm": "val z error (mm)"}
+METRICS = {"val_err_uv_px": "val 2D error (crop px)", "val_err_z_mm": "val z error (mm)",
+           # the full-frame localisers
+           "val_centre_err_box": "val box centre error (box sides)", "val_size_err_log": "val box side error (|log|)",
+           "val_presence_err": "val presence errors (share)"}
 
 
 def read_run(path) -> dict:

@@ -2,7 +2,7 @@
 
     python -m benchmarks.model_latency [--models export/body-lite export/hand-lite] [--threads 2]
 
-Exports every network of each model directory to ONNX (in memory), checks the
+Exports every network of each model directory (and its full-frame localiser) to ONNX (in memory), checks the
 ONNX output against PyTorch, and times ``session.run`` after a warm-up:
 median, p95, p99 over ``--runs`` calls.  Writes
 ``benchmarks/results/model_latency.json``.  Target (issue 3): each network
@@ -39,7 +39,8 @@ def main(argv=None) -> int:
     results, models = [], {}
     for mdir in args.models:
         mdir = Path(mdir)
-        files = [(n, mdir / f"{n}.pt") for n in NETWORKS] + [("temporal-late", mdir / "temporal-late.pt")]
+        files = [(n, mdir / f"{n}.pt") for n in NETWORKS] + [("temporal-late", mdir / "temporal-late.pt"),
+                                                            ("localiser", mdir / "localiser.pt")]
         for name, f in files:
             if not f.is_file():
                 continue

@@ -18,6 +18,7 @@ for model in body hand; do
   cp "$OUT/$model-lite-${POSE[$model]}/weights.pt" "$dst/pose.pt"
   cp "$OUT/$model-lite-spatial/weights.pt" "$dst/spatial.pt"
   cp "$OUT/$model-lite-${MAIN[$model]}/weights.pt" "$dst/temporal.pt"
+  cp "$OUT/$model-lite-localiser/weights.pt" "$dst/localiser.pt"
   src=${OTHER[$model]%%:*}
   if [ -f "$OUT/$model-lite-$src/weights.pt" ]; then
     cp "$OUT/$model-lite-$src/weights.pt" "$dst/${OTHER[$model]##*:}.pt"

@@ -133,3 +133,62 @@ def test_hand_and_arm_enter_from_the_border(hand_model, side):
           and np.linalg.norm(r.single_2p5d[:, :2] - uv[t], axis=-1).mean() < 0.2 * extent[t]]
     assert on and on[0] - whole < 2 * RESUME_WITHIN, (whole, st)
     assert len(on) >= 0.9 * (n - on[0]), (on, st)
+
+
+def _on_subject(r, share: float = 0.5) -> bool:
+    """The single-frame pose's median 2D error is under ``share`` of the torso (neck to pelvis)."""
+    uv = r.frame.intrinsics.project(r.gt_joints_cam)[:, :2]
+    torso = np.linalg.norm(uv[8] - uv[0])
+    return bool(np.median(np.linalg.norm(r.single_2p5d[:, :2] - uv, axis=1)) < share * torso)
+
+
+def _track(model, seq) -> list:
+    tr = Tracker(model, tracker_config(model.manifest, "Dmf"))
+    with SequenceSource(seq) as src:
+        return [tr.step(f) for f in src]
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_subject_enters_from_the_frames_edge(model, side):
+    """The person walks in from a side of the image: a track starts within a few frames of the whole person
+    being in view and is on them from then on."""
+    n, ramp = 40, 12
+    seq = make_body_sequence(20_000_016, 2 * n, enter=(side, 2 * ramp)).subsample(2)
+    uv = seq.joints_2p5d[..., :2]
+    H, W = seq.frames.shape[1:3]
+    whole = next(t for t in range(n) if ((uv[t] >= 0) & (uv[t] < [W, H])).all())
+    res = _track(model, seq)
+    st = [r.status for r in res]
+    first = _first_tracked_from(st, whole)
+    assert first - whole < RESUME_WITHIN, (whole, st)
+    on = [t for t in range(first, n) if st[t] in TRACKED and _on_subject(res[t])]
+    assert len(on) >= 0.9 * (n - first), (whole, st)
+
+
+def test_subject_fully_occluded_for_a_moment(model):
+    """A board covers the whole person for six frames: tracking resumes within a few frames of it going, on
+    the person."""
+    from dataclasses import replace
+
+    n, covered = 40, range(15, 21)
+    seq = make_body_sequence(20_000_017, 2 * n).subsample(2)
+    frames = np.array(seq.frames)
+    for t in covered:
+        uv = seq.joints_2p5d[t, :, :2]
+        (x0, y0), (x1, y1) = uv.min(0) - 20, uv.max(0) + 20
+        frames[t, max(0, int(y0)):int(y1) + 1, max(0, int(x0)):int(x1) + 1] = (96, 110, 120)
+    res = _track(model, replace(seq, frames=frames))
+    st = [r.status for r in res]
+    assert all(s in TRACKED for s in st[2:covered.start]), st
+    back = _first_tracked_from(st, covered.stop)
+    assert back - covered.stop < RESUME_WITHIN, st[covered.stop:]
+    assert all(s in TRACKED and _on_subject(r) for r, s in zip(res[back + 1:], st[back + 1:])), st[back:]
+
+
+def test_subject_moving_fast(model):
+    """5 fps (ten 50 fps frames apart): large jumps between frames; the track stays on the person."""
+    n = 30
+    seq = make_body_sequence(20_000_018, 10 * n, action="walk").subsample(10)
+    res = _track(model, seq)
+    on = [r for r in res[1:] if r.status in TRACKED and _on_subject(r, 0.35)]
+    assert len(on) >= 0.9 * (n - 1), [r.status for r in res]

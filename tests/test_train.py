@@ -200,7 +200,7 @@ def test_weighted_losses_leave_out_the_uv_of_joints_outside_the_crop():
 
 # ---------------------------------------------------------------- presets
 def test_presets_cover_every_task():
-    assert len(PRESETS) == 21
+    assert len(PRESETS) == 23
     for name, cfg in PRESETS.items():
         assert cfg.name == name
         m = cfg.model
@@ -208,7 +208,11 @@ def test_presets_cover_every_task():
         assert (m.fusion == "late") == name.endswith("temporal-late")
         assert (m.fusion == "corr") == name.endswith("temporal-corr")
         assert (m.z_ref == "centre") == (name == "hand-lite-pose-centre")
-        assert cfg.augment == (BODY_AUGMENT if name.startswith("body") else HAND_AUGMENT)
+        assert (m.task == "localiser") == name.endswith("-localiser")
+        if m.task == "localiser":     # the body localiser also sees photometric changes
+            assert cfg.augment == (replace(BODY_AUGMENT, photometric=0.5) if name.startswith("body") else HAND_AUGMENT)
+        else:
+            assert cfg.augment == (BODY_AUGMENT if name.startswith("body") else HAND_AUGMENT)
     # the shipped hand pose network: hand-lite-pose fine-tuned to give the root's depth
     centre, base = PRESETS["hand-lite-pose-centre"], PRESETS["hand-lite-pose"]
     assert centre.init == "hand-lite-pose" and centre.model == base.model.replace(z_ref="centre")
@@ -225,6 +229,11 @@ def test_lite_presets_build(name):
     m = PRESETS[name].model
     net = build_model(m).eval()
     batch = random_batch(m, 1)
+    if m.task == "localiser":        # a whole frame -> presence logit, box centre, log side
+        with torch.no_grad():
+            out = net(torch.zeros(1, m.frame_channels, m.input_size, m.input_size))
+        assert out.shape == (1, 4)
+        return
     with torch.no_grad():
         out = net(batch["image"]) if m.task == "pose" else net(batch["image"], batch["related"])
     assert out.shape == (1, m.K, m.dims)

@@ -61,6 +61,17 @@ def _training_summary(saved: dict) -> dict:
             "command": reproduce_command(t)}
 
 
+def localiser_entry(path) -> dict:
+    """``{"localiser": ...}`` for the card's network table when the directory has ``localiser.pt`` (its
+    accuracy and its use in tracking: ``python -m benchmarks.localiser``), else ``{}``."""
+    f = Path(path) / "localiser.pt"
+    if not f.is_file():
+        return {}
+    net, _, saved = load_weights(f)
+    return {"localiser": {"file": f.name, "parameters": int(sum(v.numel() for v in net.parameters())),
+                          "training": _training_summary(saved)}}
+
+
 def reproduce_command(train: dict) -> str:
     """The ``trt-tracker train`` command that re-creates a training config (preset + overrides)."""
     from .train import TrainConfig, preset
@@ -89,8 +100,9 @@ def make_card(path, name: str | None = None, progress: bool = True, latency_ms: 
         "name": name or path.name,
         "skeleton": nets["pose"][1].skeleton,
         "modality": nets["pose"][1].modality,
-        "networks": {n: {"file": f"{n}.pt", "parameters": int(sum(v.numel() for v in nets[n][0].parameters())),
-                         "training": _training_summary(nets[n][2])} for n in NETWORKS},
+        "networks": {**{n: {"file": f"{n}.pt", "parameters": int(sum(v.numel() for v in nets[n][0].parameters())),
+                            "training": _training_summary(nets[n][2])} for n in NETWORKS},
+                     **localiser_entry(path)},
         "protocol": {**CARD_PROTOCOL, "test_seeds_from": TEST_SEEDS, "val_seeds_from": VAL_SEEDS + 100,
                      "crops": "ground-truth boxes", "root_depth": "ground truth",
                      "tracker_params": "alpha, gamma tuned on the validation sequences per fps"},
@@ -108,13 +120,16 @@ def make_card(path, name: str | None = None, progress: bool = True, latency_ms: 
 
 def set_latency(path, latency_ms: dict) -> dict:
     """Replace a stored card's ONNX Runtime latencies (``benchmarks.model_latency``, timed apart from the
-    evaluation, on a quiet machine) without re-evaluating; rewrites card.json and README.md."""
+    evaluation, on a quiet machine) without re-evaluating, and its localiser's row in the network table (the
+    evaluated figures do not depend on it); rewrites card.json and README.md."""
     path = Path(path)
     f = path / "card.json"
     if not f.is_file():
         raise FileNotFoundError(f"{f} not found; make it with trt-tracker card --model {path}")
     card = json.loads(f.read_text())
     card["latency_ms"] = latency_ms
+    # a network the evaluation does not use (the localiser) may have come with the files just timed
+    card["networks"] = {**{k: v for k, v in card["networks"].items() if k != "localiser"}, **localiser_entry(path)}
     f.write_text(json.dumps(card, indent=2, default=float) + "\n")
     (path / "README.md").write_text(card_markdown(card))
     return card

@@ -133,7 +133,8 @@ def cmd_demo(args) -> int:
         raise CliError("--frames must be at least 2")
     print("trt-tracker demo: the shipped models track a synthetic body (RGB) and hand (depth) sequence "
           f"on {args.backend}\n")
-    res = demo(args.out, args.frames, args.backend, args.durations, video=not args.no_video)
+    res = demo(args.out, args.frames, args.backend, args.durations, video=not args.no_video,
+               localiser=not args.no_localiser)
     bad = [k for k, s in res.items() if s.error or s.frames == 0]
     return 1 if bad else 0
 
@@ -191,7 +192,7 @@ def cmd_track(args) -> int:
                 raise CliError(f"{spec} gives {sources[-1].modality} frames but {args.model} tracks "
                                f"{model.modality}; use export/body-lite for RGB and export/hand-lite for depth")
         cfg = tracker_config(model.manifest, args.durations, args.alpha, args.gamma, args.window, args.root_depth,
-                             args.preprocess)
+                             args.preprocess, localiser=not args.no_localiser)
         out = Path(args.out or Path("runs/track") / time.strftime("%Y%m%d-%H%M%S"))
         outs = [out] if len(specs) == 1 else [out / f"{i}-{_stream_name(spec)}" for i, spec in enumerate(specs)]
         print(f"tracking {', '.join(specs)} with {args.model} on {args.backend} ({args.device}); durations "
@@ -263,7 +264,7 @@ def cmd_evaluate(args) -> int:
     except SequenceFormatError as e:
         raise CliError(str(e)) from None
     cfg = tracker_config(load_manifest(args.model), args.durations, args.alpha, args.gamma, args.window,
-                         args.root_depth, args.preprocess)
+                         args.root_depth, args.preprocess, localiser=not args.no_localiser)
     s = evaluate_offline(args.model, seq, cfg, backend=args.backend)
     print(f"{args.sequence}: {s.frames} frames, {s.tracked} tracked; MPJPE single-frame {s.mpjpe_single:.2f} mm, "
           f"tracked {s.mpjpe_tracked:.2f} mm ({args.backend}, durations {list(cfg.durations) or 'none'})")
@@ -425,6 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--backend", choices=BACKENDS, default="onnxruntime")
     d.add_argument("--durations", default=DEFAULT_DURATIONS, help="Df, Dmf, a list such as 1,2 or none")
     d.add_argument("--no-video", action="store_true", help="skip the annotated videos")
+    d.add_argument("--no-localiser", action="store_true",
+                   help="find the subject by a search over candidate windows, not with the models' localisers")
     d.add_argument("--out", default="runs/demo", help="output folder")
     d.set_defaults(func=cmd_demo)
 
@@ -446,6 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="absolute root depth: ground truth, the network's (a hand model with z_ref centre), the depth map, or fitted to bone lengths")
         q.add_argument("--preprocess", choices=PREPROCESS_MODES, default=_default(TrackerConfig, "preprocess"),
                        help="crop/normalise with OpenCV or with the CUDA kernels (needs CuPy and a GPU)")
+        q.add_argument("--no-localiser", action="store_true",
+                       help="find the subject by a search over candidate windows, not with the model's localiser")
 
     tr = sub.add_parser("track", help="track a camera, video, image folder, sequence or RealSense recording",
                         description="Track frames from --source and write track.jsonl, annotated.mp4 and run.json "

@@ -160,3 +160,85 @@ class PoseCodec:
             self.crop_input(j.image, j.transform, modality, j.centre_mm,
                             out=outs[j.out][j.row, j.channel:j.channel + C])
         return outs
+
+
+# ------------------------------------------------------------------ the full-frame localiser
+#: the localiser's depth normalisation: ``(d - LOCALISER_DEPTH[0]) / LOCALISER_DEPTH[1]`` clipped to [-1, 1],
+#: holes (0) -> 1 (far); 0..1.2 m covers a hand in front of a depth camera and what is behind it
+LOCALISER_DEPTH = (600.0, 600.0)
+
+
+@dataclass(frozen=True)
+class LocaliserCodec:
+    """A whole frame <-> the localiser's input, and its outputs <-> a crop box in the frame.
+
+    The frame is scaled by ``S / max(W, H)`` (aspect kept) into the top-left
+    corner of an ``S x S`` input; the rest is padding (RGB: the mean colour, 0
+    after normalisation; depth: no reading).  The network's outputs are the
+    box centre in ``[-1, 1]`` of the input and the log of its side over ``S``;
+    :meth:`decode` maps them back to full-frame pixels.
+    """
+
+    input_size: int = 128
+    modality: str = "rgb"
+    depth_centre_mm: float = LOCALISER_DEPTH[0]
+    depth_scale_mm: float = LOCALISER_DEPTH[1]
+
+    def __post_init__(self) -> None:
+        if self.modality not in ("rgb", "depth"):
+            raise ValueError(f"localiser codec: modality must be rgb or depth, got {self.modality!r}")
+        if self.input_size < 32:
+            raise ValueError(f"localiser codec: input_size must be >= 32, got {self.input_size}")
+
+    @property
+    def channels(self) -> int:
+        return 3 if self.modality == "rgb" else 1
+
+    def scale(self, width: int, height: int) -> float:
+        return self.input_size / max(int(width), int(height))
+
+    def encode(self, frame: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """A full frame ((H, W, 3) uint8 RGB or (H, W) uint16 mm depth) -> (C, S, S) float32."""
+        import cv2
+
+        frame = np.asarray(frame)
+        want = (3,) if self.modality == "rgb" else ()
+        dtype = np.uint8 if self.modality == "rgb" else np.uint16
+        if frame.dtype != dtype or frame.shape[2:] != want or frame.ndim != 2 + len(want):
+            raise ValueError(f"localiser: expected a {'(H, W, 3) uint8 RGB' if want else '(H, W) uint16 depth'} "
+                             f"frame, got {frame.shape} {frame.dtype}")
+        H, W = frame.shape[:2]
+        s = self.scale(W, H)
+        w, h = max(1, round(W * s)), max(1, round(H * s))
+        S = self.input_size
+        if out is None:
+            out = np.empty((self.channels, S, S), np.float32)
+        if self.modality == "rgb":
+            small = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
+            out[:] = 0.0
+            for c in range(3):
+                out[c, :h, :w] = small[..., c] * np.float32(_RGB_SCALE[c]) + np.float32(_RGB_SHIFT[c])
+        else:
+            small = cv2.resize(frame, (w, h), interpolation=cv2.INTER_NEAREST)
+            d = (small.astype(np.float32) - np.float32(self.depth_centre_mm)) / np.float32(self.depth_scale_mm)
+            d = np.clip(d, -1.0, 1.0)
+            d[small == 0] = 1.0
+            out[:] = 1.0
+            out[0, :h, :w] = d
+        return out
+
+    def encode_box(self, box, width: int, height: int) -> np.ndarray:
+        """A crop box in frame pixels -> the network's targets ``(cx, cy, log_size)`` (input [-1, 1], log of
+        side / S)."""
+        s, S = self.scale(width, height), self.input_size
+        return np.array([(box.cx + 0.5) * s / S * 2 - 1, (box.cy + 0.5) * s / S * 2 - 1,
+                         np.log(box.size * s / S)], np.float64)
+
+    def decode(self, out: np.ndarray, width: int, height: int):
+        """The network's ``(cx, cy, log_size)`` (the first three of its outputs after the presence) -> CropBox."""
+        from .camera import CropBox
+
+        s, S = self.scale(width, height), self.input_size
+        a = np.asarray(out, np.float64).ravel()
+        size = float(np.exp(np.clip(a[2], -6.0, 3.0))) * S / s
+        return CropBox((a[0] + 1) / 2 * S / s - 0.5, (a[1] + 1) / 2 * S / s - 0.5, max(size, 1.0))

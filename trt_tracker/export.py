@@ -17,18 +17,18 @@ OPSET = 17
 
 
 def input_names(cfg) -> list[str]:
-    return ["image"] if cfg.task == "pose" else ["image", "related"]
+    return ["image"] if cfg.task in ("pose", "localiser") else ["image", "related"]
 
 
 def output_name(cfg) -> str:
-    return "joints" if cfg.task == "pose" else "relations"
+    return {"pose": "joints", "localiser": "localisation"}.get(cfg.task, "relations")
 
 
 def example_inputs(cfg, batch: int = 1, seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     S = cfg.input_size
     out = {"image": rng.normal(size=(batch, cfg.in_channels, S, S)).astype(np.float32)}
-    if cfg.task != "pose":
+    if cfg.task not in ("pose", "localiser"):
         out["related"] = (rng.random((batch, cfg.K, 2)) * (cfg.heatmap_size - 1)).astype(np.float32)
     return out
 
@@ -233,10 +233,55 @@ def export_model(model_dir, out_dir=None, progress: bool = True) -> dict:
         if progress:
             print(f"[export]   -> {f} ({len(data) / 1e6:.1f} MB), max |onnxruntime - torch| "
                   + ", ".join(f"{k} {v:.2e}" for k, v in err.items()), flush=True)
+    loc = model_dir / "localiser.pt"
+    if loc.is_file():
+        manifest["graphs"]["localiser"], manifest["localiser"] = _export_localiser(loc, cfg, out_dir, progress)
     tmp = out_dir / "manifest.json.tmp"
     tmp.write_text(json.dumps(manifest, indent=2) + "\n")
     tmp.replace(out_dir / "manifest.json")
     return manifest
+
+
+def _export_localiser(path: Path, pose_cfg, out_dir: Path, progress: bool) -> tuple[dict, dict]:
+    """localiser.pt -> localiser.onnx (checked, parity with PyTorch at batch 1 and 3); its manifest entries."""
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    from .codec import LocaliserCodec
+    from .models.graphs import load_localiser, localiser_io
+
+    module, cfg = load_localiser(path)
+    if cfg.modality != pose_cfg.modality:
+        raise ValueError(f"{path}: a {cfg.modality} localiser beside a {pose_cfg.modality} pose network")
+    io_ = localiser_io(cfg)
+    rng = np.random.default_rng(0)
+    ex = lambda b: rng.normal(size=(b, cfg.frame_channels, cfg.input_size, cfg.input_size)).astype(np.float32)  # noqa: E731
+    data = _to_onnx(module, (torch.from_numpy(ex(2)),), ["frame"], ["presence", "box"])
+    onnx.checker.check_model(onnx.load_from_string(data), full_check=True)
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
+    err = {"presence": 0.0, "box": 0.0}
+    for b in (1, 3):
+        x = ex(b)
+        ref = torch_outputs(module, {"frame": x}, ["presence", "box"])
+        got = dict(zip(["presence", "box"], sess.run(["presence", "box"], {"frame": x})))
+        for n in err:
+            err[n] = max(err[n], float(np.abs(got[n] - ref[n]).max()))
+    f = out_dir / "localiser.onnx"
+    f.write_bytes(data)
+    if progress:
+        print(f"[export]   -> {f} ({len(data) / 1e6:.1f} MB), max |onnxruntime - torch| "
+              + ", ".join(f"{k} {v:.2e}" for k, v in err.items()), flush=True)
+    codec = LocaliserCodec(cfg.input_size, cfg.modality)
+    spec = {"input_size": cfg.input_size, "modality": cfg.modality, "letterbox": "frame scaled by S / max(W, H) "
+            "into the top-left corner; padding RGB 0 (the mean colour), depth 1 (far)",
+            "normalisation": "rgb: as the frame graph" if cfg.modality == "rgb" else
+            {"centre_mm": codec.depth_centre_mm, "scale_mm": codec.depth_scale_mm, "clip": [-1.0, 1.0], "holes": 1.0},
+            "outputs": "presence: probability a subject is in the frame; box: its crop box's centre in [-1, 1] of "
+                       "the input and log(side / S)"}
+    return {"file": f.name, "sha256": _sha256(data), **io_, "parity_max_abs_error": err}, spec
 
 
 def _margin(modality: str) -> float:
@@ -274,12 +319,23 @@ CONFIDENCE_THRESHOLDS = {"rgb": {"keep": 0.25, "init": 0.30, "confirm": 2, "weig
                                    "keep_with_surface": 0.15, "occupancy": 0.1, "dim_frames": 8}}
 
 
+#: The tracker's use of a model's localiser (TrackerConfig.localiser_*): a subject is there at "presence"; a
+#: track is checked every "every" frames and on frames after one whose confidence is below "below", and cut
+#: with the localiser's box when it is off the track's by more than "jump" box sides (or in size by more than
+#: 1 + "jump"); chosen on validation sequences by ``python -m benchmarks.localiser``
+#: (benchmarks/results/localiser.json, "validation" and "chosen").
+LOCALISER_SETTINGS = {"rgb": {"presence": 0.5, "every": 5, "below": 0.4, "jump": 0.3},
+                      "depth": {"presence": 0.5, "every": 5, "below": 0.4, "jump": 0.3}}
+
+
 def _tracker_defaults(model_dir: Path, modality: str) -> dict:
     """Tracker weights tuned on validation sequences at 25 fps, from the model card when there is one."""
     import json
 
     card = model_dir / "card.json"
     out = {"window": 16, "variants": {}, "confidence": dict(CONFIDENCE_THRESHOLDS[modality])}
+    if (model_dir / "localiser.pt").is_file():
+        out["localiser"] = dict(LOCALISER_SETTINGS[modality])
     if card.is_file():
         res = json.loads(card.read_text()).get("results", {}).get("25", {})
         for name, v in res.get("tracker", {}).items():

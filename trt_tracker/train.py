@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from .codec import PoseCodec
+from .codec import LocaliserCodec, PoseCodec
 from .data.samples import (BODY_AUGMENT, HAND_AUGMENT, AugmentConfig, SampleStreamConfig, SyntheticSamples,
                            no_augment)
 from .models.pose import value_scale
@@ -203,6 +203,18 @@ def _presets() -> dict[str, TrainConfig]:
     # (z_ref; the tracker's live root depth): hand-lite-pose fine-tuned to it.  Against 4000 steps at lr 1e-4
     # with the crops jittered by +-5 % (augment.translate=0.05) it ends lower on validation
     # (benchmarks/results/learning_curves-hand-lite-pose-centre.*; live: python -m benchmarks.live_tracking).
+    # The full-frame localisers (issue 14): the whole frame at 128 x 128 (letterboxed), ResNet-10 x 0.5, two
+    # deconvolutions to a 16 x 16 centre map.  Sequences of 24 frames at 10 fps, 48 samples each from a pool
+    # of 32, so a batch mixes subjects, scenes and empty frames.
+    for prefix, modality, aug in (("body", "rgb", replace(BODY_AUGMENT, photometric=0.5)),
+                                  ("hand", "depth", HAND_AUGMENT)):
+        name = f"{prefix}-lite-localiser"
+        sk = "BODY17" if prefix == "body" else "HAND21"
+        out[name] = TrainConfig(
+            name=name, model=ModelConfig(task="localiser", skeleton=sk, modality=modality, input_size=128, depth=10,
+                                         width=0.5, head_channels=64, n_deconv=2, dims=2),
+            augment=aug, steps=4000, **{**LITE_RECIPE, "stream": SampleStreamConfig(
+                pool_size=32, frames_per_sequence=24, samples_per_sequence=48)})
     base = out["hand-lite-pose"]
     out["hand-lite-pose-centre"] = replace(
         base, name="hand-lite-pose-centre", model=base.model.replace(z_ref="centre"), steps=3000, lr=3e-4,
@@ -224,13 +236,23 @@ def codec_for(m: ModelConfig) -> PoseCodec:
     return PoseCodec(m.input_size, m.heatmap_size, m.cube_mm)
 
 
+def localiser_codec_for(m: ModelConfig) -> LocaliserCodec:
+    return LocaliserCodec(m.input_size, m.modality)
+
+
 # ------------------------------------------------------------------ data
 class SampleDataset(IterableDataset):
     """Endless samples sharded by distributed rank and data-loader worker."""
 
     def __init__(self, cfg: TrainConfig, rank: int = 0, world: int = 1, start: int = 0):
-        self.samples = SyntheticSamples(_data_task(cfg.model), cfg.model.modality, codec_for(cfg.model), cfg.augment,
-                                        cfg.stream, cfg.data_seed, _z_ref(cfg.model))
+        if cfg.model.task == "localiser":
+            from .data.localiser import LocaliserSamples
+
+            self.samples = LocaliserSamples(cfg.model.modality, localiser_codec_for(cfg.model), cfg.augment.margin,
+                                            cfg.stream, cfg.data_seed, cfg.augment.photometric)
+        else:
+            self.samples = SyntheticSamples(_data_task(cfg.model), cfg.model.modality, codec_for(cfg.model),
+                                            cfg.augment, cfg.stream, cfg.data_seed, _z_ref(cfg.model))
         self.rank, self.world, self.start = rank, world, start
 
     def __iter__(self):
@@ -254,6 +276,12 @@ def validation_set(cfg: TrainConfig) -> list[dict]:
     depth centre (seeded, so still fixed): with the exact root depth as centre its z error would not count
     the root's."""
     m = cfg.model
+    if m.task == "localiser":
+        from .data.localiser import localiser_validation
+
+        return localiser_validation(m.modality, localiser_codec_for(m), cfg.augment.margin,
+                                    range(VAL_SEEDS, VAL_SEEDS + cfg.val_sequences), cfg.stream.frames_per_sequence,
+                                    cfg.val_samples_per_sequence)
     stream = replace(cfg.stream, samples_per_sequence=cfg.val_samples_per_sequence)
     aug = no_augment(m.modality)
     if _z_ref(m) == "centre":
@@ -287,6 +315,11 @@ class Objective:
     def loss(self, model, batch: dict) -> torch.Tensor:
         """``model`` is a :class:`TrainForward` (or DDP around one), so DDP sees every forward."""
         m, x = self.m, batch["image"]
+        if m.task == "localiser":
+            from .models.localiser import localiser_loss
+
+            out, logits = model(x, mode="logits")
+            return localiser_loss(out, logits, batch["target"], self.sigma)
         if m.task == "pose":
             J_gt = batch["joints"][..., : m.dims]
             if self.comp is not None:
@@ -303,6 +336,8 @@ class Objective:
     def errors(self, model, batch: dict) -> dict[str, float]:
         """Validation errors in crop pixels (u, v) and mm (z)."""
         m, net = self.m, unwrap(model)
+        if m.task == "localiser":
+            return localiser_errors(net(batch["image"]), batch["target"])
         if m.task == "pose":
             pred, gt = net(batch["image"]), batch["joints"][..., : m.dims]
         else:
@@ -320,6 +355,20 @@ class Objective:
             if m.dims == 3:
                 out[f"{prefix}err_z_mm"] = float(d[..., 2].abs().mean() * m.cube_mm / 2)
         return out
+
+
+def localiser_errors(out: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+    """Localiser validation: presence errors (threshold 0.5) and, on frames with the subject, the centre's
+    error as a share of the true box side and the side's ratio error (|log|)."""
+    present = target[:, 0] > 0.5
+    said = out[:, 0] > 0
+    res = {"presence_err": float((said != present).float().mean())}
+    if bool(present.any()):
+        o, t = out[present], target[present]
+        side = torch.exp(t[:, 3]) * 2           # the box side in the [-1, 1] units of the centre
+        res["centre_err_box"] = float(((o[:, 1:3] - t[:, 1:3]).norm(dim=-1) / side).mean())
+        res["size_err_log"] = float((o[:, 3] - t[:, 3]).abs().mean())
+    return res
 
 
 def _gaussian_target(centre: torch.Tensor, n: int, sigma: float) -> torch.Tensor:

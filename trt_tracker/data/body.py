@@ -29,7 +29,7 @@ from .body_kinematics import DOFS, JOINT_LIMITS_DEG, forward_kinematics
 from .body_motion import ACTIONS, BodyMotion, body_motion, simulate_body
 from .body_render import BodyRenderer
 from .body_subject import BodySubject, sample_body_subject
-from .sequence import Sequence, out_of_view
+from .sequence import Sequence, entering, out_of_view
 
 __all__ = [
     "ACTIONS", "APPEARANCES", "BODY_GENERATOR_VERSION", "CAMERA_KINDS", "DOFS", "JOINT_LIMITS_DEG",
@@ -78,7 +78,8 @@ def body_scene(seed: int, n_frames: int = 200, size=None, camera: str = "h36m", 
 
 
 def make_body_sequence(seed: int, n_frames: int = 200, size=None, camera: str = "h36m", action=None,
-                       fps: float = 50.0, *, progress: bool = False, hidden=None, appearance: str = "plain") -> Sequence:
+                       fps: float = 50.0, *, progress: bool = False, hidden=None, appearance: str = "plain",
+                       enter=None) -> Sequence:
     """A rendered synthetic BODY17 sequence.
 
     Parameters
@@ -95,11 +96,14 @@ def make_body_sequence(seed: int, n_frames: int = 200, size=None, camera: str = 
         late, leaves and comes back); those frames show the same scene without the person, their ground
         truth is where the person would have been, and ``info["hidden"]`` lists them
     appearance : one of :data:`APPEARANCES` (the motion, camera and plain colours do not depend on it)
+    enter : ``(side, frames)``: the person slides in from that side of the image over the first ``frames``
+        frames (:func:`~.sequence.entering`; the ground truth moves with them, frames where none of them is in
+        view are hidden); the scene is the one without it
 
     Returns
     -------
     Sequence with modality ``"rgb"``, skeleton BODY17, frames (T, H, W, 3)
-    uint8, joints_cam (T, 17, 3) mm (camera space, every joint in view) and
+    uint8, joints_cam (T, 17, 3) mm (camera space, every joint in view unless ``enter``) and
     ``info``: seed, actions and their start frames, camera kind and pose,
     subject description, generator name and version.
     """
@@ -107,7 +111,11 @@ def make_body_sequence(seed: int, n_frames: int = 200, size=None, camera: str = 
     uv = cam.intrinsics.project(joints_cam).reshape(-1, 2)
     person_box = (*uv.min(0), *uv.max(0))
     renderer = BodyRenderer(cam.intrinsics, subject, rng_render, camera=cam, person_box=person_box)
+    entered = []
+    if enter is not None:
+        joints_cam, entered = entering(joints_cam, cam.intrinsics, *enter)
     shown, hidden = out_of_view(joints_cam, hidden, n_frames)
+    hidden = sorted(set(hidden) | set(entered))
     frames = renderer.render_sequence(shown, progress=progress)
     info = {
         "generator": "trt_tracker.data.body",
@@ -121,6 +129,8 @@ def make_body_sequence(seed: int, n_frames: int = 200, size=None, camera: str = 
     }
     if appearance != "plain":
         info["appearance"] = appearance
+    if enter is not None:
+        info["enter"] = [str(enter[0]), int(enter[1])]
     if hidden:
         info["hidden"] = hidden
     return Sequence(BODY17, "rgb", float(fps), cam.intrinsics, joints_cam, frames, info=info)

@@ -294,6 +294,11 @@ class SyntheticSamples:
         for _ in range(self.stream.samples_per_sequence):
             yield self.sample(seq, rng)
 
+    def make(self, seed: int) -> Sequence:
+        """The rendered sequence of one seed."""
+        return make_sequence(self.modality, seed, self.stream.frames_per_sequence, self.stream.appearance,
+                             self.stream.render_size)
+
     def seed_of(self, k: int, shard: int = 0, num_shards: int = 1) -> int:
         """The seed of a shard's ``k``-th sequence (shards never share a sequence)."""
         return self.first_seed + shard + k * num_shards
@@ -307,9 +312,7 @@ class SyntheticSamples:
         """
         if not 0 <= shard < num_shards:
             raise ValueError(f"shard {shard} is not in 0..{num_shards - 1}")
-        make = lambda k: make_sequence(self.modality, self.seed_of(k, shard, num_shards),  # noqa: E731
-                                       self.stream.frames_per_sequence, self.stream.appearance,
-                                       self.stream.render_size)
+        make = lambda k: self.make(self.seed_of(k, shard, num_shards))  # noqa: E731
         k = int(start)
         if self.stream.pool_size <= 1:
             while True:

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from ..codec import Z_REFS
 from ..skeleton import get_skeleton
 
-TASKS = ("pose", "spatial", "temporal")
+TASKS = ("pose", "spatial", "temporal", "localiser")
 POSE_HEADS = ("integral", "joints", "bones")
 RELATION_ARCHS = ("maps", "fc", "sparseflow")
 FUSIONS = ("early", "late", "corr")
@@ -18,7 +18,7 @@ FUSIONS = ("early", "late", "corr")
 
 @dataclass(frozen=True)
 class ModelConfig:
-    task: str = "pose"              # pose | spatial | temporal
+    task: str = "pose"              # pose | spatial | temporal | localiser (whole frames: the box, issue 14)
     skeleton: str = "BODY17"
     modality: str = "rgb"           # rgb (3 channels) | depth (1 channel)
     input_size: int = 256           # square crop side (pixels)
@@ -129,6 +129,10 @@ def build_model(cfg: ModelConfig):
                                       cfg.corr_radius, cfg.heatmap_size, cfg.decay, cfg.beta, cfg.sampling)
     in_ch = cfg.frame_channels if (cfg.task == "temporal" and cfg.fusion == "late") else cfg.in_channels
     backbone = ResNet(ResNetConfig(cfg.depth, cfg.width, in_ch))
+    if cfg.task == "localiser":
+        from .localiser import LocaliserNet
+
+        return LocaliserNet(backbone, cfg.head_channels, cfg.n_deconv)
     if cfg.task == "pose":
         if cfg.pose_head == "integral":
             return IntegralPoseNet(backbone, sk.K, cfg.depth_bins if cfg.dims == 3 else 0, cfg.head_channels,

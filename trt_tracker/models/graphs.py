@@ -106,3 +106,36 @@ def build_graphs(nets: dict):
     parents = list(get_skeleton(cfg.skeleton).parents)
     return {"frame": FrameGraph(nets["pose"][0], nets["spatial"][0], parents),
             "temporal": TemporalGraph(nets["temporal"][0])}
+
+
+#: the optional third network of a model directory: the full-frame localiser (issue 14)
+LOCALISER = "localiser"
+
+
+class LocaliserGraph(nn.Module):
+    """frame (N, C, S, S) (a letterboxed whole frame, :class:`~trt_tracker.codec.LocaliserCodec`) ->
+    presence (N,) in [0, 1] and box (N, 3): centre in [-1, 1] of the input, log(side / S)."""
+
+    def __init__(self, localiser):
+        super().__init__()
+        self.net = localiser.eval()
+
+    def forward(self, frame):
+        out = self.net(frame)
+        return torch.sigmoid(out[:, 0]), out[:, 1:]
+
+
+def localiser_io(cfg) -> dict:
+    """Input/output specs of the localiser graph for its ModelConfig."""
+    S, C = cfg.input_size, cfg.frame_channels
+    return {"inputs": [{"name": "frame", "shape": [None, C, S, S], "dtype": "float32"}],
+            "outputs": [{"name": "presence", "shape": [None], "dtype": "float32"},
+                        {"name": "box", "shape": [None, 3], "dtype": "float32"}]}
+
+
+def load_localiser(path):
+    """(LocaliserGraph, ModelConfig) from ``localiser.pt``."""
+    net, cfg, _ = load_weights(path)
+    if cfg.task != "localiser":
+        raise ValueError(f"{path} holds a {cfg.task} network, not a localiser")
+    return LocaliserGraph(net), cfg

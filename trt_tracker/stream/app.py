@@ -30,10 +30,16 @@ MANIFEST_CONFIDENCE = {"keep": ("min_confidence", float), "init": ("init_confide
                        "dim_frames": ("max_dim_frames", int)}
 
 
+#: manifest ``tracker.localiser`` keys -> TrackerConfig fields (the model's localiser settings)
+MANIFEST_LOCALISER = {"presence": ("localiser_presence", float), "every": ("localiser_every", int),
+                      "below": ("localiser_below", float), "jump": ("localiser_jump", float)}
+
+
 def tracker_config(manifest: dict, durations=DEFAULT_DURATIONS, alpha=None, gamma=None, window: int = 16,
-                   root_depth: str = "auto", preprocess: str = "cpu"):
+                   root_depth: str = "auto", preprocess: str = "cpu", localiser: bool = True):
     """Tracker settings; alpha/gamma default to the model's tuned values (its manifest) for that duration set,
-    and the confidence thresholds to the model's (``tracker.confidence`` in its manifest).
+    the confidence thresholds to the model's (``tracker.confidence`` in its manifest) and the localiser's
+    settings to its (``tracker.localiser``); ``localiser=False`` searches candidate windows instead.
 
     Of the tuned variants with these durations (e.g. Dmf and Dmf+bone), ``alpha=None`` takes the one
     with the lowest validation MPJPE, ``alpha=0`` the one without bones and ``alpha > 0`` the one with.
@@ -46,8 +52,10 @@ def tracker_config(manifest: dict, durations=DEFAULT_DURATIONS, alpha=None, gamm
     g = gamma if gamma is not None else (tuned["gamma"] if tuned else 3.0)
     conf = manifest.get("tracker", {}).get("confidence", {})     # the model's measured thresholds, if any
     kw = {field: kind(conf[key]) for key, (field, kind) in MANIFEST_CONFIDENCE.items() if key in conf}
+    loc = manifest.get("tracker", {}).get("localiser", {})     # the model's localiser settings, if it has one
+    kw.update({field: kind(loc[key]) for key, (field, kind) in MANIFEST_LOCALISER.items() if key in loc})
     return TrackerConfig(durations=ds, alpha=float(a), gamma=float(g), window=window, root_depth=root_depth,
-                         preprocess=preprocess, **kw)
+                         preprocess=preprocess, localiser=bool(localiser), **kw)
 
 
 def load_gt(path):
@@ -150,7 +158,8 @@ def evaluate_offline(model_dir, sequence, config: TrackerConfig, backend: str = 
 
 
 def demo(out="runs/demo", frames: int = 150, backend: str = "onnxruntime", durations=DEFAULT_DURATIONS,
-         models=("export/body-lite", "export/hand-lite"), video: bool = True, log=print) -> dict:
+         models=("export/body-lite", "export/hand-lite"), video: bool = True, log=print,
+         localiser: bool = True) -> dict:
     """Track a synthetic body RGB and a synthetic hand depth sequence with the shipped models; print a table."""
     from .model import TrackerModel
     from .sources import SyntheticSource
@@ -163,9 +172,10 @@ def demo(out="runs/demo", frames: int = 150, backend: str = "onnxruntime", durat
         # Paced like a 25 fps camera, so camera-to-result latency is what a live user would see.
         src = SyntheticSource(kind, DEMO_SEED, frames, 25.0, realtime=True, hidden=away)
         with TrackerModel(model_dir, backend=backend) as m:
-            cfg = tracker_config(m.manifest, durations)
+            cfg = tracker_config(m.manifest, durations, localiser=localiser)
+            finder = "its localiser" if cfg.localiser and m.localiser is not None else "a window search"
             log(f"[demo] {kind}: tracking with {Path(model_dir).name} on {backend}, durations "
-                f"{list(cfg.durations)}, alpha {cfg.alpha:g}, gamma {cfg.gamma:g}")
+                f"{list(cfg.durations)}, alpha {cfg.alpha:g}, gamma {cfg.gamma:g}; finding the subject with {finder}")
             s = track(src, m, cfg, Path(out) / kind, video=video, progress=True, video_scale=2, log=log)
             # The same network on ground-truth crops of the frames the live run tracked: how much of the live
             # error is the live crop's (issue 14's yardstick: live at most 1.15x this).

@@ -18,12 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..codec import Z_REFS, PoseCodec
+from ..codec import Z_REFS, LocaliserCodec, PoseCodec
 from ..runtime.base import BackendError
 from ..skeleton import get_skeleton
 
 MANIFEST = "manifest.json"
 GRAPHS = ("frame", "temporal")
+LOCALISER = "localiser"          # optional: manifest["graphs"]["localiser"] and manifest["localiser"]
 
 
 class ModelError(ValueError):
@@ -108,8 +109,18 @@ class TrackerModel:
         self.backend_name = backend
         self.device = device
         self.graphs = {}
+        # the optional full-frame localiser (issue 14): where the subject is, at start, after a loss, as a check
+        self.localiser = None
+        if LOCALISER in m["graphs"]:
+            spec = m.get("localiser") or {}
+            try:
+                self.localiser = LocaliserCodec(int(spec["input_size"]), str(spec["modality"]))
+            except (KeyError, TypeError, ValueError) as e:
+                raise ModelError(f"{self.dir}: the manifest's localiser entry is incomplete ({e}); re-export") from None
+            if self.localiser.modality != self.modality:
+                raise ModelError(f"{self.dir}: a {self.localiser.modality} localiser for a {self.modality} model")
         try:
-            for g in GRAPHS:
+            for g in GRAPHS + ((LOCALISER,) if self.localiser is not None else ()):
                 self.graphs[g] = self._open(g, backend, device, threads, precision, cuda_graph, engines_dir, verify)
         except Exception:
             self.close()
@@ -152,6 +163,14 @@ class TrackerModel:
         return b
 
     def _torch_graph(self, g: str):
+        if g == LOCALISER:
+            from ..models.graphs import load_localiser
+
+            p = self.dir / "localiser.pt"
+            if not p.is_file():
+                raise ModelError(f"the PyTorch backend needs {p} (the localiser's weights); use --backend "
+                                 "onnxruntime for an ONNX-only model")
+            return load_localiser(p)[0]
         if not hasattr(self, "_torch_graphs"):
             from ..models.graphs import build_graphs, load_model_dir
 
@@ -182,6 +201,14 @@ class TrackerModel:
         out = self._run("temporal", {"pair": np.ascontiguousarray(pairs, np.float32),
                                      "related": np.ascontiguousarray(related, np.float32)})
         return out["displacements"]
+
+    def localise(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Letterboxed whole frames (N, C, S, S) (:meth:`LocaliserCodec.encode`) -> presence (N,) in [0, 1] and
+        box (N, 3) (:meth:`LocaliserCodec.decode` maps a row to a crop box in the frame)."""
+        if self.localiser is None:
+            raise ModelError(f"{self.dir.name} has no localiser (export a model directory with localiser.pt)")
+        out = self._run(LOCALISER, {"frame": np.ascontiguousarray(frames, np.float32)})
+        return out["presence"], out["box"]
 
     def close(self) -> None:
         for b in self.graphs.values():

@@ -170,7 +170,8 @@ class Annotator:
         self._t.append(res.t_capture)
         fps = (len(self._t) - 1) / (self._t[-1] - self._t[0]) if len(self._t) > 1 and self._t[-1] > self._t[0] else 0
         lat = res.latency_ms.get("total", float("nan"))
-        lines = [f"#{res.index} {res.status}  {fps:5.1f} fps  {lat:5.1f} ms",
+        state = res.status + (" (re-localised)" if res.message == "re-localised" else "")
+        lines = [f"#{res.index} {state}  {fps:5.1f} fps  {lat:5.1f} ms",
                  "tracked (amber) vs single-frame (blue)"]
         for i, text in enumerate(lines):
             y = 14 + 14 * i

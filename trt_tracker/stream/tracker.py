@@ -112,6 +112,19 @@ class TrackerConfig:
     max_dim_frames: int = 1000  # ... for at most this many frames in a row (then the track starts again)
     confirm_frames: int = 1        # a new track is "search" (not yet tracked) until it has held init_confidence
     #                                for this many frames: a background rarely does, a person at once
+    # the model's full-frame localiser (issue 14; a model exported with localiser.pt): a new track starts from
+    # its box (no frame-graph search over candidate windows; no subject below ``localiser_presence``), and a
+    # track is checked against it every ``localiser_every`` frames (0: never) and on every frame whose previous
+    # confidence is below ``localiser_below``: where the localiser's box is off the track's by more than
+    # ``localiser_jump`` x the track box's side (centre) or by more than that factor + 1 in size, the frame
+    # is cut with the localiser's box instead (the track goes on).  ``localiser=False``: the search as before.
+    localiser: bool = True
+    localiser_presence: float = 0.5
+    localiser_every: int = 5
+    localiser_below: float = 0.4
+    localiser_jump: float = 0.3
+    # between checks a track's box side stays within this factor of the localiser's last box side (0: off)
+    localiser_band: float = 1.5
     preprocess: str = "cpu"     # cpu (OpenCV) or gpu (the CUDA kernels in kernels/, through CuPy)
     # the solver's data term weighs joint k by (c_k / mean c)^confidence_weight, c the frame graph's per-joint
     # confidence (0: every joint alike; the model's manifest says which, tracker.confidence.weight)
@@ -140,6 +153,11 @@ class TrackerConfig:
         if not 0 <= self.min_confidence < 1 or not self.min_confidence <= self.init_confidence < 1:
             raise ValueError(f"need 0 <= min_confidence <= init_confidence < 1, got {self.min_confidence} and "
                              f"{self.init_confidence}")
+        if self.localiser_band and self.localiser_band < 1:
+            raise ValueError(f"localiser_band must be 0 (off) or >= 1, got {self.localiser_band}")
+        if not 0 < self.localiser_presence < 1 or self.localiser_every < 0 or self.localiser_jump <= 0:
+            raise ValueError(f"need 0 < localiser_presence < 1, localiser_every >= 0 and localiser_jump > 0, got "
+                             f"{self.localiser_presence}, {self.localiser_every} and {self.localiser_jump}")
         if self.alpha < 0 or self.gamma < 0:
             raise ValueError(f"alpha and gamma must be >= 0, got alpha={self.alpha}, gamma={self.gamma}")
 
@@ -381,10 +399,16 @@ class TrackState:
     search: int = 0              # frames searched since the track was lost
     grid_offset: int = 0         # where the next search frame continues in the grid of candidate windows
     dim: int = 0                 # frames in a row kept below the keep confidence by their depth surface
+    since_check: int = 0         # frames since the localiser last checked this track
+    conf: float | None = None    # the last tracked frame's track confidence
+    scale: float | None = None   # the localiser's last box side for this track (px): the box's floor and ceiling
     frame: Frame | None = None   # the last tracked frame (its size, modality and intrinsics)
     ahead: "Ahead | None" = None  # the next frame's box and earlier-frame crops, cut by Tracker.prepare
 
     def forget(self) -> None:
+        self.conf = None
+        self.scale = None
+        self.since_check = 0
         self.solver.reset()
         self.history.clear()
         self.last = None
@@ -439,10 +463,11 @@ class StepItem:
     deltas: dict = field(default_factory=dict)  # {d: Δd[t]}
     P: np.ndarray | None = None          # tracked Ĵ[t]
     result: TrackResult | None = None
+    relocalised: bool = False            # the localiser moved this tracked frame's box
 
 
 #: the stage times of :attr:`Tracker.step_ms` (ms, the whole batch)
-STEP_STAGES = ("preprocess", "frame_graph", "temporal_graph", "solve", "postprocess")
+STEP_STAGES = ("localise", "preprocess", "frame_graph", "temporal_graph", "solve", "postprocess")
 
 
 class Tracker:
@@ -530,7 +555,8 @@ class Tracker:
         call for all starting streams, the most confident wins and its box is re-centred on its pose (each of
         ``init_passes - 2`` more passes re-centres it again).  A frame with no candidate (no valid depth) is
         lost."""
-        starting = []
+        starting, checks = [], []
+        use_loc = self.cfg.localiser and getattr(self.model, "localiser", None) is not None
         for it in items:
             st = self.tracks[it.stream]
             if st.last is not None:
@@ -541,6 +567,13 @@ class Tracker:
                     it.lat["prepare"] = ahead.ms
                 else:
                     it.box, it.centre = self._track_box(st, it.frame)
+                st.since_check += 1
+                if use_loc and ((self.cfg.localiser_every and st.since_check >= self.cfg.localiser_every)
+                                or (st.conf is not None and st.conf < self.cfg.localiser_below)):
+                    checks.append(it)
+                continue
+            if use_loc:
+                starting.append((it, None))
                 continue
             cands = self._candidates(it.frame, st)
             if not cands:
@@ -548,6 +581,8 @@ class Tracker:
                 continue
             it.status = "init"
             starting.append((it, cands))
+        if use_loc and (starting or checks):
+            starting = self._localise(starting, checks)
         if not starting:
             return
         # One frame-graph call for every candidate of every starting stream; each keeps its most confident.
@@ -571,6 +606,68 @@ class Tracker:
             self.frame_graph(its, x)
             for it in its:
                 it.box, it.centre = self._refined_box(it.frame, it.J, it.centre, it.root_net)
+
+    def _localise(self, starting, checks) -> list:
+        """The localiser on the frames of new tracks and of checked ones (one batched call): a new track's
+        candidates become the localiser's box (none when it finds no subject: the frame is lost); a checked
+        track whose box is off the localiser's is cut with the localiser's box this frame.  Returns the
+        starting streams that have candidates."""
+        t0 = time.perf_counter()
+        its = [it for it, _ in starting] + checks
+        codec = self.model.localiser
+        x = np.empty((len(its), codec.channels, codec.input_size, codec.input_size), np.float32)
+        for i, it in enumerate(its):
+            codec.encode(it.frame.image, out=x[i])
+        presence, boxes = self.model.localise(x)
+        self._charge(its, "localise", t0)
+        out = []
+        for i, it in enumerate(its):
+            H, W = it.frame.image.shape[:2]
+            found = float(presence[i]) >= self.cfg.localiser_presence
+            box = codec.decode(boxes[i], W, H) if found else None
+            st = self.tracks[it.stream]
+            if i < len(starting):
+                if box is None:
+                    self._lose(it, f"the localiser finds no subject (presence {float(presence[i]):.2f})")
+                    continue
+                c = self._box_depth(it.frame, box)
+                if it.frame.modality == "depth" and c is None:
+                    self._lose(it, "no valid depth in the localiser's box")
+                    continue
+                it.status = "init"
+                out.append((it, [(box, c)]))
+                st.scale = box.size
+                continue
+            st.since_check = 0
+            if box is None:
+                continue
+            st.scale = box.size
+            b = it.box
+            off = np.hypot(box.cx - b.cx, box.cy - b.cy) / b.size
+            ratio = max(box.size / b.size, b.size / box.size)
+            if off > self.cfg.localiser_jump or ratio > 1 + self.cfg.localiser_jump:
+                c = self._box_depth(it.frame, box) if it.frame.modality == "depth" else None
+                it.box, it.ahead = box, None
+                it.lat.pop("prepare", None)
+                if c is not None:
+                    it.centre = c
+                it.relocalised = True
+        return out
+
+    def _box_depth(self, frame: Frame, box: CropBox) -> float | None:
+        """Depth frames: the depth to normalise a crop about from the surfaces in ``box``'s central half (the
+        nearest quarter of the valid readings, plus the surface offset); None for RGB or no reading."""
+        if frame.modality != "depth":
+            return None
+        H, W = frame.image.shape[:2]
+        h = box.size / 4
+        x0, x1 = int(max(0, box.cx - h)), int(min(W, box.cx + h + 1))
+        y0, y1 = int(max(0, box.cy - h)), int(min(H, box.cy + h + 1))
+        d = frame.image[y0:y1, x0:x1]
+        d = d[d > 0]
+        if d.size == 0:
+            return None
+        return float(np.percentile(d, 25)) + self.cfg.surface_offset_mm
 
     def crop(self, items, pairs: bool = True):
         """One batched preprocessing pass for ``items``: frame crops (N, C, S, S) float32, and (``pairs``) the
@@ -704,6 +801,7 @@ class Tracker:
             if frame.intrinsics is not None:      # both poses in one conversion
                 P_cam, J_cam = p2p5d_to_cam(np.stack((P, J)), frame.intrinsics, z_root, self.sk.root)
             st.history.append((frame.image, P))
+            st.conf = None if it.conf is None else float(it.conf.sum()) / it.conf.size
             st.frame = frame
             st.last = (J, z_root)
             st.box = it.box
@@ -725,7 +823,8 @@ class Tracker:
                                     status=it.status, joints_2p5d=P, joints_cam=P_cam, single_2p5d=J,
                                     single_cam=J_cam, confidence=it.conf, root_depth=z_root, root_depth_source=z_src,
                                     box=(it.box.cx, it.box.cy, it.box.size), durations=it.durations, latency_ms=it.lat,
-                                    gt_joints_cam=frame.gt_joints_cam, frame=frame)
+                                    gt_joints_cam=frame.gt_joints_cam, frame=frame,
+                                    message="re-localised" if it.relocalised else "")
 
     def prepare(self) -> None:
         """Cut, while waiting for the next frames, what the earlier frames already decide: each tracked
@@ -786,7 +885,7 @@ class Tracker:
             v = st.history[-1][1][:, :2] - st.history[-2][1][:, :2]
             J_prev = J_prev.copy()
             J_prev[:, :2] += v
-        box = self._next_box(J_prev, z_prev, frame, st.box)
+        box = self._next_box(J_prev, z_prev, frame, st.box, st.scale)
         if frame.modality != "depth":
             return box, None
         centre = z_prev
@@ -859,14 +958,15 @@ class Tracker:
             centre = depth_at(frame.image, J[self.sk.root, :2]) or centre
         return box, centre
 
-    def _next_box(self, P_prev, z_prev, frame, box_prev) -> CropBox:
+    def _next_box(self, P_prev, z_prev, frame, box_prev, scale: float | None = None) -> CropBox:
         """The box around a previous pose, its size held within bounds.
 
         A box is only as good as the pose it comes from: a pose predicted
         too small gives a smaller box, in which the next pose is predicted
         smaller still.  So the size may change by at most ``box_rate`` per frame
         and stays within ``box_limits`` x (the metric cube seen at the root
-        depth) for depth frames, or of the shorter image side for RGB.
+        depth) for depth frames, or of the shorter image side for RGB, and within
+        ``localiser_band`` of the localiser's last box side (``scale``) when it has one.
         """
         box = box_from_points(P_prev[:, :2], self.model.margin)
         size = box.size
@@ -881,6 +981,8 @@ class Tracker:
             ref = float(min(H, W))
             lo, hi = 0.15, 2.0
         size = min(max(size, lo * ref), hi * ref)
+        if scale and self.cfg.localiser_band:
+            size = min(max(size, scale / self.cfg.localiser_band), scale * self.cfg.localiser_band)
         return CropBox(box.cx, box.cy, size)
 
     def _root_depth(self, frame: Frame, P, fallback, root_net=None):
