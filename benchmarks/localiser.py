@@ -36,10 +36,17 @@ TRACKED = ("init", "track")
 #: tracker settings compared on validation sequences: (name, TrackerConfig overrides)
 SETTINGS = [("search (no localiser)", {"localiser": False}),
             ("localiser at start", {"localiser_every": 0, "localiser_below": 0.0}),
-            ("+ check every 5", {"localiser_every": 5, "localiser_below": 0.0}),
-            ("+ check every 5 and below 0.4", {"localiser_every": 5, "localiser_below": 0.4}),
-            ("+ check every 2 and below 0.4", {"localiser_every": 2, "localiser_below": 0.4}),
-            ("+ check every frame", {"localiser_every": 1, "localiser_below": 0.0})]
+            ("check every 5 and below 0.4, whole frame", {"localiser_every": 5, "localiser_below": 0.4,
+                                                          "localiser_zoom": 0.0}),
+            ("check every 5 and below 0.4, zoom 2", {"localiser_every": 5, "localiser_below": 0.4}),
+            ("+ jump 0.2", {"localiser_every": 5, "localiser_below": 0.4, "localiser_jump": 0.2}),
+            ("+ box floor 0.3", {"localiser_every": 5, "localiser_below": 0.4, "box_limits": (0.3, 1.0)}),
+            ("+ jump 0.2, box floor 0.3", {"localiser_every": 5, "localiser_below": 0.4, "localiser_jump": 0.2,
+                                           "box_limits": (0.3, 1.0)}),
+            ("+ jump 0.2, box floor 0.3, every 2", {"localiser_every": 2, "localiser_below": 0.4,
+                                                    "localiser_jump": 0.2, "box_limits": (0.3, 1.0)})]
+#: "box floor": depth frames' box side floor in cubes at the root depth (TrackerConfig.box_limits); RGB boxes
+#: are bounded by the image instead, so for the body those settings repeat the ones before them
 
 
 def log(msg: str) -> None:
@@ -204,17 +211,23 @@ def plot(res: dict, path: Path) -> None:
 
 
 def main(argv=None) -> int:
-    args = common.quick_out_args(__doc__, "localiser", argv, "fewer and shorter sequences (a smoke run)")
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="fewer and shorter sequences (a smoke run)")
+    ap.add_argument("--kinds", nargs="+", choices=sorted(MODELS), default=list(MODELS), help="models to measure")
+    ap.add_argument("--out", help="result JSON (default benchmarks/results/localiser.json)")
+    args = ap.parse_args(argv)
     from trt_tracker.stream.model import TrackerModel
 
     t0 = time.perf_counter()
     q = args.quick
     res = {"benchmark": "localiser", "machine": common.machine_info(), "quick": q, "accuracy": {}, "latency": {},
            "validation": {}, "test": {}, "chosen": {}}
-    for kind, d in MODELS.items():
-        with TrackerModel(d, threads=2) as m:
+    for kind in args.kinds:
+        with TrackerModel(MODELS[kind], threads=2) as m:
             if m.localiser is None:
-                raise SystemExit(f"{d} has no localiser: train it (trt-tracker train --preset {kind}-lite-localiser)"
+                raise SystemExit(f"{MODELS[kind]} has no localiser: train it (trt-tracker train --preset {kind}-lite-localiser)"
                                  " and export the model")
             res["accuracy"][kind] = a = accuracy(m, kind, range(20_000_000, 20_000_000 + (2 if q else 16)),
                                                  12 if q else 24)

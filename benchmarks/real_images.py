@@ -12,7 +12,9 @@ MediaPipe Pose (its own environment, :mod:`benchmarks.mediapipe_peer`) runs
 in static-image mode and gives the reference landmarks and the person box:
 the box around its landmarks with visibility > 0.5, with the model's
 training margin, is the crop our frame graph sees (so this tests the pose
-network, not a localiser).  Agreement on the shared joints MediaPipe calls
+network, not a localiser); separately, end to end, our tracker's first frame on the whole image (its
+localiser, or its window search for a model without one; a frame where it finds nobody misses every
+joint).  Agreement on the shared joints MediaPipe calls
 visible: PCK at 0.2 of the torso length (MediaPipe's mid-shoulder to
 mid-hip distance, from its landmarks whether visible or not).  MediaPipe is a
 reference, not ground truth: on real images it is the better-trained model
@@ -98,10 +100,23 @@ def our_pose(model, image: np.ndarray, box) -> np.ndarray:
     return model.codec.decode_points(J[0], tf)
 
 
-def pck_total(rows: list[dict]) -> tuple[int, int]:
+def our_pose_end_to_end(model, image: np.ndarray):
+    """Our tracker's first frame on the whole image: its own localiser (or, without one, its window search),
+    then the frame graph on the box it finds, re-centred on the pose -> ((K, 3) joints or None when it finds
+    nobody, its status and message)."""
+    from trt_tracker.stream.app import tracker_config
+    from trt_tracker.stream.frame import Frame
+    from trt_tracker.stream.tracker import Tracker
+
+    tr = Tracker(model, tracker_config(model.manifest, "none"))
+    r = tr.step(Frame(index=0, t_capture=0.0, image=np.ascontiguousarray(image), modality="rgb"))
+    return r.single_2p5d if r.status != "lost" else None, r.status, r.message
+
+
+def pck_total(rows: list[dict], key: str = "per_joint") -> tuple[int, int]:
     """(joints within the PCK radius, joints counted) over the rows of images with a MediaPipe pose."""
-    rows = [r for r in rows if r.get("mediapipe_pose")]
-    return (sum(sum(j["hit"] for j in r["per_joint"].values()) for r in rows),
+    rows = [r for r in rows if r.get("mediapipe_pose") and key in r]
+    return (sum(sum(j["hit"] for j in r[key].values()) for r in rows),
             sum(r["joints_visible"] for r in rows))
 
 
@@ -189,19 +204,32 @@ def main(argv=None) -> int:
                          "per_joint": {j: {"visible": bool(vis[m] > VISIBLE), "hit": bool(h),
                                            "error_torso": float(e / torso)}
                                        for j, m, h, e in zip(SHARED, mi, hit, err)}})
+            # end to end: our own localiser finds the person (a miss counts every visible joint as a miss)
+            e2e, status, message = our_pose_end_to_end(model, img)
+            hit_e = (pck_against_reference(e2e[bi, :2], lm[mi, :2], vis[mi] > VISIBLE, torso)[2] if e2e is not None
+                     else np.zeros(len(mi), bool)) & (vis[mi] > VISIBLE)
+            rows[-1]["end_to_end"] = {"status": status, "message": message, "pck": float(hit_e.sum() / max(n, 1))}
+            rows[-1]["per_joint_end_to_end"] = {j: {"hit": bool(h)} for j, h in zip(SHARED, hit_e)}
             if bool(data.get(f"drawable_{name}", False)):
                 entries.append({"name": name, "image": img, "mediapipe": lm, "visible": vis > VISIBLE,
                                 "ours": ours, "box": box, "pck": pck, "joints": n})
         version = model.manifest.get("model_version")
+        model_has_localiser = model.localiser is not None
     hits, total = pck_total(rows)
     video = [r for r in rows if r["image"].startswith("carphone_")]
     groups = {"photographs": pck_total([r for r in rows if r not in video]), "carphone frames": pck_total(video)}
+    e2e = {"all": pck_total(rows, "per_joint_end_to_end"),
+           "photographs": pck_total([r for r in rows if r not in video], "per_joint_end_to_end"),
+           "carphone frames": pck_total(video, "per_joint_end_to_end")}
     result = {"machine": machine_info(), "model": str(args.model), "model_version": version,
               "protocol": {"pck_fraction_of_torso": PCK_FRACTION, "visible_above": VISIBLE,
                            "crop": "box around MediaPipe's visible landmarks, model margin",
                            "shared_joints": list(SHARED)},
               "images": rows, "pck_all_joints": hits / total if total else float("nan"), "joints": total,
-              "groups": {g: {"pck": h / n if n else float("nan"), "joints": n} for g, (h, n) in groups.items()}}
+              "groups": {g: {"pck": h / n if n else float("nan"), "joints": n} for g, (h, n) in groups.items()},
+              # the tracker's own first frame (its localiser, or its window search) instead of MediaPipe's box
+              "end_to_end": {g: {"pck": h / n if n else float("nan"), "joints": n} for g, (h, n) in e2e.items()},
+              "end_to_end_finder": "localiser" if model_has_localiser else "window search"}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "real_images.json").write_text(json.dumps(result, indent=1) + "\n")
     if entries:
@@ -211,6 +239,8 @@ def main(argv=None) -> int:
                                        if r.get("mediapipe_pose") else "MediaPipe found no pose"))
     for g, v in result["groups"].items():
         print(f"{g}: PCK@0.2 {v['pck']:.1%} over {v['joints']} joints")
+    for g, v in result["end_to_end"].items():
+        print(f"end to end ({result['end_to_end_finder']}), {g}: PCK@0.2 {v['pck']:.1%} over {v['joints']} joints")
     print(f"all: PCK@0.2 {result['pck_all_joints']:.1%} over {total} joints; wrote "
           f"{args.out / 'real_images.json'} and {args.picture}")
     return 0

@@ -179,7 +179,7 @@ def test_a_manifest_with_a_broken_localiser_entry_is_refused(hand_with_localiser
 
 class OracleLocaliser:
     """A TrackerModel whose localiser answers with the ground-truth box (or a given box, or nobody) and
-    which counts its network calls."""
+    which counts its network calls; whole frames only (``localiser_zoom=0``: it cannot see windows)."""
 
     def __init__(self, model, frames, margin, answer="truth"):
         self._m, self.frames, self.margin, self.answer = model, frames, margin, answer
@@ -214,7 +214,7 @@ def test_a_track_starts_from_the_localisers_box(kind):
     frames = list(SyntheticSource(kind, 20_000_001, 4, 25.0))
     with TrackerModel(REPO / "export" / f"{kind}-lite", threads=1) as m:
         om = OracleLocaliser(m, frames, m.margin)
-        tr = Tracker(om, TrackerConfig(durations=(1,), localiser_every=0, localiser_below=0.0))
+        tr = Tracker(om, TrackerConfig(durations=(1,), localiser_every=0, localiser_below=0.0, localiser_zoom=0))
         om.current = 0
         r = tr.step(frames[0])
         assert r.status in ("init", "search")
@@ -244,7 +244,7 @@ def test_a_drifting_box_is_relocalised():
     frames = list(SyntheticSource("hand", 20_000_001, 6, 25.0))
     with TrackerModel(REPO / "export" / "hand-lite", threads=1) as m:
         om = OracleLocaliser(m, frames, m.margin)
-        tr = Tracker(om, TrackerConfig(durations=(1,), localiser_every=1, localiser_below=0.0))
+        tr = Tracker(om, TrackerConfig(durations=(1,), localiser_every=1, localiser_below=0.0, localiser_zoom=0))
         out = []
         for i, f in enumerate(frames):
             om.current = i
@@ -267,7 +267,8 @@ def test_a_box_stays_within_the_localisers_scale_between_checks():
     frames = list(SyntheticSource("body", 20_000_001, 4, 25.0))
     with TrackerModel(REPO / "export" / "body-lite", threads=1) as m:
         om = OracleLocaliser(m, frames, m.margin)
-        cfg = TrackerConfig(durations=(1,), localiser_every=0, localiser_below=0.0, box_velocity=False)
+        cfg = TrackerConfig(durations=(1,), localiser_every=0, localiser_below=0.0, box_velocity=False,
+                            localiser_zoom=0)
         tr = Tracker(om, cfg)
         om.current = 0
         tr.step(frames[0])
@@ -303,3 +304,64 @@ def test_trains_validates_and_resumes(tmp_path):
     assert m2["step"] == 4
     log = (tmp_path / "hand-lite-localiser" / "log.jsonl").read_text().splitlines()
     assert [json.loads(x)["step"] for x in log] == [2, 4]
+
+
+def test_the_benchmark_pools_and_chooses_on_validation_figures():
+    """benchmarks.localiser: frame-weighted pooling, and the choice: most in-view frames tracked net of empty
+    frames tracked, then the lowest live / GT-crop ratio."""
+    from benchmarks.localiser import choose, pooled
+
+    def row(tracked, empty_tracked, single, gt):
+        return {"frames_in_view": 100, "tracked_in_view": tracked, "empty_frames": 20,
+                "tracked_when_empty": empty_tracked, "relocalised": 0, "ms_per_frame": 10.0,
+                "mpjpe_single": single, "mpjpe_gt_crops": gt}
+
+    p = pooled([row(100, 0, 10.0, 8.0), row(50, 1, 20.0, 10.0)])
+    assert p["tracked_share"] == 0.75 and p["tracked_when_empty"] == 1
+    assert p["mpjpe_single"] == pytest.approx((100 * 10 + 50 * 20) / 150)
+    assert p["worst_sequence_live_over_gt"] == pytest.approx(2.0)
+    a = {"tracked_in_view": 190, "tracked_when_empty": 0, "live_over_gt": 1.3}
+    b = {"tracked_in_view": 195, "tracked_when_empty": 3, "live_over_gt": 1.2}    # 192 net too
+    c = {"tracked_in_view": 192, "tracked_when_empty": 0, "live_over_gt": 1.1}    # 192 net, lower ratio
+    assert choose([a, b, c]) is c
+
+
+def test_a_zoomed_check_looks_at_a_window_around_the_box_inside_the_frame():
+    """localiser_zoom: the localiser sees a window of the frame's aspect around the box (its shorter side
+    zoom x the box side, at least 0.45 of the frame's), shifted inside the frame, and its answer comes back
+    in frame pixels."""
+    codec = LocaliserCodec(128, "depth")
+    seen = []
+
+    class Fake:
+        modality, localiser = "depth", codec
+
+        def localise(self, x):
+            seen.append(x.copy())
+            return np.ones(len(x), np.float32), np.tile([0.2, -0.1, np.log(0.3)], (len(x), 1)).astype(np.float32)
+
+    tr = Tracker.__new__(Tracker)
+    tr.model, tr.cfg = Fake(), TrackerConfig(localiser_zoom=2.0)
+    depth = np.arange(320 * 240, dtype=np.uint16).reshape(240, 320) % 1000 + 300
+    from trt_tracker.stream.frame import Frame
+
+    f = Frame(index=0, t_capture=0.0, image=depth, modality="depth")
+    got = tr._run_localiser([(f, CropBox(300, 30, 60)), (f, None)])
+    # box side 60 -> window shorter side 120 -> 160 x 120, pushed inside the frame: x0 = 160, y0 = 0
+    want = codec.decode([0.2, -0.1, np.log(0.3)], 160, 120)
+    np.testing.assert_allclose(got[0].as_array(), [want.cx + 160, want.cy, want.size])
+    np.testing.assert_allclose(seen[0][0], codec.encode(np.ascontiguousarray(depth[0:120, 160:320])))
+    whole = codec.decode([0.2, -0.1, np.log(0.3)], 320, 240)
+    np.testing.assert_allclose(got[1].as_array(), whole.as_array())
+
+
+def test_the_manifest_carries_the_localiser_settings():
+    """tracker.localiser in a manifest -> the tracker's settings; --no-localiser turns it off."""
+    from trt_tracker.stream.app import tracker_config
+
+    man = {"tracker": {"localiser": {"presence": 0.6, "every": 3, "below": 0.35, "jump": 0.2, "zoom": 2.5,
+                                     "box_limits": [0.3, 1.0]}}}
+    cfg = tracker_config(man, "Dmf")
+    assert (cfg.localiser, cfg.localiser_presence, cfg.localiser_every, cfg.localiser_below, cfg.localiser_jump,
+            cfg.localiser_zoom, cfg.box_limits) == (True, 0.6, 3, 0.35, 0.2, 2.5, (0.3, 1.0))
+    assert tracker_config(man, "Dmf", localiser=False).localiser is False

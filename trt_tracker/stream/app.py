@@ -32,7 +32,8 @@ MANIFEST_CONFIDENCE = {"keep": ("min_confidence", float), "init": ("init_confide
 
 #: manifest ``tracker.localiser`` keys -> TrackerConfig fields (the model's localiser settings)
 MANIFEST_LOCALISER = {"presence": ("localiser_presence", float), "every": ("localiser_every", int),
-                      "below": ("localiser_below", float), "jump": ("localiser_jump", float)}
+                      "below": ("localiser_below", float), "jump": ("localiser_jump", float),
+                      "zoom": ("localiser_zoom", float), "box_limits": ("box_limits", tuple)}
 
 
 def tracker_config(manifest: dict, durations=DEFAULT_DURATIONS, alpha=None, gamma=None, window: int = 16,

@@ -8,10 +8,14 @@ with no new frame) and runs the public phases on all of them:
 1. :meth:`~Tracker.localise`: each stream's box: around its previous
    single-frame pose moved by the tracked pose's last motion (``margin`` as
    in training, size held within bounds), or
-   from the initialiser when there is no track: candidate boxes (RGB: the full
-   frame and a grid of smaller windows; depth: the nearest surfaces'
-   hand-sized parts, then a grid of windows) checked by the frame graph in
-   one batched call, the most confident kept and re-centred on its pose;
+   from the initialiser when there is no track: the model's full-frame
+   localiser's box (a model exported with one; nothing when it finds no
+   subject), or candidate boxes (RGB: the full frame and a grid of smaller
+   windows; depth: the nearest surfaces' hand-sized parts, then a grid of
+   windows), checked by the frame graph in one batched call, the most
+   confident kept and re-centred on its pose; a track is checked against the
+   localiser every few frames and when its confidence dips, and cut with the
+   localiser's box where the two disagree;
 2. :meth:`~Tracker.crop`: one batched preprocessing pass (CPU: OpenCV, GPU: the
    CUDA kernels) cuts every crop of the step with each stream's one box: its
    frame crop ``I(t)`` and, for every duration ``d`` whose frame ``t - d`` is
@@ -125,6 +129,10 @@ class TrackerConfig:
     localiser_jump: float = 0.3
     # between checks a track's box side stays within this factor of the localiser's last box side (0: off)
     localiser_band: float = 1.5
+    # a check (and a start's second pass) runs the localiser on a window of the frame around the box, its
+    # shorter side this many box sides (at least 0.45 of the frame's, as in training), so the subject is seen
+    # larger than in the whole frame; 0: the whole frame only
+    localiser_zoom: float = 2.0
     preprocess: str = "cpu"     # cpu (OpenCV) or gpu (the CUDA kernels in kernels/, through CuPy)
     # the solver's data term weighs joint k by (c_k / mean c)^confidence_weight, c the frame graph's per-joint
     # confidence (0: every joint alike; the model's manifest says which, tracker.confidence.weight)
@@ -153,6 +161,8 @@ class TrackerConfig:
         if not 0 <= self.min_confidence < 1 or not self.min_confidence <= self.init_confidence < 1:
             raise ValueError(f"need 0 <= min_confidence <= init_confidence < 1, got {self.min_confidence} and "
                              f"{self.init_confidence}")
+        if self.localiser_zoom < 0:
+            raise ValueError(f"localiser_zoom must be >= 0 (0: whole frames only), got {self.localiser_zoom}")
         if self.localiser_band and self.localiser_band < 1:
             raise ValueError(f"localiser_band must be 0 (off) or >= 1, got {self.localiser_band}")
         if not 0 < self.localiser_presence < 1 or self.localiser_every < 0 or self.localiser_jump <= 0:
@@ -549,7 +559,9 @@ class Tracker:
     # ----------------------------------------------------------- phases
     def localise(self, items) -> None:
         """Each item's box (and depth centre): around its track's previous single-frame pose moved by the
-        tracked pose's last motion, or, for a stream without a track, a search: candidate boxes
+        tracked pose's last motion (checked against the model's localiser, :meth:`_localise`, every
+        ``localiser_every`` frames and after a frame below ``localiser_below``), or, for a stream without a
+        track, the localiser's box, or without one a search: candidate boxes
         (:meth:`_candidates`: RGB the full frame and windows of 0.75 and 0.5 of its shorter side; depth the
         nearest surfaces' hand-sized parts, then windows of 0.35 and 0.55) go through the frame graph in one
         call for all starting streams, the most confident wins and its box is re-centred on its pose (each of
@@ -608,36 +620,36 @@ class Tracker:
                 it.box, it.centre = self._refined_box(it.frame, it.J, it.centre, it.root_net)
 
     def _localise(self, starting, checks) -> list:
-        """The localiser on the frames of new tracks and of checked ones (one batched call): a new track's
-        candidates become the localiser's box (none when it finds no subject: the frame is lost); a checked
-        track whose box is off the localiser's is cut with the localiser's box this frame.  Returns the
-        starting streams that have candidates."""
+        """The localiser on the frames of new tracks (whole frames, then a window around what it found) and
+        of checked tracks (a window around the track's box), batched: a new track's candidate becomes the
+        localiser's box (none when it finds no subject: the frame is lost); a checked track whose box is off
+        the localiser's is cut with the localiser's box this frame.  Returns the starting streams that have
+        candidates."""
         t0 = time.perf_counter()
-        its = [it for it, _ in starting] + checks
-        codec = self.model.localiser
-        x = np.empty((len(its), codec.channels, codec.input_size, codec.input_size), np.float32)
-        for i, it in enumerate(its):
-            codec.encode(it.frame.image, out=x[i])
-        presence, boxes = self.model.localise(x)
-        self._charge(its, "localise", t0)
+        its = [it for it, _ in starting]
+        zoom = self.cfg.localiser_zoom
+        found = self._run_localiser([(it.frame, None) for it in its]
+                                    + [(it.frame, it.box if zoom else None) for it in checks])
+        if zoom:          # a new track's second look, closer
+            again = [i for i, b in enumerate(found[:len(its)]) if b is not None]
+            for i, b in zip(again, self._run_localiser([(its[i].frame, found[i]) for i in again])):
+                found[i] = b or found[i]
+        self._charge(its + checks, "localise", t0)
         out = []
-        for i, it in enumerate(its):
-            H, W = it.frame.image.shape[:2]
-            found = float(presence[i]) >= self.cfg.localiser_presence
-            box = codec.decode(boxes[i], W, H) if found else None
+        for it, box in zip(its, found[:len(its)]):
             st = self.tracks[it.stream]
-            if i < len(starting):
-                if box is None:
-                    self._lose(it, f"the localiser finds no subject (presence {float(presence[i]):.2f})")
-                    continue
-                c = self._box_depth(it.frame, box)
-                if it.frame.modality == "depth" and c is None:
-                    self._lose(it, "no valid depth in the localiser's box")
-                    continue
-                it.status = "init"
-                out.append((it, [(box, c)]))
-                st.scale = box.size
+            if box is None:
+                self._lose(it, "the localiser finds no subject")
                 continue
+            c = self._box_depth(it.frame, box)
+            if it.frame.modality == "depth" and c is None:
+                self._lose(it, "no valid depth in the localiser's box")
+                continue
+            it.status = "init"
+            out.append((it, [(box, c)]))
+            st.scale = box.size
+        for it, box in zip(checks, found[len(its):]):
+            st = self.tracks[it.stream]
             st.since_check = 0
             if box is None:
                 continue
@@ -652,6 +664,38 @@ class Tracker:
                 if c is not None:
                     it.centre = c
                 it.relocalised = True
+        return out
+
+    def _run_localiser(self, jobs) -> list:
+        """``[(frame, box or None)]`` -> the localiser's box for each (None: no subject), in one call: on the
+        whole frame, or on a window around ``box`` (:attr:`TrackerConfig.localiser_zoom`)."""
+        if not jobs:
+            return []
+        codec = self.model.localiser
+        x = np.empty((len(jobs), codec.channels, codec.input_size, codec.input_size), np.float32)
+        wins = []
+        for i, (frame, box) in enumerate(jobs):
+            img = frame.image
+            H, W = img.shape[:2]
+            x0 = y0 = 0
+            w, h = W, H
+            if box is not None:
+                short = min(H, W)
+                side = min(max(self.cfg.localiser_zoom * box.size, 0.45 * short), short)
+                w, h = int(round(W * side / short)), int(round(H * side / short))
+                x0 = int(round(min(max(box.cx - w / 2, 0), W - w)))
+                y0 = int(round(min(max(box.cy - h / 2, 0), H - h)))
+                img = np.ascontiguousarray(img[y0:y0 + h, x0:x0 + w])
+            codec.encode(img, out=x[i])
+            wins.append((x0, y0, w, h))
+        presence, boxes = self.model.localise(x)
+        out = []
+        for p, b, (x0, y0, w, h) in zip(presence, boxes, wins):
+            if float(p) < self.cfg.localiser_presence:
+                out.append(None)
+                continue
+            box = codec.decode(b, w, h)
+            out.append(CropBox(box.cx + x0, box.cy + y0, box.size))
         return out
 
     def _box_depth(self, frame: Frame, box: CropBox) -> float | None:
