@@ -40,27 +40,31 @@ def sequences(kind: str, n: int, T: int) -> list[list]:
     return [list(SyntheticSource(kind, 20_000_000 + s, T, 25.0)) for s in range(n)]
 
 
-def _same(g, w) -> None:
+def _same(g, w, atol: float = 1e-3) -> None:
     assert g.status == w.status and g.durations == w.durations and g.message == w.message
     if w.joints_2p5d is None:
         assert g.joints_2p5d is None
         return
-    np.testing.assert_allclose(g.joints_2p5d, w.joints_2p5d, atol=1e-3)
-    np.testing.assert_allclose(g.joints_cam, w.joints_cam, atol=1e-2)
-    np.testing.assert_allclose(g.single_2p5d, w.single_2p5d, atol=1e-3)
-    np.testing.assert_allclose(g.box, w.box, atol=1e-6)
+    for a, b in ((g.joints_2p5d, w.joints_2p5d), (g.single_2p5d, w.single_2p5d)):
+        np.testing.assert_allclose(a[:, :2], b[:, :2], atol=atol)          # px
+        np.testing.assert_allclose(a[:, 2], b[:, 2], atol=10 * atol)       # mm
+    np.testing.assert_allclose(g.joints_cam, w.joints_cam, atol=10 * atol)
+    np.testing.assert_allclose(g.box, w.box, atol=atol * 1e-3 if atol <= 1e-3 else atol)
 
 
-@pytest.mark.parametrize("min_confidence", [0.0, 0.25])
+@pytest.mark.parametrize("min_confidence,localiser", [(0.0, False), (0.25, False), (0.25, True)])
 @pytest.mark.parametrize("model_dir", ["body-lite", "hand-lite"])
-def test_batched_streams_equal_independent_trackers(model_dir, min_confidence):
+def test_batched_streams_equal_independent_trackers(model_dir, min_confidence, localiser):
     """The fast path (one crop pass, one network call per graph for all streams) against the slow reference,
-    with tracks that are lost on low confidence and start again (0.25) and without (0)."""
+    with tracks that are lost on low confidence and start again (0.25) and without (0); with the window
+    search (exactly equal) and with the localiser (equal up to its network's float differences between batch
+    sizes, which move a box by a fraction of a pixel)."""
     n, T, ds = 3, 6, (1, 2)
     with TrackerModel(REPO / "export" / model_dir, threads=1) as m:
         seqs = sequences("hand" if m.modality == "depth" else "body", n, T)
         cfg = TrackerConfig(durations=ds, alpha=0.3, gamma=3.0, min_confidence=min_confidence,
-                            init_confidence=min_confidence, confirm_frames=1 if min_confidence == 0 else 2)
+                            init_confidence=min_confidence, confirm_frames=1 if min_confidence == 0 else 2,
+                            localiser=localiser, localiser_every=2)
         counted = CountingModel(m)
         bt = Tracker(counted, cfg, streams=n)
         refs = [Tracker(m, cfg) for _ in range(n)]
@@ -71,8 +75,8 @@ def test_batched_streams_equal_independent_trackers(model_dir, min_confidence):
             got = bt.step_batch(frames)
             want = [tr.step(f) for tr, f in zip(refs, frames)]
             for g, w in zip(got, want):
-                _same(g, w)
-            if t >= max(ds) and all(w.status == "track" for w in want):
+                _same(g, w, 0.5 if localiser else 1e-3)
+            if t >= max(ds) and all(w.status == "track" for w in want) and not localiser:
                 assert counted.calls == [("frame", n), ("temporal", n * len(ds))]
                 batched_steps += 1
         assert batched_steps > 0 or min_confidence > 0, "no step tracked every stream with all durations"
@@ -121,7 +125,8 @@ def test_a_stream_without_a_frame_keeps_its_track():
     """None for a stream: no result for it, its track untouched; the others go on."""
     with TrackerModel(REPO / "export" / "body-lite", threads=1) as m:
         a, b = sequences("body", 2, 5)
-        cfg = TrackerConfig(durations=(1,), gamma=3.0)
+        # the window search: exactly equal (the localiser's batch-size float noise is the test above's)
+        cfg = TrackerConfig(durations=(1,), gamma=3.0, localiser=False)
         bt, ref_a, ref_b = Tracker(m, cfg, streams=2), Tracker(m, cfg), Tracker(m, cfg)
         plan = [(0, 0), (1, None), (2, 1), (3, 2), (None, 3)]
         for ia, ib in plan:

@@ -133,6 +133,10 @@ class TrackerConfig:
     # shorter side this many box sides (at least 0.45 of the frame's, as in training), so the subject is seen
     # larger than in the whole frame; 0: the whole frame only
     localiser_zoom: float = 2.0
+    # a new track tries the localiser's box and these variations of it (side x factor; centre moved by a
+    # fraction of the side, right and down), all in the frame graph's one batched call; the most confident wins
+    localiser_variants: tuple = ((1.0, 0.0, 0.0), (0.85, 0.0, 0.0), (1.2, 0.0, 0.0), (1.0, 0.0, -0.1),
+                                 (1.0, 0.0, 0.1), (1.0, -0.1, 0.0), (1.0, 0.1, 0.0))
     preprocess: str = "cpu"     # cpu (OpenCV) or gpu (the CUDA kernels in kernels/, through CuPy)
     # the solver's data term weighs joint k by (c_k / mean c)^confidence_weight, c the frame graph's per-joint
     # confidence (0: every joint alike; the model's manifest says which, tracker.confidence.weight)
@@ -585,7 +589,10 @@ class Tracker:
                     checks.append(it)
                 continue
             if use_loc:
-                starting.append((it, None))
+                if it.frame.modality == "depth" and not it.frame.image.any():
+                    self._lose(it, "no valid depth in the frame")
+                else:
+                    starting.append((it, None))
                 continue
             cands = self._candidates(it.frame, st)
             if not cands:
@@ -621,8 +628,9 @@ class Tracker:
 
     def _localise(self, starting, checks) -> list:
         """The localiser on the frames of new tracks (whole frames, then a window around what it found) and
-        of checked tracks (a window around the track's box), batched: a new track's candidate becomes the
-        localiser's box (none when it finds no subject: the frame is lost); a checked track whose box is off
+        of checked tracks (a window around the track's box), batched: a new track's candidates become the
+        localiser's box and its ``localiser_variants`` (none when it finds no subject: the frame is lost); a
+        checked track whose box is off
         the localiser's is cut with the localiser's box this frame.  Returns the starting streams that have
         candidates."""
         t0 = time.perf_counter()
@@ -646,7 +654,8 @@ class Tracker:
                 self._lose(it, "no valid depth in the localiser's box")
                 continue
             it.status = "init"
-            out.append((it, [(box, c)]))
+            out.append((it, [(CropBox(box.cx + dx * box.size, box.cy + dy * box.size, box.size * k), c)
+                             for k, dx, dy in self.cfg.localiser_variants or ((1.0, 0.0, 0.0),)]))
             st.scale = box.size
         for it, box in zip(checks, found[len(its):]):
             st = self.tracks[it.stream]
