@@ -135,6 +135,9 @@ class TrackerConfig:
     localiser_zoom: float = 2.0
     # a new track tries the localiser's box and these variations of it (side x factor; centre moved by a
     # fraction of the side, right and down), all in the frame graph's one batched call; the most confident wins
+    # a new track whose localiser presence is at least this needs only ``min_confidence``, at once (the
+    # localiser is the evidence against a background that init_confidence / confirm_frames ask of the pose)
+    localiser_sure: float = 0.9
     localiser_variants: tuple = ((1.0, 0.0, 0.0), (0.85, 0.0, 0.0), (1.2, 0.0, 0.0), (1.0, 0.0, -0.1),
                                  (1.0, 0.0, 0.1), (1.0, -0.1, 0.0), (1.0, 0.1, 0.0))
     preprocess: str = "cpu"     # cpu (OpenCV) or gpu (the CUDA kernels in kernels/, through CuPy)
@@ -478,6 +481,7 @@ class StepItem:
     P: np.ndarray | None = None          # tracked Ĵ[t]
     result: TrackResult | None = None
     relocalised: bool = False            # the localiser moved this tracked frame's box
+    sure: bool = False                   # a new track the localiser is sure of (presence >= localiser_sure)
 
 
 #: the stage times of :attr:`Tracker.step_ms` (ms, the whole batch)
@@ -636,16 +640,19 @@ class Tracker:
         t0 = time.perf_counter()
         its = [it for it, _ in starting]
         zoom = self.cfg.localiser_zoom
-        found = self._run_localiser([(it.frame, None) for it in its]
-                                    + [(it.frame, it.box if zoom else None) for it in checks])
+        answers = self._run_localiser([(it.frame, None) for it in its]
+                                      + [(it.frame, it.box if zoom else None) for it in checks])
+        found = [b for b, _ in answers]
         if zoom:          # a new track's second look, closer
             again = [i for i, b in enumerate(found[:len(its)]) if b is not None]
-            for i, b in zip(again, self._run_localiser([(its[i].frame, found[i]) for i in again])):
-                found[i] = b or found[i]
+            for i, (b, p) in zip(again, self._run_localiser([(its[i].frame, found[i]) for i in again])):
+                if b is not None:
+                    found[i], answers[i] = b, (b, max(p, answers[i][1]))
         self._charge(its + checks, "localise", t0)
         out = []
-        for it, box in zip(its, found[:len(its)]):
+        for it, box, (_, p) in zip(its, found[:len(its)], answers):
             st = self.tracks[it.stream]
+            it.sure = p >= self.cfg.localiser_sure
             if box is None:
                 self._lose(it, "the localiser finds no subject")
                 continue
@@ -676,7 +683,8 @@ class Tracker:
         return out
 
     def _run_localiser(self, jobs) -> list:
-        """``[(frame, box or None)]`` -> the localiser's box for each (None: no subject), in one call: on the
+        """``[(frame, box or None)]`` -> (the localiser's box, or None for no subject; its presence) for each,
+        in one call: on the whole frame, or on a window around ``box`` (:attr:`TrackerConfig.localiser_zoom`)."""``[(frame, box or None)]`` -> (the localiser's box or None: no subject, its presence) for each, in one call: on the
         whole frame, or on a window around ``box`` (:attr:`TrackerConfig.localiser_zoom`)."""
         if not jobs:
             return []
@@ -701,10 +709,10 @@ class Tracker:
         out = []
         for p, b, (x0, y0, w, h) in zip(presence, boxes, wins):
             if float(p) < self.cfg.localiser_presence:
-                out.append(None)
+                out.append((None, float(p)))
                 continue
             box = codec.decode(b, w, h)
-            out.append(CropBox(box.cx + x0, box.cy + y0, box.size))
+            out.append((CropBox(box.cx + x0, box.cy + y0, box.size), float(p)))
         return out
 
     def _box_depth(self, frame: Frame, box: CropBox) -> float | None:
@@ -831,7 +839,7 @@ class Tracker:
             st, frame, P, J = self.tracks[it.stream], it.frame, it.P, it.J
             new = it.status == "init" or st.pending > 0
             why = self._is_lost(P, frame.image, it.conf,
-                                self.cfg.init_confidence if new else self.cfg.min_confidence,
+                                self.cfg.init_confidence if new and not it.sure else self.cfg.min_confidence,
                                 None if new or frame.modality != "depth" or st.dim >= self.cfg.max_dim_frames
                                 else (it.box, it.centre))
             if why:
@@ -861,7 +869,7 @@ class Tracker:
             st.frames += 1
             st.search = 0                     # the next loss starts a search with the full budget
             if it.status == "init":
-                st.pending = self.cfg.confirm_frames - 1
+                st.pending = 0 if it.sure else self.cfg.confirm_frames - 1
             elif st.pending > 0:
                 st.pending -= 1
             if st.pending > 0:
