@@ -684,8 +684,7 @@ class Tracker:
 
     def _run_localiser(self, jobs) -> list:
         """``[(frame, box or None)]`` -> (the localiser's box, or None for no subject; its presence) for each,
-        in one call: on the whole frame, or on a window around ``box`` (:attr:`TrackerConfig.localiser_zoom`)."""``[(frame, box or None)]`` -> (the localiser's box or None: no subject, its presence) for each, in one call: on the
-        whole frame, or on a window around ``box`` (:attr:`TrackerConfig.localiser_zoom`)."""
+        in one call: on the whole frame, or on a window around ``box`` (:attr:`TrackerConfig.localiser_zoom`)."""
         if not jobs:
             return []
         codec = self.model.localiser
