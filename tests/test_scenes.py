@@ -115,7 +115,7 @@ def test_hand_and_arm_enter_from_the_border(hand_model, side):
 
     Not yet right (measured here, seed 20000013): while only the arm or part of the hand is in view the
     search can settle on the arm for a few frames (right, top, bottom: 2-4 frames ~0.5 extents off) until
-    its confidence falls; a periodic re-check of a confident track is not built yet."""
+    its confidence falls (the window search; the localiser now also checks a confident track)."""
     from trt_tracker.data.hand import make_hand_sequence
 
     n, ramp = 50, 16                               # 25 fps frames; the hand comes in over the first 16
