@@ -108,8 +108,12 @@ def our_pose_end_to_end(model, image: np.ndarray):
     from trt_tracker.stream.frame import Frame
     from trt_tracker.stream.tracker import Tracker
 
+    from trt_tracker.camera import Intrinsics
+
+    H, W = image.shape[:2]
     tr = Tracker(model, tracker_config(model.manifest, "none"))
-    r = tr.step(Frame(index=0, t_capture=0.0, image=np.ascontiguousarray(image), modality="rgb"))
+    r = tr.step(Frame(index=0, t_capture=0.0, image=np.ascontiguousarray(image), modality="rgb",
+                      intrinsics=Intrinsics.from_fov(W, H, 60.0)))     # the CLI's guess for an unknown camera
     return r.single_2p5d if r.status != "lost" else None, r.status, r.message
 
 
