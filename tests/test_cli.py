@@ -57,13 +57,15 @@ def test_preview_writes_grid_with_skeletons(tmp_path):
 
 
 def test_card_latency_only_replaces_the_stored_latencies(tmp_path, capsys):
-    """`card --latency F --latency-only` rewrites card.json's latencies and README.md, nothing else."""
+    """`card --latency F --latency-only` rewrites card.json's latencies and README.md, and the localiser's
+    network row from the directory's localiser.pt (the evaluation does not use it), nothing else."""
     import shutil
     pytest.importorskip("torch")
     src = Path(__file__).resolve().parents[1] / "export" / "hand-lite"
     d = tmp_path / "hand-lite"
     d.mkdir()
     shutil.copy(src / "card.json", d / "card.json")
+    shutil.copy(src / "localiser.pt", d / "localiser.pt")
     before = json.loads((d / "card.json").read_text())
     lat = tmp_path / "lat.json"
     lat.write_text(json.dumps({"models": {"hand-lite": {"pose": 1.25, "spatial": 0.5, "temporal": 0.75}}}))
@@ -73,6 +75,10 @@ def test_card_latency_only_replaces_the_stored_latencies(tmp_path, capsys):
     assert {k: v for k, v in after.items() if k != "latency_ms"} == {k: v for k, v in before.items()
                                                                       if k != "latency_ms"}
     assert "1.25" in (d / "README.md").read_text()
+    (d / "localiser.pt").unlink()          # no localiser in the directory: no localiser row
+    assert main(["card", "--model", str(d), "--latency", str(lat), "--latency-only"]) == 0
+    after = json.loads((d / "card.json").read_text())
+    assert "localiser" in before["networks"] and set(after["networks"]) == set(before["networks"]) - {"localiser"}
     assert main(["card", "--model", str(d), "--latency", str(tmp_path / "lat.json"), "--latency-only"]) == 0
     lat.write_text(json.dumps({"models": {}}))
     assert main(["card", "--model", str(d), "--latency", str(lat), "--latency-only"]) == 2
