@@ -172,6 +172,8 @@ class TrackerConfig:
             raise ValueError(f"localiser_zoom must be >= 0 (0: whole frames only), got {self.localiser_zoom}")
         if self.localiser_band and self.localiser_band < 1:
             raise ValueError(f"localiser_band must be 0 (off) or >= 1, got {self.localiser_band}")
+        if not self.localiser_presence <= self.localiser_sure <= 1:
+            raise ValueError(f"localiser_sure must be in [localiser_presence, 1], got {self.localiser_sure}")
         if not 0 < self.localiser_presence < 1 or self.localiser_every < 0 or self.localiser_jump <= 0:
             raise ValueError(f"need 0 < localiser_presence < 1, localiser_every >= 0 and localiser_jump > 0, got "
                              f"{self.localiser_presence}, {self.localiser_every} and {self.localiser_jump}")
