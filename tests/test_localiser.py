@@ -185,7 +185,6 @@ class OracleLocaliser:
         self._m, self.frames, self.margin, self.answer, self.presence = model, frames, margin, answer, presence
         self.calls = []
         self.localiser = LocaliserCodec(128, model.modality)
-        self.shown = []          # the frames the tracker passes, in order (the localiser sees their images)
 
     def frame(self, x):
         self.calls.append(("frame", len(x)))

@@ -146,15 +146,20 @@ def torch_outputs(module, feeds: dict[str, np.ndarray], names: list[str]) -> dic
 
 def parity_errors(module, onnx_bytes: bytes, cfg, graph: str, batches=(1, 3), seed: int = 0) -> dict[str, float]:
     """Max |ONNX Runtime - PyTorch| per output over random inputs at each batch size."""
+    outs = [s["name"] for s in graph_io(cfg)[graph]["outputs"]]
+    return max_errors(module, onnx_bytes, [graph_example(cfg, graph, b, seed + i) for i, b in enumerate(batches)],
+                      outs)
+
+
+def max_errors(module, onnx_bytes: bytes, feeds_list, outs: list[str]) -> dict[str, float]:
+    """Max |ONNX Runtime - PyTorch| per output ``outs`` over each of ``feeds_list`` (input name -> array)."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
     so.log_severity_level = 3
     sess = ort.InferenceSession(onnx_bytes, so, providers=["CPUExecutionProvider"])
-    outs = [s["name"] for s in graph_io(cfg)[graph]["outputs"]]
     err = {n: 0.0 for n in outs}
-    for i, b in enumerate(batches):
-        feeds = graph_example(cfg, graph, b, seed + i)
+    for feeds in feeds_list:
         ref = torch_outputs(module, feeds, outs)
         got = dict(zip(outs, sess.run(outs, feeds)))
         for n in outs:
@@ -245,7 +250,6 @@ def export_model(model_dir, out_dir=None, progress: bool = True) -> dict:
 def _export_localiser(path: Path, pose_cfg, out_dir: Path, progress: bool) -> tuple[dict, dict]:
     """localiser.pt -> localiser.onnx (checked, parity with PyTorch at batch 1 and 3); its manifest entries."""
     import onnx
-    import onnxruntime as ort
     import torch
 
     from .codec import LocaliserCodec
@@ -259,16 +263,7 @@ def _export_localiser(path: Path, pose_cfg, out_dir: Path, progress: bool) -> tu
     ex = lambda b: rng.normal(size=(b, cfg.frame_channels, cfg.input_size, cfg.input_size)).astype(np.float32)  # noqa: E731
     data = _to_onnx(module, (torch.from_numpy(ex(2)),), ["frame"], ["presence", "box"])
     onnx.checker.check_model(onnx.load_from_string(data), full_check=True)
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    sess = ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
-    err = {"presence": 0.0, "box": 0.0}
-    for b in (1, 3):
-        x = ex(b)
-        ref = torch_outputs(module, {"frame": x}, ["presence", "box"])
-        got = dict(zip(["presence", "box"], sess.run(["presence", "box"], {"frame": x})))
-        for n in err:
-            err[n] = max(err[n], float(np.abs(got[n] - ref[n]).max()))
+    err = max_errors(module, data, [{"frame": ex(b)} for b in (1, 3)], ["presence", "box"])
     f = out_dir / "localiser.onnx"
     f.write_bytes(data)
     if progress:
