@@ -11,12 +11,13 @@ PY=${PYTHON:-.venv/bin/python}
 OUT=${OUT:-runs/train}
 declare -A MAIN=([body]=temporal-late [hand]=temporal)
 declare -A OTHER=([body]="temporal:temporal-early" [hand]="temporal-late:temporal-late")
-declare -A POSE=([body]=pose [hand]=pose-centre)   # the hand's gives the root's depth (z_ref centre)
+declare -A SPATIAL=([body]=spatial [hand]=spatial-long)
+declare -A POSE=([body]=pose [hand]=pose-jitter)   # the hand's gives the root's depth (z_ref centre), trained on off-centre crops
 for model in body hand; do
   dst=export/$model-lite
   mkdir -p "$dst"
   cp "$OUT/$model-lite-${POSE[$model]}/weights.pt" "$dst/pose.pt"
-  cp "$OUT/$model-lite-spatial/weights.pt" "$dst/spatial.pt"
+  cp "$OUT/$model-lite-${SPATIAL[$model]}/weights.pt" "$dst/spatial.pt"
   cp "$OUT/$model-lite-${MAIN[$model]}/weights.pt" "$dst/temporal.pt"
   cp "$OUT/$model-lite-localiser/weights.pt" "$dst/localiser.pt"
   src=${OTHER[$model]%%:*}

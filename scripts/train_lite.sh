@@ -4,7 +4,8 @@
 # keep a 2-core CPU busy without oversubscription), then copy their weights with ship_lite.sh.
 # In each queue the pose network comes first: the spatial and early/late temporal networks start
 # from its weights (their presets' init=<model>-pose).  The shipped hand pose network is
-# hand-lite-pose fine-tuned to give z about the crop's depth centre (hand-lite-pose-centre).  Last, each
+# hand-lite-pose fine-tuned to give z about the crop's depth centre (hand-lite-pose-centre), then on
+# off-centre crops like a live tracker's (hand-lite-pose-jitter).  Last, each
 # model's full-frame localiser (issue 14; trained from scratch on whole frames).  Resumes where it stopped if run again
 # (each run keeps runs/train/<preset>/checkpoint.pt).
 set -euo pipefail
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 OUT=${OUT:-runs/train}
 BODY=${BODY:-"body-lite-pose body-lite-spatial body-lite-temporal body-lite-temporal-late body-lite-localiser"}
-HAND=${HAND:-"hand-lite-pose hand-lite-pose-centre hand-lite-spatial hand-lite-temporal hand-lite-temporal-late hand-lite-localiser"}
+HAND=${HAND:-"hand-lite-pose hand-lite-pose-centre hand-lite-pose-jitter hand-lite-spatial hand-lite-spatial-long hand-lite-temporal hand-lite-temporal-late hand-lite-localiser"}
 mkdir -p "$OUT/logs"
 queue() {
   for name in "$@"; do

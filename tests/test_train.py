@@ -200,22 +200,31 @@ def test_weighted_losses_leave_out_the_uv_of_joints_outside_the_crop():
 
 # ---------------------------------------------------------------- presets
 def test_presets_cover_every_task():
-    assert len(PRESETS) == 23
+    assert len(PRESETS) == 25
     for name, cfg in PRESETS.items():
         assert cfg.name == name
         m = cfg.model
         assert m.skeleton == ("BODY17" if name.startswith("body") else "HAND21")
         assert (m.fusion == "late") == name.endswith("temporal-late")
         assert (m.fusion == "corr") == name.endswith("temporal-corr")
-        assert (m.z_ref == "centre") == (name == "hand-lite-pose-centre")
+        assert (m.z_ref == "centre") == (name in ("hand-lite-pose-centre", "hand-lite-pose-jitter"))
         assert (m.task == "localiser") == name.endswith("-localiser")
         if m.task == "localiser":     # the body localiser also sees photometric changes
             assert cfg.augment == (replace(BODY_AUGMENT, photometric=0.5) if name.startswith("body") else HAND_AUGMENT)
+        elif name == "hand-lite-pose-jitter":   # off-centre crops, as a live tracker's
+            assert cfg.augment.translate > HAND_AUGMENT.translate and cfg.augment.scale > HAND_AUGMENT.scale
+            assert replace(cfg.augment, translate=0.0, scale=HAND_AUGMENT.scale) == HAND_AUGMENT
         else:
             assert cfg.augment == (BODY_AUGMENT if name.startswith("body") else HAND_AUGMENT)
     # the shipped hand pose network: hand-lite-pose fine-tuned to give the root's depth
     centre, base = PRESETS["hand-lite-pose-centre"], PRESETS["hand-lite-pose"]
     assert centre.init == "hand-lite-pose" and centre.model == base.model.replace(z_ref="centre")
+    # ... then on jittered crops
+    assert PRESETS["hand-lite-pose-jitter"].init == "hand-lite-pose-centre"
+    assert PRESETS["hand-lite-pose-jitter"].model == centre.model
+    # the shipped hand spatial network: hand-lite-spatial trained once more
+    assert PRESETS["hand-lite-spatial-long"].init == "hand-lite-spatial"
+    assert replace(PRESETS["hand-lite-spatial-long"], name="hand-lite-spatial", init="hand-lite-pose") == PRESETS["hand-lite-spatial"]
     assert PRESETS["body-full-pose"].model.depth == 50 and PRESETS["body-full-pose"].model.input_size == 256
     assert PRESETS["hand-full-pose"].model.depth == 18 and PRESETS["hand-full-pose"].model.input_size == 128
 
