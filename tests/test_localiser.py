@@ -383,3 +383,22 @@ def test_a_start_the_localiser_is_sure_of_is_confirmed_at_once():
             cfg = TrackerConfig(durations=(1,), confirm_frames=2, init_confidence=0.3, localiser_zoom=0,
                                 localiser_sure=0.9)
             assert Tracker(om, cfg).step(frames[0]).status == want
+
+
+def test_crop_shift_centred_equals_gt_crop_reference():
+    """benchmarks.crop_shift's batched shifted crops at offset 0, scale 1 are the demo's ground-truth crops
+    (stream.app.gt_crop_mpjpe, frame by frame); moved crops differ from them, and a hand network trained on
+    centred crops loses accuracy when its crop is a fifth of a side off."""
+    from benchmarks.crop_shift import shifted_errors
+    from trt_tracker.stream.app import gt_crop_mpjpe
+    from trt_tracker.stream.model import TrackerModel
+    from trt_tracker.stream.sources import SyntheticSource
+
+    seed, frames = 10_000_100, (3, 9)
+    with TrackerModel(REPO / "export" / "hand-lite", threads=1) as m:
+        fast = shifted_errors(m, [seed], frames, 0.0, 1.0)
+        seq = SyntheticSource("hand", seed, max(frames) + 1, 25.0).seq
+        ref = [gt_crop_mpjpe(m, seq, [t]) for t in frames]
+        np.testing.assert_allclose(fast, ref, rtol=1e-5)
+        moved = shifted_errors(m, [seed], frames, 0.2, 1.0)
+        assert np.mean(moved) > np.mean(fast)
