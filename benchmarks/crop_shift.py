@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from . import common
-from .localiser import pooled, track
+from .localiser import live_summary, pooled, track
 
 OFFSETS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)     # box centre moved by this x the box side
 SCALES = (0.8, 1.25)                             # box side x this, centred
@@ -143,10 +143,7 @@ def main(argv=None) -> int:
         v, dm = r["validation"], r["demo_sequence"]
         log(f"[crop_shift] {label}: offset " + ", ".join(f"{k} {e:.2f}" for k, e in r["shift"].items())
             + " mm; scale " + ", ".join(f"{k} {e:.2f}" for k, e in r["scale"].items()) + " mm")
-        log(f"[crop_shift] {label}: validation {v['tracked_in_view']}/{v['frames_in_view']} tracked, live "
-            f"{v['mpjpe_single']:.2f} vs GT crops {v['mpjpe_gt_crops']:.2f} mm ({v['live_over_gt']:.3f}x); the demo's "
-            f"sequence {dm['tracked_in_view']}/{dm['frames_in_view']}, {dm['mpjpe_single']:.2f} vs "
-            f"{dm['mpjpe_gt_crops']:.2f} mm ({dm['live_over_gt']:.3f}x)")
+        log(f"[crop_shift] {label}: validation {live_summary(v, dm, 2)} ({dm['live_over_gt']:.3f}x)")
     path = common.write_timed("crop_shift", res, args, t0)
     plot(res, path.with_suffix(".png"))
     log(f"wrote {path.with_suffix('.png')}")

@@ -167,6 +167,15 @@ def pooled(rows: list[dict]) -> dict:
     return out
 
 
+def live_summary(p: dict, demo: dict, digits: int = 1) -> str:
+    """One log line of pooled live-tracking figures (:func:`pooled`) and the demo sequence's (:func:`track`)."""
+    f = lambda x: f"{x:.{digits}f}"   # noqa: E731
+    return (f"{p['tracked_in_view']}/{p['frames_in_view']} tracked, {f(p['mpjpe_single'])} mm vs GT crops "
+            f"{f(p['mpjpe_gt_crops'])} ({p['live_over_gt']:.3f}x); the demo's sequence "
+            f"{demo['tracked_in_view']}/{demo['frames_in_view']}, {f(demo['mpjpe_single'])} vs "
+            f"{f(demo['mpjpe_gt_crops'])} mm")
+
+
 def choose(rows: list[dict]) -> dict:
     """The validation choice among settings listed from the simplest: a later setting replaces the current
     one when it tracks more in-view frames net of empty frames tracked, or as many with a live / GT ratio
@@ -276,10 +285,7 @@ def main(argv=None) -> int:
                 per = {str(s): track(m, kind, s, n, away if s == seeds[0] else None, ov) for s in seeds}
                 res["test"][kind][name] = {"per_sequence": per, "pooled": pooled(list(per.values()))}
                 p, dm = res["test"][kind][name]["pooled"], per[str(seeds[0])]
-                log(f"[test] {kind} {name}: {p['tracked_in_view']}/{p['frames_in_view']} tracked, "
-                    f"{p['mpjpe_single']:.1f} mm vs GT crops {p['mpjpe_gt_crops']:.1f} ({p['live_over_gt']:.2f}x); "
-                    f"the demo's sequence {dm['tracked_in_view']}/{dm['frames_in_view']}, "
-                    f"{dm['mpjpe_single']:.1f} vs {dm['mpjpe_gt_crops']:.1f} mm")
+                log(f"[test] {kind} {name}: {live_summary(p, dm)}")
     path = common.write_timed("localiser", res, args, t0)
     plot(res, path.with_suffix(".png"))
     log(f"wrote {path.with_suffix('.png')}")
