@@ -221,8 +221,8 @@ def _presets() -> dict[str, TrainConfig]:
     out["hand-lite-pose-centre"] = replace(
         base, name="hand-lite-pose-centre", model=base.model.replace(z_ref="centre"), steps=3000, lr=3e-4,
         lr_cycles=1, init="hand-lite-pose")
-    # The shipped hand pose network: hand-lite-pose-centre fine-tuned on crops moved by up to +-TRANSLATE of
-    # the box side and scaled by up to +-SCALE, as a live tracker's are (its box comes from the last frame's
+    # The shipped hand pose network: hand-lite-pose-centre fine-tuned on crops moved by up to +-translate of
+    # the box side and scaled by up to +-scale (HAND_JITTER), as a live tracker's are (its box comes from the last frame's
     # estimate or the localiser).  Trained on centred crops only, the network read an off-centre crop as
     # another hand and slid its wrist onto the forearm, the next box followed (benchmarks/crop_shift.py).
     centre = out["hand-lite-pose-centre"]
