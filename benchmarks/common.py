@@ -128,14 +128,19 @@ def summary(seconds: np.ndarray, unit: str = "us") -> dict:
             "p99": float(np.percentile(s, 99)), "mean": float(s.mean()), "min": float(s.min())}
 
 
-def quick_out_args(doc: str, name: str, argv=None, quick_help: str = "a smoke run"):
-    """The arguments of a benchmark with only ``--quick`` and ``--out`` (its result JSON)."""
+def quick_out_parser(doc: str, name: str, quick_help: str = "a smoke run"):
+    """A benchmark's argument parser with ``--quick`` and ``--out`` (its result JSON), to add to."""
     import argparse
 
     ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help=quick_help)
     ap.add_argument("--out", help=f"result JSON (default benchmarks/results/{name}.json)")
-    return ap.parse_args(argv)
+    return ap
+
+
+def quick_out_args(doc: str, name: str, argv=None, quick_help: str = "a smoke run"):
+    """The arguments of a benchmark with only ``--quick`` and ``--out`` (its result JSON)."""
+    return quick_out_parser(doc, name, quick_help).parse_args(argv)
 
 
 def write_timed(name: str, payload: dict, args, t0: float) -> Path:

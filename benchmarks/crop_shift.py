@@ -119,13 +119,9 @@ def plot(res: dict, path: Path) -> None:
 
 
 def main(argv=None) -> int:
-    import argparse
-
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = common.quick_out_parser(__doc__, "crop_shift", "two short sequences (a smoke run)")
     ap.add_argument("models", nargs="+", help="exported model directories (frame.onnx + manifest.json)")
     ap.add_argument("--labels", nargs="*", help="one label per model (default: the directory names)")
-    ap.add_argument("--quick", action="store_true", help="two short sequences (a smoke run)")
-    ap.add_argument("--out", help="result JSON (default benchmarks/results/crop_shift.json)")
     args = ap.parse_args(argv)
     if args.labels and len(args.labels) != len(args.models):
         ap.error(f"--labels: {len(args.labels)} labels for {len(args.models)} models")

@@ -239,12 +239,8 @@ def plot(res: dict, path: Path) -> None:
 
 
 def main(argv=None) -> int:
-    import argparse
-
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="fewer and shorter sequences (a smoke run)")
+    ap = common.quick_out_parser(__doc__, "localiser", "fewer and shorter sequences (a smoke run)")
     ap.add_argument("--kinds", nargs="+", choices=sorted(MODELS), default=list(MODELS), help="models to measure")
-    ap.add_argument("--out", help="result JSON (default benchmarks/results/localiser.json)")
     args = ap.parse_args(argv)
     from trt_tracker.stream.model import TrackerModel
 

@@ -104,11 +104,10 @@ def our_pose_end_to_end(model, image: np.ndarray):
     """Our tracker's first frame on the whole image: its own localiser (or, without one, its window search),
     then the frame graph on the box it finds, re-centred on the pose -> ((K, 3) joints or None when it finds
     nobody, its status and message)."""
+    from trt_tracker.camera import Intrinsics
     from trt_tracker.stream.app import tracker_config
     from trt_tracker.stream.frame import Frame
     from trt_tracker.stream.tracker import Tracker
-
-    from trt_tracker.camera import Intrinsics
 
     H, W = image.shape[:2]
     tr = Tracker(model, tracker_config(model.manifest, "none"))
@@ -221,18 +220,19 @@ def main(argv=None) -> int:
         model_has_localiser = model.localiser is not None
     hits, total = pck_total(rows)
     video = [r for r in rows if r["image"].startswith("carphone_")]
-    groups = {"photographs": pck_total([r for r in rows if r not in video]), "carphone frames": pck_total(video)}
-    e2e = {"all": pck_total(rows, "per_joint_end_to_end"),
-           "photographs": pck_total([r for r in rows if r not in video], "per_joint_end_to_end"),
-           "carphone frames": pck_total(video, "per_joint_end_to_end")}
+    parts = {"all": rows, "photographs": [r for r in rows if r not in video], "carphone frames": video}
+
+    def pck_groups(key: str, names) -> dict:
+        return {g: {"pck": h / n if n else float("nan"), "joints": n}
+                for g, (h, n) in ((g, pck_total(parts[g], key)) for g in names)}
     result = {"machine": machine_info(), "model": str(args.model), "model_version": version,
               "protocol": {"pck_fraction_of_torso": PCK_FRACTION, "visible_above": VISIBLE,
                            "crop": "box around MediaPipe's visible landmarks, model margin",
                            "shared_joints": list(SHARED)},
               "images": rows, "pck_all_joints": hits / total if total else float("nan"), "joints": total,
-              "groups": {g: {"pck": h / n if n else float("nan"), "joints": n} for g, (h, n) in groups.items()},
+              "groups": pck_groups("per_joint", ("photographs", "carphone frames")),
               # the tracker's own first frame (its localiser, or its window search) instead of MediaPipe's box
-              "end_to_end": {g: {"pck": h / n if n else float("nan"), "joints": n} for g, (h, n) in e2e.items()},
+              "end_to_end": pck_groups("per_joint_end_to_end", parts),
               "end_to_end_finder": "localiser" if model_has_localiser else "window search"}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "real_images.json").write_text(json.dumps(result, indent=1) + "\n")

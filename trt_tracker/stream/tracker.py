@@ -133,11 +133,11 @@ class TrackerConfig:
     # shorter side this many box sides (at least 0.45 of the frame's, as in training), so the subject is seen
     # larger than in the whole frame; 0: the whole frame only
     localiser_zoom: float = 2.0
-    # a new track tries the localiser's box and these variations of it (side x factor; centre moved by a
-    # fraction of the side, right and down), all in the frame graph's one batched call; the most confident wins
     # a new track whose localiser presence is at least this needs only ``min_confidence``, at once (the
     # localiser is the evidence against a background that init_confidence / confirm_frames ask of the pose)
     localiser_sure: float = 0.9
+    # a new track tries the localiser's box and these variations of it (side x factor; centre moved by a
+    # fraction of the side, right and down), all in the frame graph's one batched call; the most confident wins
     localiser_variants: tuple = ((1.0, 0.0, 0.0), (0.85, 0.0, 0.0), (1.2, 0.0, 0.0), (1.0, 0.0, -0.1),
                                  (1.0, 0.0, 0.1), (1.0, -0.1, 0.0), (1.0, 0.1, 0.0))
     preprocess: str = "cpu"     # cpu (OpenCV) or gpu (the CUDA kernels in kernels/, through CuPy)
