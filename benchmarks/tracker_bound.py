@@ -11,7 +11,12 @@ For a model directory's networks on the card's held-out test sequences, per fram
 * oracles: the online tracker (Dmf+bone, best weights on a grid) when the relation errors are
   scaled by lambda (relation = ground truth + lambda x network error): bones only, displacements
   only, both.  lambda = 1 is the networks as they are, 0 ground-truth relations: how good the
-  spatial or temporal network must become for a given gain.
+  spatial or temporal network must become for a given gain;
+* oracles of the tracker's weighting with the networks as they are: Dmf+bone with (alpha, gamma)
+  chosen separately for (u, v) and for z (the coordinates are independent least-squares problems),
+  and the bone term alone with per-joint, per-coordinate weights set to the inverse of each term's
+  mean squared error on these sequences (weighted least squares for independent errors): whether a
+  better weighting, not better networks, would lift the gain.
 
 The grid is searched on the same test sequences (an oracle, not a card figure).
 
@@ -88,6 +93,62 @@ def oracle(P: list, lam_bones: float, lam_displ: float) -> dict:
     return {"mpjpe": best[0], "alpha": best[1], "gamma": best[2]}
 
 
+def weighting_oracles(P: list) -> dict:
+    """Best MPJPE on ``P`` of Dmf+bone with one (alpha, gamma) for all coordinates against one for (u, v) and
+    one for z; and of the bone term alone, uniform alpha against per-joint inverse-MSE weights (both grids
+    searched on ``P``: oracles)."""
+    from trt_tracker.evaluate import mpjpe, to_cam, track
+
+    grid = list(itertools.product(ALPHAS, GAMMAS))
+    sols = {k: [track(p, s.skeleton, DURATIONS, *k) for s, p in P] for k in grid}
+
+    def mixed(k_uv, k_z):
+        errs = []
+        for i, (s, _) in enumerate(P):
+            X = sols[k_uv][i].copy()
+            X[..., 2] = sols[k_z][i][..., 2]
+            errs.append(mpjpe(to_cam(s, X), s.joints_cam))
+        return float(np.mean(errs))
+
+    shared = min(grid, key=lambda k: mixed(k, k))
+    split = min(itertools.product(grid, grid), key=lambda kk: mixed(*kk))
+    out = {"dmf_bone_shared": {"mpjpe": mixed(shared, shared), "alpha_gamma": shared},
+           "dmf_bone_per_axis": {"mpjpe": mixed(*split), "alpha_gamma_uv": split[0], "alpha_gamma_z": split[1]}}
+
+    sk = P[0][0].skeleton
+    par = sk.parents_array
+    K, nr = len(par), np.flatnonzero(par >= 0)
+    L = np.zeros((len(nr), K))                    # bone rows: x[k] - x[parent(k)]
+    L[np.arange(len(nr)), nr] = 1.0
+    L[np.arange(len(nr)), par[nr]] = -1.0
+
+    def bones_only(w, a):
+        """Per frame: min sum_k w[k,c] (x - J)^2 + a[k,c] (x[k] - x[par] - B)^2, each coordinate c alone."""
+        inv = [np.linalg.inv(np.diag(w[:, c]) + L.T @ np.diag(a[nr, c]) @ L) for c in range(3)]
+        errs = []
+        for s, p in P:
+            X = np.empty_like(p["J"])
+            for c in range(3):
+                X[..., c] = (p["J"][..., c] * w[:, c] + (p["B"][:, nr, c] * a[nr, c]) @ L) @ inv[c].T
+            errs.append(mpjpe(to_cam(s, X), s.joints_cam))
+        return float(np.mean(errs))
+
+    one = np.ones((K, 3))
+    eJ = np.concatenate([p["J"] - s.joints_2p5d for s, p in P])
+    eJ[..., 2] -= eJ[:, sk.root : sk.root + 1, 2]            # depths count relative to the root's
+    eB = np.concatenate([p["B"] - gt_bones(s.joints_2p5d, par) for s, p in P])
+    msJ, msB = (eJ ** 2).mean(0), (eB ** 2).mean(0)
+    msJ[sk.root, 2] = msJ[:, 2].mean()                       # the root's relative depth is 0 by definition
+    wJ, wB = 1 / np.maximum(msJ, 1e-9), 1 / np.maximum(msB, 1e-9)
+    wJ, wB = wJ / wJ.mean(0), wB / wB[nr].mean(0)
+    scales = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+    a_uni = min(scales, key=lambda a: bones_only(one, a * one))
+    a_w = min(scales, key=lambda a: bones_only(wJ, a * wB))
+    out["bone_uniform"] = {"mpjpe": bones_only(one, a_uni * one), "alpha": a_uni}
+    out["bone_inverse_mse"] = {"mpjpe": bones_only(wJ, a_w * wB), "scale": a_w}
+    return out
+
+
 def plot(out: dict, path: Path) -> None:
     import matplotlib
 
@@ -152,11 +213,13 @@ def main(argv=None) -> int:
                              for lb, ld in [((lam, 1.0) if key == "bones" else (1.0, lam) if key == "displacements"
                                              else (lam, lam))]}
                        for key in ("bones", "displacements", "both")}
+        r["weighting_oracles"] = weighting_oracles(P)
         out["fps"][f"{fps:g}"] = r
         print(json.dumps({f"{fps:g} fps": {k: r[k] for k in ("single_mpjpe", "bias_mm", "rest_mm",
                                                               "relation_errors_uvz")}}, indent=1))
         for key in r["oracle"]:
             print(f"  {key}: " + ", ".join(f"x{lam}: {v['mpjpe']:.1f}" for lam, v in r["oracle"][key].items()))
+        print("  weightings: " + ", ".join(f"{k} {v['mpjpe']:.2f}" for k, v in r["weighting_oracles"].items()))
     path = args.out or RESULTS / f"tracker_bound-{Path(args.model).name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=1))

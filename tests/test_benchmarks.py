@@ -86,6 +86,16 @@ def test_tracker_bound_oracles_and_relation_errors():
     # Bones of noisy poses carry two joints' noise: sqrt(2) x the per-joint level.
     assert np.allclose(r["bones"]["from_single_frame_poses"], np.sqrt(2) * net, rtol=0.15)
     assert r["displacements_d1"]["zero_motion"][0] > 0
+    # Weighting oracles: a split (u, v) / z choice searches a superset of the shared one.
+    w = tb.weighting_oracles(P)
+    assert w["dmf_bone_per_axis"]["mpjpe"] <= w["dmf_bone_shared"]["mpjpe"] + 1e-9
+    assert w["dmf_bone_shared"]["mpjpe"] == pytest.approx(noisy["mpjpe"], rel=1e-9)
+    # With bones 3x as accurate on one arm, inverse-MSE weights use them more there than uniform weights do.
+    q = dict(p)
+    q["B"] = p["B"].copy()
+    q["B"][:, 1:5] = tb.gt_bones(J, s.skeleton.parents_array)[:, 1:5] + rng.normal(size=(len(J), 4, 3)) * scale / 3
+    w2 = tb.weighting_oracles([(s, q)])
+    assert w2["bone_inverse_mse"]["mpjpe"] < w2["bone_uniform"]["mpjpe"]
 
 
 def test_learning_curves_reads_an_earlier_result(tmp_path):

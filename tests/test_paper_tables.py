@@ -161,6 +161,8 @@ def test_quick_run_writes_json_and_markdown_and_reuses_its_cache(tmp_path):
     assert t["claims"] and all(c["agrees"] is not False or c["likely_reason"] for c in t["claims"])
     assert len(doc["training"]) == 5 and not any(r["cached"] for r in doc["training"].values())
     assert all(r["config"]["steps"] == 2 for r in doc["training"].values())
+    # Each variant starts from the shipped body pose network (the shipped relation networks' recipe).
+    assert all(r["config"]["init"].endswith("body-lite/pose.pt") for r in doc["training"].values())
     md = (out / "paper_tables.md").read_text()
     assert "## bone2" in md and "| Metric | Baseline | Ours (joint)" in md and "paper Joint Error" in md
     # A second run evaluates only (cached weights) and keeps the finished table.

@@ -198,9 +198,26 @@ def test_weighted_losses_leave_out_the_uv_of_joints_outside_the_crop():
     assert heatmap_loss(logits, T2, 1.0, w) != heatmap_loss(logits, T, 1.0, w)
 
 
+def test_root_relative_z_loss_ignores_a_common_depth_shift_only():
+    from trt_tracker.train import root_relative_z_loss
+
+    g = torch.Generator().manual_seed(2)
+    J_gt, scale = torch.randn(3, 21, 3, generator=g), torch.tensor([4.0, 4.0, 0.5])
+    shifted = J_gt.clone()
+    shifted[..., 2] += torch.randn(3, 1, generator=g)          # the whole hand deeper or nearer
+    shifted[..., :2] += 1.0                                     # (u, v) are not its business
+    assert float(root_relative_z_loss(shifted, J_gt, scale, 0)) == pytest.approx(0.0, abs=1e-6)
+    bent = J_gt.clone()
+    bent[:, 5, 2] += 0.5                                        # one joint 0.5 deeper than the rest: 1 unit
+    assert float(root_relative_z_loss(bent, J_gt, scale, 0)) == pytest.approx(1 / 21)
+    root = J_gt.clone()
+    root[:, 0, 2] += 0.5                                        # the root off: every other joint is off
+    assert float(root_relative_z_loss(root, J_gt, scale, 0)) == pytest.approx(20 / 21)
+
+
 # ---------------------------------------------------------------- presets
 def test_presets_cover_every_task():
-    assert len(PRESETS) == 25
+    assert len(PRESETS) == 26
     for name, cfg in PRESETS.items():
         assert cfg.name == name
         m = cfg.model
@@ -225,6 +242,8 @@ def test_presets_cover_every_task():
     # the shipped hand spatial network: hand-lite-spatial trained once more
     assert PRESETS["hand-lite-spatial-long"].init == "hand-lite-spatial"
     assert replace(PRESETS["hand-lite-spatial-long"], name="hand-lite-spatial", init="hand-lite-pose") == PRESETS["hand-lite-spatial"]
+    assert PRESETS["body-lite-spatial-long"].init == "body-lite-spatial"
+    assert replace(PRESETS["body-lite-spatial-long"], name="body-lite-spatial", init="body-lite-pose") == PRESETS["body-lite-spatial"]
     assert PRESETS["body-full-pose"].model.depth == 50 and PRESETS["body-full-pose"].model.input_size == 256
     assert PRESETS["hand-full-pose"].model.depth == 18 and PRESETS["hand-full-pose"].model.input_size == 128
 

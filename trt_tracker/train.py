@@ -61,6 +61,8 @@ class TrainConfig:
     pairs: str = "all"               # compositional loss pair set (pose_head="bones")
     heatmap_loss: float = 0.0        # integral pose: weight of the auxiliary heatmap loss (Sun et al. 2018, "I2")
     heatmap_sigma: float = 1.0       # its Gaussian target's sd in heatmap pixels (and depth bins)
+    root_z_loss: float = 0.0         # pose with z_ref="centre": weight of an extra L1 loss on each joint's depth
+                                     # relative to the root's (what MPJPE with the true root depth measures)
     augment: AugmentConfig = BODY_AUGMENT
     stream: SampleStreamConfig = SampleStreamConfig()
     seed: int = 0                    # initialisation and data order
@@ -233,6 +235,10 @@ def _presets() -> dict[str, TrainConfig]:
     # 4000-step cosine from its weights (validation 2D 2.82 -> 2.55 px, z 3.91 -> 3.61 mm with EMA weights)
     sp = out["hand-lite-spatial"]
     out["hand-lite-spatial-long"] = replace(sp, name="hand-lite-spatial-long", init="hand-lite-spatial")
+    # The body's spatial network, the same once more: the tracker's gain rides on its bone error
+    # (benchmarks/tracker_bound.py: halving it would give 23 %, the temporal term hardly anything).
+    sp = out["body-lite-spatial"]
+    out["body-lite-spatial-long"] = replace(sp, name="body-lite-spatial-long", init="body-lite-spatial")
     return out
 
 
@@ -323,6 +329,8 @@ class Objective:
         self.scale = value_scale(self.m.heatmap_size, self.m.dims)
         self.comp = None
         self.heatmap_loss, self.sigma = cfg.heatmap_loss, cfg.heatmap_sigma
+        self.root_z_loss = cfg.root_z_loss if self.m.task == "pose" and self.m.z_ref == "centre" else 0.0
+        self.root = get_skeleton(self.m.skeleton).root
         if self.m.task == "pose" and self.m.pose_head == "bones":
             self.comp = CompositionalLoss(get_skeleton(self.m.skeleton), cfg.pairs)
 
@@ -341,8 +349,13 @@ class Objective:
             w = batch.get("weight")              # (N, K): 0 for joints a half-body crop cuts off
             if self.heatmap_loss > 0 and m.pose_head == "integral":
                 J, ce = integral_and_heatmap_loss(model(x, mode="logits"), J_gt, self.sigma, w)
-                return weighted_joint_loss(J, J_gt, self.scale, w) + self.heatmap_loss * ce
-            return weighted_joint_loss(model(x), J_gt, self.scale, w)
+                loss = weighted_joint_loss(J, J_gt, self.scale, w) + self.heatmap_loss * ce
+            else:
+                J = model(x)
+                loss = weighted_joint_loss(J, J_gt, self.scale, w)
+            if self.root_z_loss > 0:
+                loss = loss + self.root_z_loss * root_relative_z_loss(J, J_gt, self.scale, self.root)
+            return loss
         target = batch["bones" if m.task == "spatial" else "target"][..., : m.dims]
         return model(x, batch["related"], target, mode="loss")
 
@@ -368,6 +381,11 @@ class Objective:
             out[f"{prefix}err_uv_px"] = float(d[..., :2].norm(dim=-1).mean() * px)
             if m.dims == 3:
                 out[f"{prefix}err_z_mm"] = float(d[..., 2].abs().mean() * m.cube_mm / 2)
+        if m.task == "pose" and m.dims == 3 and m.z_ref == "centre":
+            # What MPJPE with the true root depth sees: each joint's depth relative to the root's.
+            r = self.root
+            dz = (pred[..., 2] - pred[..., r : r + 1, 2]) - (gt[..., 2] - gt[..., r : r + 1, 2])
+            out["err_zrel_mm"] = float(dz.abs().mean() * m.cube_mm / 2)
         return out
 
 
@@ -433,6 +451,12 @@ def weighted_joint_loss(J: torch.Tensor, J_gt: torch.Tensor, scale: torch.Tensor
     w = torch.ones_like(d)
     w[..., :2] = weight[..., None].to(d.dtype)
     return (d * w).mean()
+
+
+def root_relative_z_loss(J: torch.Tensor, J_gt: torch.Tensor, scale: torch.Tensor, root: int) -> torch.Tensor:
+    """Mean |error| of each joint's depth relative to the root joint's, in :func:`joint_loss`'s units."""
+    dz = (J[..., 2] - J[..., root : root + 1, 2]) - (J_gt[..., 2] - J_gt[..., root : root + 1, 2])
+    return (dz / scale[..., 2]).abs().mean()
 
 
 def integral_and_heatmap_loss(logits: torch.Tensor, J_gt: torch.Tensor, sigma: float = 1.0,

@@ -22,8 +22,10 @@ Protocol.  Test sequences come from the held-out test seeds (20,000,000+),
 tuning (the tracker's alpha, gamma) uses validation seeds only (10,000,100+),
 both as in the model cards; crops are ground-truth boxes; 2.5D becomes camera
 millimetres with the ground-truth root depth.  Networks that need training are
-small "ablation" versions of the body (RGB) model (ResNet-10 x0.25, 64 x 64
-input, 16 x 16 maps) trained with :mod:`trt_tracker.train` at equal budgets
+"ablation" variants of the body (RGB) model with the shipped architecture
+(ResNet-10 x0.5, 128 x 128 input, 32 x 32 maps), each started from the shipped
+body pose network's weights as the shipped relation networks are, trained with
+:mod:`trt_tracker.train` at equal budgets
 within a table and fixed seeds, cached in ``runs/ablations/<variant>/``
 (weights + ``variant.json``: config, steps, training time, a fingerprint of
 the training code).  A cached variant is reused when its config matches;
@@ -93,7 +95,10 @@ def render_markdown(doc: dict) -> str:
              "",
              (f"Budgets: relation networks {s['relation_steps']} steps, heatmap network {s['pose_steps']}, "
              f"regression networks {s['regression_steps']}, batch {s['batch_size']}, input {s['input_size']} px, "
-             f"ResNet-10 x{s['width']} (quick: {s['quick']}). Test: {s['test_sequences']} sequences "
+             f"ResNet-10 x{s['width']}, "
+             + ("each started from the shipped body pose network's weights" if s.get("init_from_pose")
+                else "from scratch") +
+             f" (quick: {s['quick']}). Test: {s['test_sequences']} sequences "
              f"({s['frames_at_50fps']} frames at 50 fps, seeds 20,000,000+); validation {s['val_sequences']} "
              "(seeds 10,000,100+). The papers' numbers are quoted beside ours for the *direction* of each "
              "comparison only: our data, networks and budgets are far smaller, so absolute values differ by design."),

@@ -114,7 +114,8 @@ def _check_learnt_motion(cl: Claims, displ: dict[str, float], zero: float, fps: 
 
 def _budget_reason(run: Run, steps: int) -> str:
     s = run.s
-    return (f"tiny training budget ({steps} steps x batch {s.batch_size} = {steps * s.batch_size} samples at "
+    start = "from the shipped body pose network" if s.init_from_pose else "from scratch"
+    return (f"small training budget ({steps} steps x batch {s.batch_size} = {steps * s.batch_size} samples {start} at "
             f"{s.input_size} px, ResNet-10 x{s.width}, {s.input_size // 4} x {s.input_size // 4} maps): the "
             "networks are far from converged, so the ranking reflects how fast each variant starts to learn "
             "more than where it would converge, and differences of a few % are within run-to-run noise")

@@ -49,8 +49,17 @@ class Run:
             parts += [decay, f"b{beta:g}"]
         return preset(f"body-lite-{task}").override(self.s.train_overrides(self.s.relation_steps) + [
             f"model.arch={arch}", f"model.sampling={sampling}", f"model.decay={decay}", f"model.beta={beta}",
-            # From scratch, as the tables were made (the lite preset starts from body-lite-pose).
-            "init=", f"name={name or '-'.join(parts)}", f"out={self.cache}"])
+            self._init(), f"name={name or '-'.join(parts)}", f"out={self.cache}"])
+
+    def _init(self) -> str:
+        """The ``init=`` override: the shipped body pose network's weights (Settings.init_from_pose), or none."""
+        if not self.s.init_from_pose:
+            return "init="
+        path = self.body_model / "pose.pt"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: the ablation networks start from the shipped body pose network; "
+                                    "pass --body-model a model folder that has pose.pt")
+        return f"init={path}"
 
     def pose_cfg(self, head: str = "integral", pairs: str = "all"):
         from trt_tracker.train import preset
@@ -59,7 +68,7 @@ class Run:
         steps = self.s.pose_steps if head == "integral" else self.s.regression_steps
         return preset("body-lite-pose").override(self.s.train_overrides(steps) + [
             f"model.pose_head={head}", f"pairs={pairs}", f"model.depth_bins={self.s.depth_bins}",
-            f"name={name}", f"out={self.cache}"])
+            self._init(), f"name={name}", f"out={self.cache}"])
 
     # ------------------------------------------------------------ trained networks (cached)
     def _cached(self, name: str, spec: dict, weights: Path):

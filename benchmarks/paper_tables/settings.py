@@ -14,11 +14,16 @@ class Settings:
     pose_steps: int = 500          # supp5: the heatmap network the branches share (trained once, then frozen)
     regression_steps: int = 400    # bone2: the five regression networks
     batch_size: int = 16
-    input_size: int = 64
-    width: float = 0.25
-    head_channels: int = 32
+    # Every ablation network starts from the shipped body pose network's weights (--body-model's pose.pt),
+    # as the shipped relation networks do (their presets' init=body-lite-pose), so it has the shipped
+    # architecture: ResNet-10 x0.5, 128 x 128 input, 32 x 32 maps.  From scratch at these budgets the
+    # temporal variants learnt no motion at all (the run of 2026-12-02: Displ Error = that of D = 0).
+    init_from_pose: bool = True
+    input_size: int = 128
+    width: float = 0.5
+    head_channels: int = 64
     depth_bins: int = 16
-    beta: float = 1.25             # binary radius in heatmap px: the paper's beta=5 on 64x64 maps, scaled to 16x16
+    beta: float = 2.5              # binary radius in heatmap px: the paper's beta=5 on 64x64 maps, scaled to 32x32
     test_sequences: int = 8
     val_sequences: int = 4
     frames_at_50fps: int = 300
