@@ -4,8 +4,8 @@
 
 Each run is a training output directory (its ``log.jsonl``, or ``checkpoint.pt``
 when the log is gone), a shipped weights file (only its last validation), or
-an earlier ``learning_curves-*.json`` (its first run: a committed curve whose
-run directory is gone).
+an earlier ``learning_curves-*.json`` (its first run, or run N of
+``learning_curves-X.json#N``: a committed curve whose run directory is gone).
 The curves of runs given together share axes, so recipes are compared at
 equal steps and at equal wall time.  Where a run keeps an exponential moving
 average of its weights (``ema``), both the raw and the averaged weights'
@@ -24,6 +24,8 @@ from benchmarks.common import RESULTS, machine_info
 
 #: Validation errors a curve can show, with their axis labels.
 METRICS = {"val_err_uv_px": "val 2D error (crop px)", "val_err_z_mm": "val z error (mm)",
+           # a pose network giving z about the depth centre: depths relative to the root's
+           "val_err_zrel_mm": "val z relative to the root (mm)",
            # the full-frame localisers
            "val_centre_err_box": "val box centre error (box sides)", "val_size_err_log": "val box side error (|log|)",
            "val_presence_err": "val presence errors (share)"}
@@ -32,11 +34,19 @@ METRICS = {"val_err_uv_px": "val 2D error (crop px)", "val_err_z_mm": "val z err
 def read_run(path) -> dict:
     """{"label", "config", "points": [{step, elapsed_s, val_*, ema_val_*, ...}]} of one run."""
     path = Path(path)
+    index = 0
+    if path.suffix.startswith(".json#"):       # result.json#N: its run N (0-based)
+        suffix, _, n = path.suffix.partition("#")
+        if not n.isdigit():
+            raise ValueError(f"{path}: after '#' give a run's index (0 for the first)")
+        path, index = path.with_suffix(suffix), int(n)
     if path.suffix == ".json":                 # a run of an earlier learning_curves result (its first)
         d = json.loads(path.read_text())
         if not d.get("runs"):
             raise ValueError(f"{path}: not a learning_curves result (no runs)")
-        r = d["runs"][0]
+        if index >= len(d["runs"]):
+            raise ValueError(f"{path}: has {len(d['runs'])} runs, no run #{index}")
+        r = d["runs"][index]
         return {"label": r["label"], "source": f"{path} ({r.get('source')})", "config": None,
                 "recipe": r.get("recipe", {}), "points": r["points"]}
     if path.is_dir():
@@ -125,7 +135,8 @@ def plot(runs: list[dict], path: Path, title: str) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", help="training output directories (or checkpoint/weights files, or "
-                                            "learning_curves-*.json results)")
+                                            "learning_curves-*.json results: the first run, or run N of "
+                                            "learning_curves-X.json#N)")
     ap.add_argument("--name", required=True, help="result name: learning_curves-<name>.json/.png")
     ap.add_argument("--labels", nargs="*", help="one legend label per run (default: the directory names)")
     ap.add_argument("--note", default="", help="what the comparison shows (stored in the JSON)")

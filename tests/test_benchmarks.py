@@ -115,3 +115,11 @@ def test_learning_curves_reads_an_earlier_result(tmp_path):
     (tmp_path / "empty.json").write_text("{}")
     with pytest.raises(ValueError, match="not a learning_curves result"):
         read_run(tmp_path / "empty.json")
+    # run N of a result with several: file.json#N
+    two = tmp_path / "learning_curves-two.json"
+    two.write_text(json.dumps({"runs": [{"label": "a", "points": pts}, {"label": "b", "points": pts[:1]}]}))
+    assert read_run(f"{two}#1")["label"] == "b" and read_run(f"{two}#0")["label"] == "a"
+    with pytest.raises(ValueError, match="no run #2"):
+        read_run(f"{two}#2")
+    with pytest.raises(ValueError, match="run's index"):
+        read_run(f"{two}#x")

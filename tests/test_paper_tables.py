@@ -163,6 +163,8 @@ def test_quick_run_writes_json_and_markdown_and_reuses_its_cache(tmp_path):
     assert all(r["config"]["steps"] == 2 for r in doc["training"].values())
     # Each variant starts from the shipped body pose network (the shipped relation networks' recipe).
     assert all(r["config"]["init"].endswith("body-lite/pose.pt") for r in doc["training"].values())
+    # ... and keeps its own weights: no weight average, whose horizon (~500 steps) outlasts these budgets.
+    assert all(r["config"]["ema"] == 0 and r["config"]["warmup_steps"] < 2 for r in doc["training"].values())
     md = (out / "paper_tables.md").read_text()
     assert "## bone2" in md and "| Metric | Baseline | Ours (joint)" in md and "paper Joint Error" in md
     # A second run evaluates only (cached weights) and keeps the finished table.
