@@ -239,6 +239,7 @@ def test_presets_cover_every_task():
     # ... then on jittered crops
     assert PRESETS["hand-lite-pose-jitter"].init == "hand-lite-pose-centre"
     assert PRESETS["hand-lite-pose-jitter"].model == centre.model
+    assert PRESETS["hand-lite-pose-jitter"].root_z_loss > 0 and centre.root_z_loss == 0
     # the shipped hand spatial network: hand-lite-spatial trained once more
     assert PRESETS["hand-lite-spatial-long"].init == "hand-lite-spatial"
     assert replace(PRESETS["hand-lite-spatial-long"], name="hand-lite-spatial", init="hand-lite-pose") == PRESETS["hand-lite-spatial"]
