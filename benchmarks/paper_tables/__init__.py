@@ -1,6 +1,6 @@
 """The papers' ablation tables, reproduced on held-out synthetic data (``trt-tracker eval``).
 
-    python -m benchmarks.paper_tables                 # every table (trains what is not cached; < 30 min on 2 cores)
+    python -m benchmarks.paper_tables                 # every table (trains what is not cached; ~1.5 h on 2 cores)
     python -m benchmarks.paper_tables t2 t3 --retrain # some tables, ignoring the training cache
     python -m benchmarks.paper_tables --quick         # tiny budgets, one short sequence (CI smoke run)
 
