@@ -14,7 +14,7 @@ PY=${PYTHON:-.venv/bin/python}
 OUT=${OUT:-runs/train}
 #
 # MODEL=body (or hand) trains one model directory alone, its localiser beside the chain of the others
-# (one model's from-scratch time on this CPU: the chain's, body ~4.6 h, hand ~4.3 h at two jobs' load).
+# (one model's from-scratch time on this CPU: the chain's, body ~4.6 h, hand ~4.5 h at two jobs' load).
 BODY=${BODY:-"body-lite-pose body-lite-spatial body-lite-spatial-long body-lite-temporal body-lite-temporal-late body-lite-localiser"}
 HAND=${HAND:-"hand-lite-pose hand-lite-pose-centre hand-lite-pose-jitter hand-lite-spatial hand-lite-spatial-long hand-lite-temporal hand-lite-temporal-late hand-lite-localiser"}
 MODEL=${MODEL:-}

@@ -16,8 +16,9 @@ class Settings:
     batch_size: int = 16
     # Every ablation network starts from the shipped body pose network's weights (--body-model's pose.pt),
     # as the shipped relation networks do (their presets' init=body-lite-pose), so it has the shipped
-    # architecture: ResNet-10 x0.5, 128 x 128 input, 32 x 32 maps.  From scratch at these budgets the
-    # temporal variants learnt no motion at all (the run of 2026-12-02: Displ Error = that of D = 0).
+    # architecture: ResNet-10 x0.5, 128 x 128 input, 32 x 32 maps.  From scratch at these budgets every
+    # relation variant stayed untrained (the run of 2026-12-02); from the pose network the spatial ones
+    # learn within them (the temporal ones still hardly leave zero motion in 250 steps).
     init_from_pose: bool = True
     input_size: int = 128
     width: float = 0.5
