@@ -590,3 +590,15 @@ def test_a_network_about_the_depth_centre_trains_and_validates_on_it(tmp_path):
     s = next(iter(SampleDataset(centre)))
     assert abs(s["joints"][0, 2]) > 1e-4
     assert SampleDataset(tiny_cfg(tmp_path, "model.z_ref=centre", name="hand-lite-spatial")).samples.z_ref == "root"
+    # Its validation also reports the depth error relative to the root (what MPJPE with the true root sees).
+    from trt_tracker.train import collate
+
+    batch = collate(v[:4])
+    net = build_model(centre.model).eval()
+    errs = Objective(centre).errors(net, batch)
+    with torch.no_grad():
+        pred = net(batch["image"])
+    gt = batch["joints"]
+    dz = (pred[..., 2] - pred[..., :1, 2]) - (gt[..., 2] - gt[..., :1, 2])
+    assert errs["err_zrel_mm"] == pytest.approx(float(dz.abs().mean()) * centre.model.cube_mm / 2, rel=1e-5)
+    assert "err_zrel_mm" not in Objective(root).errors(build_model(root.model).eval(), collate(validation_set(root)[:4]))

@@ -387,9 +387,7 @@ class Objective:
                 out[f"{prefix}err_z_mm"] = float(d[..., 2].abs().mean() * m.cube_mm / 2)
         if m.task == "pose" and m.dims == 3 and m.z_ref == "centre":
             # What MPJPE with the true root depth sees: each joint's depth relative to the root's.
-            r = self.root
-            dz = (pred[..., 2] - pred[..., r : r + 1, 2]) - (gt[..., 2] - gt[..., r : r + 1, 2])
-            out["err_zrel_mm"] = float(dz.abs().mean() * m.cube_mm / 2)
+            out["err_zrel_mm"] = float(root_relative_z_error(pred, gt, self.root).abs().mean() * m.cube_mm / 2)
         return out
 
 
@@ -457,10 +455,14 @@ def weighted_joint_loss(J: torch.Tensor, J_gt: torch.Tensor, scale: torch.Tensor
     return (d * w).mean()
 
 
+def root_relative_z_error(J: torch.Tensor, J_gt: torch.Tensor, root: int) -> torch.Tensor:
+    """(..., K) error of each joint's depth relative to the root joint's."""
+    return (J[..., 2] - J[..., root : root + 1, 2]) - (J_gt[..., 2] - J_gt[..., root : root + 1, 2])
+
+
 def root_relative_z_loss(J: torch.Tensor, J_gt: torch.Tensor, scale: torch.Tensor, root: int) -> torch.Tensor:
     """Mean |error| of each joint's depth relative to the root joint's, in :func:`joint_loss`'s units."""
-    dz = (J[..., 2] - J[..., root : root + 1, 2]) - (J_gt[..., 2] - J_gt[..., root : root + 1, 2])
-    return (dz / scale[..., 2]).abs().mean()
+    return (root_relative_z_error(J, J_gt, root) / scale[..., 2]).abs().mean()
 
 
 def integral_and_heatmap_loss(logits: torch.Tensor, J_gt: torch.Tensor, sigma: float = 1.0,
