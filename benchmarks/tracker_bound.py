@@ -16,7 +16,10 @@ For a model directory's networks on the card's held-out test sequences, per fram
   chosen separately for (u, v) and for z (the coordinates are independent least-squares problems),
   and the bone term alone with per-joint, per-coordinate weights set to the inverse of each term's
   mean squared error on these sequences (weighted least squares for independent errors): whether a
-  better weighting, not better networks, would lift the gain.
+  better weighting, not better networks, would lift the gain;
+* oracles of two priors a tracker could add (the bone term alone): a robust (Huber) data term, re-weighted
+  from each joint's disagreement with its bones, and bone depths set from each sequence's true bone lengths
+  and the network's (u, v) (bone-length constancy; the true lengths make it an upper bound).
 
 The grid is searched on the same test sequences (an oracle, not a card figure).
 
@@ -149,6 +152,105 @@ def weighting_oracles(P: list) -> dict:
     return out
 
 
+def _bone_rows(parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Non-root joints and the (bones x K) incidence matrix L: (L x)[b] = x[k_b] - x[parent(k_b)]."""
+    nr = np.flatnonzero(parents >= 0)
+    L = np.zeros((len(nr), len(parents)))
+    L[np.arange(len(nr)), nr] = 1.0
+    L[np.arange(len(nr)), parents[nr]] = -1.0
+    return nr, L
+
+
+def solve_bones_irls(s, p: dict, alpha: float, huber_mm: float = 0.0, iters: int = 3) -> np.ndarray:
+    """Per frame: min_x sum_k w_k |x_k - J_k|^2 + alpha |x_k - x_parent - B_k|^2 (each coordinate alone), with
+    w_k = min(1, huber_mm / r_k) re-weighted ``iters`` times from r_k, the data residual in camera mm (u, v
+    scaled by the joint's depth over the focal length): a robust (Huber) data term, so a single-frame joint that
+    its bones disagree with counts less.  ``huber_mm`` 0: plain least squares (w = 1)."""
+    par = s.skeleton.parents_array
+    nr, L = _bone_rows(par)
+    J, B = p["J"], p["B"]
+    K = len(par)
+    rhs_b = alpha * np.einsum("bk,tbc->tkc", L, B[:, nr])
+    A_b = alpha * L.T @ L
+    root = s.skeleton.root
+    depth = s.root_depth[:, None] + J[..., 2] - J[:, root : root + 1, 2]
+    w = np.ones(J.shape[:2])
+    for _ in range(iters if huber_mm > 0 else 1):
+        X = np.linalg.solve(A_b[None] + w[:, :, None] * np.eye(K)[None], w[..., None] * J + rhs_b)
+        if huber_mm <= 0:
+            break
+        R = X - J
+        r = np.sqrt((R[..., 0] * depth / s.intrinsics.fx) ** 2 + (R[..., 1] * depth / s.intrinsics.fy) ** 2
+                    + R[..., 2] ** 2)
+        w = np.minimum(1.0, huber_mm / np.maximum(r, 1e-9))
+    return X
+
+
+def bones_from_lengths(s, p: dict, lengths: np.ndarray) -> np.ndarray:
+    """The spatial network's bones with each depth component replaced by the one that gives the bone the
+    3D length ``lengths`` (K,) mm with the network's (u, v) and the single-frame parent's depth: the root of
+    |X_k - X_parent| = L nearest the network's own z (the vertex of the quadratic when no root is real)."""
+    par = s.skeleton.parents_array
+    nr = np.flatnonzero(par >= 0)
+    J, B = p["J"], p["B"]
+    intr, root = s.intrinsics, s.skeleton.root
+    zp = s.root_depth[:, None] + J[:, par[nr], 2] - J[:, root : root + 1, 2]       # parents' camera depths
+    ap, bp = (J[:, par[nr], 0] - intr.cx) / intr.fx, (J[:, par[nr], 1] - intr.cy) / intr.fy
+    ak = (J[:, par[nr], 0] + B[:, nr, 0] - intr.cx) / intr.fx
+    bk = (J[:, par[nr], 1] + B[:, nr, 1] - intr.cy) / intr.fy
+    ex, ey = (ak - ap) * zp, (bk - bp) * zp
+    # |(ex + ak dz, ey + bk dz, dz)|^2 = L^2, a quadratic in the bone's depth dz
+    a2, a1, a0 = 1 + ak ** 2 + bk ** 2, 2 * (ex * ak + ey * bk), ex ** 2 + ey ** 2 - lengths[nr] ** 2
+    disc = np.sqrt(np.maximum(a1 ** 2 - 4 * a2 * a0, 0.0))
+    r1, r2 = (-a1 + disc) / (2 * a2), (-a1 - disc) / (2 * a2)
+    z = B[:, nr, 2]
+    out = B.copy()
+    out[:, nr, 2] = np.where(np.abs(r1 - z) <= np.abs(r2 - z), r1, r2)
+    return out
+
+
+def prior_oracles(P: list) -> dict:
+    """Two priors a tracker could add, with the networks as they are (grids searched on ``P``: oracles), for
+    the bone term alone: a robust (Huber) data term (:func:`solve_bones_irls`), and the bones' depths set
+    from each sequence's true bone lengths (:func:`bones_from_lengths`; with lengths a live tracker would
+    have to estimate, so an upper bound), each against plain least squares."""
+    from trt_tracker.evaluate import mpjpe, to_cam
+
+    def err(q_of, alpha, huber=0.0):
+        return float(np.mean([mpjpe(to_cam(s, solve_bones_irls(s, q_of(s, p), alpha, huber)), s.joints_cam)
+                              for s, p in P]))
+
+    def same(s, p):
+        return p
+
+    def true_lengths(s, p):
+        G = s.joints_cam
+        par = s.skeleton.parents_array
+        nr = np.flatnonzero(par >= 0)
+        lengths = np.zeros(len(par))
+        lengths[nr] = np.median(np.linalg.norm(G[:, nr] - G[:, par[nr]], axis=-1), axis=0)
+        return {**p, "B": bones_from_lengths(s, p, lengths)}
+
+    scales = (0.1, 0.3, 1.0, 3.0)
+    out = {}
+    a = min(scales, key=lambda a: err(same, a))
+    out["bone_least_squares"] = {"mpjpe": err(same, a), "alpha": a}
+    # Huber thresholds as shares of the single-frame MPJPE.
+    single = np.mean([mpjpe(to_cam(s, p["J"]), s.joints_cam) for s, p in P])
+    hubers = [float(f * single) for f in (0.125, 0.25, 0.5, 1.0)]
+    best = min(itertools.product(scales, hubers), key=lambda ah: err(same, *ah))
+    out["bone_huber_data"] = {"mpjpe": err(same, *best), "alpha": best[0], "huber_mm": best[1]}
+    a = min(scales, key=lambda a: err(true_lengths, a))
+    nr = P[0][0].skeleton.non_root
+
+    def z_error(q, s):
+        return np.abs(q["B"][:, nr, 2] - gt_bones(s.joints_2p5d, s.skeleton.parents_array)[:, nr, 2]).mean()
+    zerr = float(np.mean([z_error(true_lengths(s, p), s) for s, p in P]))
+    out["bone_least_squares"]["bone_z_error_mm"] = float(np.mean([z_error(p, s) for s, p in P]))
+    out["bone_true_lengths"] = {"mpjpe": err(true_lengths, a), "alpha": a, "bone_z_error_mm": zerr}
+    return out
+
+
 def plot(out: dict, path: Path) -> None:
     import matplotlib
 
@@ -214,12 +316,14 @@ def main(argv=None) -> int:
                                              else (lam, lam))]}
                        for key in ("bones", "displacements", "both")}
         r["weighting_oracles"] = weighting_oracles(P)
+        r["prior_oracles"] = prior_oracles(P)
         out["fps"][f"{fps:g}"] = r
         print(json.dumps({f"{fps:g} fps": {k: r[k] for k in ("single_mpjpe", "bias_mm", "rest_mm",
                                                               "relation_errors_uvz")}}, indent=1))
         for key in r["oracle"]:
             print(f"  {key}: " + ", ".join(f"x{lam}: {v['mpjpe']:.1f}" for lam, v in r["oracle"][key].items()))
         print("  weightings: " + ", ".join(f"{k} {v['mpjpe']:.2f}" for k, v in r["weighting_oracles"].items()))
+        print("  priors: " + ", ".join(f"{k} {v['mpjpe']:.2f}" for k, v in r["prior_oracles"].items()))
     path = args.out or RESULTS / f"tracker_bound-{Path(args.model).name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=1))

@@ -98,6 +98,52 @@ def test_tracker_bound_oracles_and_relation_errors():
     assert w2["bone_inverse_mse"]["mpjpe"] < w2["bone_uniform"]["mpjpe"]
 
 
+def test_tracker_bound_priors():
+    """The bone-only solve against a direct least-squares solve; a Huber data term that leaves a gross outlier
+    joint to its bones; bones rebuilt from true lengths are those lengths and, from exact (u, v), exact."""
+    from benchmarks import tracker_bound as tb
+    from trt_tracker.camera import p2p5d_to_cam
+    from trt_tracker.data.samples import make_sequence
+    from trt_tracker.evaluate import without_frames
+
+    s = without_frames(make_sequence("hand", 20_000_000, 40).at_fps(25))
+    J, par = s.joints_2p5d, s.skeleton.parents_array
+    rng = np.random.default_rng(1)
+    p = {"J": J + rng.normal(size=J.shape) * np.array([1.0, 1.0, 3.0]),
+         "B": tb.gt_bones(J, par) + rng.normal(size=J.shape) * np.array([1.0, 1.0, 3.0])}
+    nr, L = tb._bone_rows(par)
+    t, alpha = 5, 0.7
+    K = len(par)
+    ref = np.linalg.lstsq(np.vstack([np.eye(K), np.sqrt(alpha) * L]),
+                          np.vstack([p["J"][t], np.sqrt(alpha) * p["B"][t, nr]]), rcond=None)[0]
+    np.testing.assert_allclose(tb.solve_bones_irls(s, p, alpha)[t], ref, atol=1e-9)
+    # One joint 40 mm off in depth in every frame: the robust data term follows its bones instead.
+    q = {**p, "J": p["J"].copy()}
+    q["J"][:, 8, 2] += 40.0
+    plain = np.abs(tb.solve_bones_irls(s, q, alpha)[:, 8, 2] - J[:, 8, 2]).mean()
+    robust = np.abs(tb.solve_bones_irls(s, q, alpha, huber_mm=3.0, iters=5)[:, 8, 2] - J[:, 8, 2]).mean()
+    assert robust < 0.6 * plain
+    # Bone lengths: the rebuilt bones have them (parents at the single-frame depths); from exact poses and
+    # bones, the true lengths give back the true bones.
+    G = s.joints_cam
+    lengths = np.zeros(K)
+    lengths[nr] = np.linalg.norm(G[0, nr] - G[0, par[nr]], axis=-1)
+    exact = {"J": J, "B": tb.gt_bones(J, par)}
+    Bx = tb.bones_from_lengths(s, exact, lengths)
+    np.testing.assert_allclose(Bx[0, nr], exact["B"][0, nr], atol=1e-6)
+    Bn = tb.bones_from_lengths(s, p, lengths)
+    child = p["J"].copy()
+    child[:, nr] = p["J"][:, par[nr]] + Bn[:, nr]
+    X, Xp = p2p5d_to_cam(child, s.intrinsics, s.root_depth, s.skeleton.root), \
+        p2p5d_to_cam(p["J"], s.intrinsics, s.root_depth, s.skeleton.root)
+    got = np.linalg.norm(X[:, nr] - Xp[:, par[nr]], axis=-1)
+    want = np.broadcast_to(lengths[nr], got.shape)
+    real = np.abs(got - want) < 1e-6
+    assert real.mean() > 0.8                 # where the quadratic has a real root the length is exact ...
+    # ... elsewhere the (u, v) alone make the bone longer: the shortest bone they allow.
+    assert np.all(got[~real] > want[~real])
+
+
 def test_learning_curves_reads_an_earlier_result(tmp_path):
     """A committed learning_curves JSON stands in for a run directory that is gone."""
     from benchmarks.learning_curves import main, read_run
