@@ -13,15 +13,35 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 OUT=${OUT:-runs/train}
 #
-# MODEL=body (or hand) trains one model directory alone, its localiser beside the chain of the others
-# (one model's from-scratch time on this CPU: the chain's, body ~4.6 h, hand ~4.5 h at two jobs' load).
-BODY=${BODY:-"body-lite-pose body-lite-spatial body-lite-spatial-long body-lite-temporal body-lite-temporal-late body-lite-localiser"}
+# MODEL=body (or hand) trains one model directory alone on two queues: the pose, spatial and early-fusion
+# temporal networks in one; the localiser and the late-fusion temporal networks in the other, each run
+# waiting until the weights it starts from (its preset's init) are there.  One model's from-scratch time on this CPU is then the longer
+# queue's (body ~3.7 h at two jobs' load: see the README).
+BODY=${BODY:-"body-lite-pose body-lite-spatial body-lite-spatial-long body-lite-temporal body-lite-temporal-late body-lite-temporal-late-long body-lite-localiser"}
 HAND=${HAND:-"hand-lite-pose hand-lite-pose-centre hand-lite-pose-jitter hand-lite-spatial hand-lite-spatial-long hand-lite-temporal hand-lite-temporal-late hand-lite-localiser"}
 MODEL=${MODEL:-}
 mkdir -p "$OUT/logs"
+rm -f "$OUT/logs/failed"
+wait_for_init() {   # block until the weights preset $1 starts from exist (trained by the other queue)
+  local init
+  init=$("$PY" -c "from trt_tracker.train import preset; print(preset('$1').init)")
+  case "$init" in ""|*/*|*.pt) return 0 ;; esac          # from scratch, or a weights file given by path
+  while [ ! -f "$OUT/$init/weights.pt" ]; do
+    if [ -f "$OUT/logs/failed" ]; then
+      echo "$1 waits for $init, but a run failed: $(cat "$OUT/logs/failed")" >&2
+      return 1
+    fi
+    sleep 30
+  done
+}
 queue() {
   for name in "$@"; do
-    "$PY" -m trt_tracker.cli train --preset "$name" --set threads=1 "out=$OUT" > "$OUT/logs/$name.log" 2>&1
+    wait_for_init "$name" || return 1
+    if ! "$PY" -m trt_tracker.cli train --preset "$name" --set threads=1 "out=$OUT" > "$OUT/logs/$name.log" 2>&1; then
+      echo "$name (see $OUT/logs/$name.log)" > "$OUT/logs/failed"
+      echo "training $name failed: see $OUT/logs/$name.log" >&2
+      return 1
+    fi
     echo "trained $name"
   done
 }
@@ -29,12 +49,16 @@ case "$MODEL" in
   "") first=$BODY; second=$HAND ;;
   body|hand)
     all=$([ "$MODEL" = body ] && echo "$BODY" || echo "$HAND")
-    first=$(echo "$all" | tr ' ' '\n' | grep -v -- '-localiser$' | tr '\n' ' ')
-    second=$(echo "$all" | tr ' ' '\n' | grep -- '-localiser$' | tr '\n' ' ') ;;
+    first=$(echo "$all" | tr ' ' '\n' | grep -v -- '-localiser$\|-temporal-late' | tr '\n' ' ')
+    second="$(echo "$all" | tr ' ' '\n' | grep -- '-localiser$' | tr '\n' ' ')$(echo "$all" | tr ' ' '\n' |
+      grep -- '-temporal-late' | tr '\n' ' ')" ;;
   *) echo "MODEL must be body or hand (or unset for both), got '$MODEL'" >&2; exit 2 ;;
 esac
 queue $first &
 a=$!
 queue $second &
 b=$!
-wait $a && wait $b
+rc=0
+wait $a || rc=1
+wait $b || rc=1
+exit $rc

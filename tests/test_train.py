@@ -217,12 +217,12 @@ def test_root_relative_z_loss_ignores_a_common_depth_shift_only():
 
 # ---------------------------------------------------------------- presets
 def test_presets_cover_every_task():
-    assert len(PRESETS) == 26
+    assert len(PRESETS) == 27
     for name, cfg in PRESETS.items():
         assert cfg.name == name
         m = cfg.model
         assert m.skeleton == ("BODY17" if name.startswith("body") else "HAND21")
-        assert (m.fusion == "late") == name.endswith("temporal-late")
+        assert (m.fusion == "late") == name.endswith(("temporal-late", "temporal-late-long"))
         assert (m.fusion == "corr") == name.endswith("temporal-corr")
         assert (m.z_ref == "centre") == (name in ("hand-lite-pose-centre", "hand-lite-pose-jitter"))
         assert (m.task == "localiser") == name.endswith("-localiser")
@@ -233,6 +233,9 @@ def test_presets_cover_every_task():
             assert replace(cfg.augment, translate=0.0, scale=HAND_AUGMENT.scale) == HAND_AUGMENT
         else:
             assert cfg.augment == (BODY_AUGMENT if name.startswith("body") else HAND_AUGMENT)
+    # the shipped body temporal network: the late-fusion recipe once more from its weights
+    long, late = PRESETS["body-lite-temporal-late-long"], PRESETS["body-lite-temporal-late"]
+    assert long.init == "body-lite-temporal-late" and replace(long, name=late.name, init=late.init) == late
     # the shipped hand pose network: hand-lite-pose fine-tuned to give the root's depth
     centre, base = PRESETS["hand-lite-pose-centre"], PRESETS["hand-lite-pose"]
     assert centre.init == "hand-lite-pose" and centre.model == base.model.replace(z_ref="centre")

@@ -243,6 +243,12 @@ def _presets() -> dict[str, TrainConfig]:
     # (benchmarks/tracker_bound.py: halving it would give 23 %, the temporal term hardly anything).
     sp = out["body-lite-spatial"]
     out["body-lite-spatial-long"] = replace(sp, name="body-lite-spatial-long", init="body-lite-spatial")
+    # The body's late-fusion temporal network, the same once more: its displacements trailed dense optical
+    # flow (OpenCV DIS) on the small motions of 25 fps (benchmarks/results/paper_tables.md, t3) and its
+    # validation error was still falling when the cosine ended (learning_curves-body-lite-temporal).
+    tl = out["body-lite-temporal-late"]
+    out["body-lite-temporal-late-long"] = replace(tl, name="body-lite-temporal-late-long",
+                                                  init="body-lite-temporal-late")
     return out
 
 
