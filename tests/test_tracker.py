@@ -40,15 +40,24 @@ def sequences(kind: str, n: int, T: int) -> list[list]:
     return [list(SyntheticSource(kind, 20_000_000 + s, T, 25.0)) for s in range(n)]
 
 
-def _same(g, w, atol: float = 1e-3) -> None:
+def _same(g, w, atol: float = 1e-3, z_mean_mm: float | None = None) -> None:
+    """Equal results; ``z_mean_mm``: depths compared by their mean absolute difference over the joints instead
+    of joint by joint (boxes a fraction of a pixel apart can flip one joint's depth between two readings of
+    its heatmap: a tenth of a pixel moved the body pose network's depth of one wrist by 10 mm)."""
     assert g.status == w.status and g.durations == w.durations and g.message == w.message
     if w.joints_2p5d is None:
         assert g.joints_2p5d is None
         return
     for a, b in ((g.joints_2p5d, w.joints_2p5d), (g.single_2p5d, w.single_2p5d)):
         np.testing.assert_allclose(a[:, :2], b[:, :2], atol=atol)          # px
-        np.testing.assert_allclose(a[:, 2], b[:, 2], atol=10 * atol)       # mm
-    np.testing.assert_allclose(g.joints_cam, w.joints_cam, atol=10 * atol)
+        if z_mean_mm is None:
+            np.testing.assert_allclose(a[:, 2], b[:, 2], atol=10 * atol)   # mm
+        else:
+            assert np.abs(a[:, 2] - b[:, 2]).mean() <= z_mean_mm
+    if z_mean_mm is None:
+        np.testing.assert_allclose(g.joints_cam, w.joints_cam, atol=10 * atol)
+    else:
+        assert np.linalg.norm(g.joints_cam - w.joints_cam, axis=-1).mean() <= z_mean_mm
     np.testing.assert_allclose(g.box, w.box, atol=atol * 1e-3 if atol <= 1e-3 else atol)
 
 
@@ -58,7 +67,8 @@ def test_batched_streams_equal_independent_trackers(model_dir, min_confidence, l
     """The fast path (one crop pass, one network call per graph for all streams) against the slow reference,
     with tracks that are lost on low confidence and start again (0.25) and without (0); with the window
     search (exactly equal) and with the localiser (equal up to its network's float differences between batch
-    sizes, which move a box by a fraction of a pixel)."""
+    sizes, which move a box by a fraction of a pixel: (u, v) within half a pixel, depths within 3 mm on
+    average over the joints)."""
     n, T, ds = 3, 6, (1, 2)
     with TrackerModel(REPO / "export" / model_dir, threads=1) as m:
         seqs = sequences("hand" if m.modality == "depth" else "body", n, T)
@@ -75,7 +85,7 @@ def test_batched_streams_equal_independent_trackers(model_dir, min_confidence, l
             got = bt.step_batch(frames)
             want = [tr.step(f) for tr, f in zip(refs, frames)]
             for g, w in zip(got, want):
-                _same(g, w, 0.5 if localiser else 1e-3)
+                _same(g, w, 0.5, z_mean_mm=3.0) if localiser else _same(g, w)
             if t >= max(ds) and all(w.status == "track" for w in want) and not localiser:
                 assert counted.calls == [("frame", n), ("temporal", n * len(ds))]
                 batched_steps += 1
