@@ -3,8 +3,8 @@
 # write their model cards (which tune the tracker on validation sequences) and export
 # the ONNX graphs with a manifest carrying the tuned defaults.  Run after scripts/train_lite.sh.
 # The tracker's temporal network (temporal.pt) is the late-fusion one for body-lite (trained twice:
-# body-lite-temporal-late-long) and the early-fusion one for hand-lite (the better on validation); the other ships beside it for the
-# card's comparison (temporal-early.pt or temporal-late.pt).
+# body-lite-temporal-late-long) and the early-fusion one for hand-lite (the better on validation); the
+# other ships beside it for the card's comparison (temporal-early.pt or temporal-late.pt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
