@@ -96,6 +96,15 @@ def oracle(P: list, lam_bones: float, lam_displ: float) -> dict:
     return {"mpjpe": best[0], "alpha": best[1], "gamma": best[2]}
 
 
+def _bone_rows(parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Non-root joints and the (bones x K) incidence matrix L: (L x)[b] = x[k_b] - x[parent(k_b)]."""
+    nr = np.flatnonzero(parents >= 0)
+    L = np.zeros((len(nr), len(parents)))
+    L[np.arange(len(nr)), nr] = 1.0
+    L[np.arange(len(nr)), parents[nr]] = -1.0
+    return nr, L
+
+
 def weighting_oracles(P: list) -> dict:
     """Best MPJPE on ``P`` of Dmf+bone with one (alpha, gamma) for all coordinates against one for (u, v) and
     one for z; and of the bone term alone, uniform alpha against per-joint inverse-MSE weights (both grids
@@ -120,10 +129,8 @@ def weighting_oracles(P: list) -> dict:
 
     sk = P[0][0].skeleton
     par = sk.parents_array
-    K, nr = len(par), np.flatnonzero(par >= 0)
-    L = np.zeros((len(nr), K))                    # bone rows: x[k] - x[parent(k)]
-    L[np.arange(len(nr)), nr] = 1.0
-    L[np.arange(len(nr)), par[nr]] = -1.0
+    K = len(par)
+    nr, L = _bone_rows(par)                       # bone rows: x[k] - x[parent(k)]
 
     def bones_only(w, a):
         """Per frame: min sum_k w[k,c] (x - J)^2 + a[k,c] (x[k] - x[par] - B)^2, each coordinate c alone."""
@@ -150,15 +157,6 @@ def weighting_oracles(P: list) -> dict:
     out["bone_uniform"] = {"mpjpe": bones_only(one, a_uni * one), "alpha": a_uni}
     out["bone_inverse_mse"] = {"mpjpe": bones_only(wJ, a_w * wB), "scale": a_w}
     return out
-
-
-def _bone_rows(parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Non-root joints and the (bones x K) incidence matrix L: (L x)[b] = x[k_b] - x[parent(k_b)]."""
-    nr = np.flatnonzero(parents >= 0)
-    L = np.zeros((len(nr), len(parents)))
-    L[np.arange(len(nr)), nr] = 1.0
-    L[np.arange(len(nr)), parents[nr]] = -1.0
-    return nr, L
 
 
 def solve_bones_irls(s, p: dict, alpha: float, huber_mm: float = 0.0, iters: int = 3) -> np.ndarray:
@@ -216,38 +214,30 @@ def prior_oracles(P: list) -> dict:
     have to estimate, so an upper bound), each against plain least squares."""
     from trt_tracker.evaluate import mpjpe, to_cam
 
-    def err(q_of, alpha, huber=0.0):
-        return float(np.mean([mpjpe(to_cam(s, solve_bones_irls(s, q_of(s, p), alpha, huber)), s.joints_cam)
-                              for s, p in P]))
+    def err(preds, alpha, huber=0.0):
+        return float(np.mean([mpjpe(to_cam(s, solve_bones_irls(s, p, alpha, huber)), s.joints_cam)
+                              for s, p in preds]))
 
-    def same(s, p):
-        return p
+    def bone_z_error(preds):
+        nr = preds[0][0].skeleton.non_root
+        return float(np.mean([np.abs(p["B"] - gt_bones(s.joints_2p5d, s.skeleton.parents_array))[:, nr, 2].mean()
+                              for s, p in preds]))
 
-    def true_lengths(s, p):
-        G = s.joints_cam
-        par = s.skeleton.parents_array
-        nr = np.flatnonzero(par >= 0)
-        lengths = np.zeros(len(par))
-        lengths[nr] = np.median(np.linalg.norm(G[:, nr] - G[:, par[nr]], axis=-1), axis=0)
+    def with_true_lengths(s, p):
+        lengths = np.median(np.linalg.norm(gt_bones(s.joints_cam, s.skeleton.parents_array), axis=-1), axis=0)
         return {**p, "B": bones_from_lengths(s, p, lengths)}
 
     scales = (0.1, 0.3, 1.0, 3.0)
-    out = {}
-    a = min(scales, key=lambda a: err(same, a))
-    out["bone_least_squares"] = {"mpjpe": err(same, a), "alpha": a}
+    a = min(scales, key=lambda a: err(P, a))
+    out = {"bone_least_squares": {"mpjpe": err(P, a), "alpha": a, "bone_z_error_mm": bone_z_error(P)}}
     # Huber thresholds as shares of the single-frame MPJPE.
     single = np.mean([mpjpe(to_cam(s, p["J"]), s.joints_cam) for s, p in P])
     hubers = [float(f * single) for f in (0.125, 0.25, 0.5, 1.0)]
-    best = min(itertools.product(scales, hubers), key=lambda ah: err(same, *ah))
-    out["bone_huber_data"] = {"mpjpe": err(same, *best), "alpha": best[0], "huber_mm": best[1]}
-    a = min(scales, key=lambda a: err(true_lengths, a))
-    nr = P[0][0].skeleton.non_root
-
-    def z_error(q, s):
-        return np.abs(q["B"][:, nr, 2] - gt_bones(s.joints_2p5d, s.skeleton.parents_array)[:, nr, 2]).mean()
-    zerr = float(np.mean([z_error(true_lengths(s, p), s) for s, p in P]))
-    out["bone_least_squares"]["bone_z_error_mm"] = float(np.mean([z_error(p, s) for s, p in P]))
-    out["bone_true_lengths"] = {"mpjpe": err(true_lengths, a), "alpha": a, "bone_z_error_mm": zerr}
+    best = min(itertools.product(scales, hubers), key=lambda ah: err(P, *ah))
+    out["bone_huber_data"] = {"mpjpe": err(P, *best), "alpha": best[0], "huber_mm": best[1]}
+    Q = [(s, with_true_lengths(s, p)) for s, p in P]
+    a = min(scales, key=lambda a: err(Q, a))
+    out["bone_true_lengths"] = {"mpjpe": err(Q, a), "alpha": a, "bone_z_error_mm": bone_z_error(Q)}
     return out
 
 
