@@ -217,12 +217,12 @@ def test_root_relative_z_loss_ignores_a_common_depth_shift_only():
 
 # ---------------------------------------------------------------- presets
 def test_presets_cover_every_task():
-    assert len(PRESETS) == 30
+    assert len(PRESETS) == 32
     for name, cfg in PRESETS.items():
         assert cfg.name == name
         m = cfg.model
         assert m.skeleton == ("BODY17" if name.startswith("body") else "HAND21")
-        assert (m.fusion == "late") == name.endswith(("temporal-late", "temporal-late-long", "temporal-late-long2"))
+        assert (m.fusion == "late") == name.endswith(("temporal-late", "temporal-late-long", "temporal-late-long2", "temporal-late-long3"))
         assert (m.fusion == "corr") == name.endswith("temporal-corr")
         assert (m.z_ref == "centre") == (name in ("hand-lite-pose-centre", "hand-lite-pose-jitter"))
         assert (m.task == "localiser") == name.endswith("-localiser")
@@ -236,13 +236,17 @@ def test_presets_cover_every_task():
     # the shipped body temporal network: the late-fusion recipe once more from its weights
     long, late = PRESETS["body-lite-temporal-late-long"], PRESETS["body-lite-temporal-late"]
     assert long.init == "body-lite-temporal-late" and replace(long, name=late.name, init=late.init) == late
-    # third rounds: the second round's recipe from its weights, on training sequences neither earlier round drew
+    # later rounds: the previous round's recipe from its weights, on training sequences no earlier round drew
     for name, prev in (("body-lite-spatial-long2", "body-lite-spatial-long"),
                        ("body-lite-temporal-late-long2", "body-lite-temporal-late-long"),
-                       ("hand-lite-spatial-long2", "hand-lite-spatial-long")):
-        third, second = PRESETS[name], PRESETS[prev]
-        assert third.init == prev and third.data_seed != second.data_seed
-        assert replace(third, name=prev, init=second.init, data_seed=second.data_seed) == second
+                       ("hand-lite-spatial-long2", "hand-lite-spatial-long"),
+                       ("body-lite-spatial-long3", "body-lite-spatial-long2"),
+                       ("body-lite-temporal-late-long3", "body-lite-temporal-late-long2")):
+        later, earlier = PRESETS[name], PRESETS[prev]
+        assert later.init == prev and later.data_seed != earlier.data_seed
+        assert replace(later, name=prev, init=earlier.init, data_seed=earlier.data_seed) == earlier
+    seeds = {PRESETS[n].data_seed for n in ("body-lite-spatial", "body-lite-spatial-long2", "body-lite-spatial-long3")}
+    assert len(seeds) == 3             # every later round on sequences no earlier one drew
     # the shipped hand pose network: hand-lite-pose fine-tuned to give the root's depth
     centre, base = PRESETS["hand-lite-pose-centre"], PRESETS["hand-lite-pose"]
     assert centre.init == "hand-lite-pose" and centre.model == base.model.replace(z_ref="centre")
