@@ -2,16 +2,16 @@
 # Copy the trained lite networks into export/<model>/, time them with ONNX Runtime,
 # write their model cards (which tune the tracker on validation sequences) and export
 # the ONNX graphs with a manifest carrying the tuned defaults.  Run after scripts/train_lite.sh.
-# The tracker's temporal network (temporal.pt) is the late-fusion one for body-lite (trained three times:
-# body-lite-temporal-late-long2) and the early-fusion one for hand-lite (the better on validation); the
+# The tracker's temporal network (temporal.pt) is the late-fusion one for body-lite (trained four times:
+# body-lite-temporal-late-long3) and the early-fusion one for hand-lite (the better on validation); the
 # other ships beside it for the card's comparison (temporal-early.pt or temporal-late.pt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 OUT=${OUT:-runs/train}
-declare -A MAIN=([body]=temporal-late-long2 [hand]=temporal)
+declare -A MAIN=([body]=temporal-late-long3 [hand]=temporal)
 declare -A OTHER=([body]="temporal:temporal-early" [hand]="temporal-late:temporal-late")
-declare -A SPATIAL=([body]=spatial-long2 [hand]=spatial-long2)
+declare -A SPATIAL=([body]=spatial-long3 [hand]=spatial-long2)
 declare -A POSE=([body]=pose [hand]=pose-jitter)   # the hand's gives the root's depth (z_ref centre), trained on off-centre crops
 for model in body hand; do
   dst=export/$model-lite

@@ -16,8 +16,8 @@ OUT=${OUT:-runs/train}
 # MODEL=body (or hand) trains one model directory alone on two queues: the pose, spatial and early-fusion
 # temporal networks in one; the localiser and the late-fusion temporal networks in the other, each run
 # waiting until the weights it starts from (its preset's init) are there.  One model's from-scratch time
-# on this CPU is then the longer queue's (body ~4.2 h at two jobs' load: see the README).
-BODY=${BODY:-"body-lite-pose body-lite-spatial body-lite-spatial-long body-lite-spatial-long2 body-lite-temporal body-lite-temporal-late body-lite-temporal-late-long body-lite-temporal-late-long2 body-lite-localiser"}
+# on this CPU is then the longer queue's (body ~4.8 h at two jobs' load: see the README).
+BODY=${BODY:-"body-lite-pose body-lite-spatial body-lite-spatial-long body-lite-spatial-long2 body-lite-spatial-long3 body-lite-temporal body-lite-temporal-late body-lite-temporal-late-long body-lite-temporal-late-long2 body-lite-temporal-late-long3 body-lite-localiser"}
 HAND=${HAND:-"hand-lite-pose hand-lite-pose-centre hand-lite-pose-jitter hand-lite-spatial hand-lite-spatial-long hand-lite-spatial-long2 hand-lite-temporal hand-lite-temporal-late hand-lite-localiser"}
 MODEL=${MODEL:-}
 mkdir -p "$OUT/logs"
