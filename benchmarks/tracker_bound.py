@@ -151,7 +151,7 @@ def weighting_oracles(P: list) -> dict:
     msJ[sk.root, 2] = msJ[:, 2].mean()                       # the root's relative depth is 0 by definition
     wJ, wB = 1 / np.maximum(msJ, 1e-9), 1 / np.maximum(msB, 1e-9)
     wJ, wB = wJ / wJ.mean(0), wB / wB[nr].mean(0)
-    scales = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+    scales = ALPHAS
     a_uni = min(scales, key=lambda a: bones_only(one, a * one))
     a_w = min(scales, key=lambda a: bones_only(wJ, a * wB))
     out["bone_uniform"] = {"mpjpe": bones_only(one, a_uni * one), "alpha": a_uni}

@@ -249,24 +249,17 @@ def _presets() -> dict[str, TrainConfig]:
     tl = out["body-lite-temporal-late"]
     out["body-lite-temporal-late-long"] = replace(tl, name="body-lite-temporal-late-long",
                                                   init="body-lite-temporal-late")
-    # A third round of each from the second's weights: the second lowered the spatial network's validation
-    # depth error 32.7 -> 29.2 mm and doubled the tracker's bone gain (-2.4 -> -4.8 % at 8 fps), and both
-    # curves were still falling at their ends.  The same recipe on sequences none of the earlier rounds saw
-    # (data_seed; the first two drew the same stream of sequences).
-    fresh = {"data_seed": 1_000_000}
-    out["body-lite-spatial-long2"] = replace(out["body-lite-spatial-long"], name="body-lite-spatial-long2",
-                                             init="body-lite-spatial-long", **fresh)
-    out["body-lite-temporal-late-long2"] = replace(out["body-lite-temporal-late-long"],
-                                                   name="body-lite-temporal-late-long2",
-                                                   init="body-lite-temporal-late-long", **fresh)
-    out["hand-lite-spatial-long2"] = replace(out["hand-lite-spatial-long"], name="hand-lite-spatial-long2",
-                                             init="hand-lite-spatial-long", **fresh)
-    # Fourth rounds of the body's relation networks, again on fresh sequences: the third lowered the spatial
-    # network's validation depth error 29.2 -> 25.5 mm (tracker bone term -4.8 -> -10.7 % at 8 fps) and the
-    # temporal network's 22.8 -> 21.2 mm, both still falling at their ends.
-    for task, prev in (("spatial", "spatial-long2"), ("temporal-late", "temporal-late-long2")):
-        name = f"body-lite-{task}-long3"
-        out[name] = replace(out[f"body-lite-{prev}"], name=name, init=f"body-lite-{prev}", data_seed=2_000_000)
+    # Later rounds, each the previous round's recipe from its weights on sequences no earlier round drew
+    # (data_seed; the first two rounds drew the same stream).  The second had lowered the body spatial
+    # network's validation depth error 32.7 -> 29.2 mm and doubled the tracker's bone gain (-2.4 -> -4.8 % at
+    # 8 fps); the third 29.2 -> 25.5 mm (-4.8 -> -10.7 %), the body temporal network's 22.8 -> 21.2 mm, every
+    # curve still falling at its end (learning_curves-*-long2/-long3).
+    for name, prev, data_seed in (("body-lite-spatial-long2", "body-lite-spatial-long", 1_000_000),
+                                  ("body-lite-temporal-late-long2", "body-lite-temporal-late-long", 1_000_000),
+                                  ("hand-lite-spatial-long2", "hand-lite-spatial-long", 1_000_000),
+                                  ("body-lite-spatial-long3", "body-lite-spatial-long2", 2_000_000),
+                                  ("body-lite-temporal-late-long3", "body-lite-temporal-late-long2", 2_000_000)):
+        out[name] = replace(out[prev], name=name, init=prev, data_seed=data_seed)
     return out
 
 
