@@ -19,7 +19,11 @@ For a model directory's networks on the card's held-out test sequences, per fram
   better weighting, not better networks, would lift the gain;
 * oracles of two priors a tracker could add (the bone term alone): a robust (Huber) data term, re-weighted
   from each joint's disagreement with its bones, and bone depths set from each sequence's true bone lengths
-  and the network's (u, v) (bone-length constancy; the true lengths make it an upper bound).
+  and the network's (u, v) (bone-length constancy; the true lengths make it an upper bound);
+* the duration set (durations 1, 2, 3): each duration's displacement errors, their correlation with each
+  other's and the pose's at the same frame, what a frame's estimate gains from them with correlated
+  (generalised least squares) and per-term weights, and the temporal-only tracker with Df, Dmf and Dmf with
+  per-duration gammas (whether multi-step tracking can help with these networks, and why not).
 
 The grid is searched on the same test sequences (an oracle, not a card figure).
 
@@ -74,6 +78,73 @@ def relation_errors(P: list) -> dict:
         return [round(float(x), 3) for x in np.concatenate(xs).mean(0)]
     return {"bones": {"spatial_network": m(sp), "from_single_frame_poses": m(sf)},
             "displacements_d1": {"temporal_network": m(tn), "single_frame_difference": m(tp), "zero_motion": m(tz)}}
+
+
+def blue_sd(cov: np.ndarray, independent: bool = False) -> float:
+    """The error sd of the best linear unbiased combination of estimates of one value with error covariance
+    ``cov`` (generalised least squares); ``independent``: weighted by each estimate's inverse variance as if
+    their errors were uncorrelated (what per-term weights in a least-squares solve can do), its true sd."""
+    cov = np.atleast_2d(cov)
+    one = np.ones(len(cov))
+    w = one / np.diag(cov) if independent else np.linalg.solve(cov, one)
+    w = w / w.sum()
+    return float(np.sqrt(w @ cov @ w))
+
+
+def duration_errors(P: list) -> dict:
+    """The temporal network's displacement errors over each duration d of DURATIONS, on the frames that have
+    all of them, per coordinate (u, v px; z mm): their rms, the correlation of the errors of the single-frame
+    pose and of every duration at the same frame (all four estimate the same frame's joints from its image),
+    and what they are worth: the error sd of the frame's joints estimated from its pose and the earlier
+    frames' *true* joints plus the displacements, best linear unbiased (``gls``) and with one weight per
+    term (``per_term``, inverse variance: what the tracker's gammas can do), for the pose alone, with d = 1
+    (Df) and with every duration (Dmf).  When the durations' errors are correlated, more of them add little;
+    with per-term weights they can even hurt."""
+    dmax = max(DURATIONS)
+    e = {k: [] for k in ("pose", *DURATIONS)}
+    for s, p in P:
+        J = s.joints_2p5d
+        Ep = p["J"] - J
+        Ep[..., 2] -= Ep[:, s.skeleton.root : s.skeleton.root + 1, 2]    # depths relative to the root's
+        e["pose"].append(Ep[dmax:].reshape(-1, 3))
+        for d in DURATIONS:
+            e[d].append((p["deltas"][d] - gt_deltas(J, d))[dmax:].reshape(-1, 3))
+    E = np.stack([np.concatenate(e[k]) for k in e])                  # (1 + len(DURATIONS), n, 3)
+    out = {"terms": ["pose", *[f"d{d}" for d in DURATIONS]], "rms": {}, "correlation": {}, "sd": {}}
+    for c, name in enumerate("uvz"):
+        X = E[..., c] - E[..., c].mean(1, keepdims=True)
+        cov = X @ X.T / X.shape[1]
+        sd = np.sqrt(np.diag(cov))
+        out["rms"][name] = [round(float(x), 3) for x in np.sqrt((E[..., c] ** 2).mean(1))]
+        out["correlation"][name] = np.round(cov / np.outer(sd, sd), 3).tolist()
+        n = len(cov)
+        out["sd"][name] = {
+            "pose": round(float(sd[0]), 3),
+            **{f"{label}_{kind}": round(blue_sd(cov[np.ix_(idx, idx)], kind == "per_term"), 3)
+               for label, idx in (("Df", [0, 1]), ("Dmf", list(range(n)))) for kind in ("gls", "per_term")}}
+    return out
+
+
+def duration_oracles(P: list) -> dict:
+    """The online tracker with the temporal term alone (no bones) on ``P``, gamma searched on ``P``: Df, Dmf
+    with one gamma for every duration (the card's), and Dmf with per-duration gammas (seed 000 Eq. 8's gamma_n)
+    in the ratios of the inverse mean squared errors of the durations' displacements (mean over u, v, z)."""
+    from trt_tracker.evaluate import GAMMAS as CARD_GAMMAS, mpjpe, to_cam, track
+
+    dmax = max(DURATIONS)
+    ms = []
+    for d in DURATIONS:
+        err = np.concatenate([(p["deltas"][d] - gt_deltas(s.joints_2p5d, d))[dmax:].reshape(-1, 3) for s, p in P])
+        ms.append((err ** 2).mean(0))
+    ratio = np.mean(np.array(ms[0]) / np.array(ms), axis=1)          # per duration, 1 for d = 1
+
+    def best(durations, weights):
+        errs = {g: float(np.mean([mpjpe(to_cam(s, track(p, s.skeleton, durations, 0.0, tuple(g * weights))),
+                                        s.joints_cam) for s, p in P])) for g in CARD_GAMMAS}
+        g = min(errs, key=errs.get)
+        return {"mpjpe": errs[g], "gamma": g, "gammas": [round(float(x), 4) for x in g * weights]}
+    return {"Df": best((1,), np.ones(1)), "Dmf": best(DURATIONS, np.ones(len(DURATIONS))),
+            "Dmf_inverse_mse": best(DURATIONS, ratio)}
 
 
 def oracle(P: list, lam_bones: float, lam_displ: float) -> dict:
@@ -301,6 +372,7 @@ def main(argv=None) -> int:
             rest.append(np.linalg.norm(E - E.mean(0), axis=-1).mean())
         r["bias_mm"], r["rest_mm"] = float(np.mean(bias)), float(np.mean(rest))
         r["relation_errors_uvz"] = relation_errors(P)
+        r["durations"] = {**duration_errors(P), "tracker_oracles": duration_oracles(P)}
         r["oracle"] = {key: {f"{lam:g}": oracle(P, lb, ld) for lam in tqdm(LAMBDAS, desc=f"oracle {key}")
                              for lb, ld in [((lam, 1.0) if key == "bones" else (1.0, lam) if key == "displacements"
                                              else (lam, lam))]}
@@ -314,6 +386,9 @@ def main(argv=None) -> int:
             print(f"  {key}: " + ", ".join(f"x{lam}: {v['mpjpe']:.1f}" for lam, v in r["oracle"][key].items()))
         print("  weightings: " + ", ".join(f"{k} {v['mpjpe']:.2f}" for k, v in r["weighting_oracles"].items()))
         print("  priors: " + ", ".join(f"{k} {v['mpjpe']:.2f}" for k, v in r["prior_oracles"].items()))
+        dur = r["durations"]
+        print(f"  durations {DURATIONS}: rms z {dur['rms']['z']}, sd z {dur['sd']['z']}; temporal term alone: "
+              + ", ".join(f"{k} {v['mpjpe']:.2f}" for k, v in dur["tracker_oracles"].items()))
     path = args.out or RESULTS / f"tracker_bound-{Path(args.model).name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=1))

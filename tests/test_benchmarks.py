@@ -169,3 +169,38 @@ def test_learning_curves_reads_an_earlier_result(tmp_path):
         read_run(f"{two}#2")
     with pytest.raises(ValueError, match="run's index"):
         read_run(f"{two}#x")
+
+
+def test_tracker_bound_durations():
+    """Independent errors: the best combination is inverse-variance weighting and more durations help;
+    one error shared by every duration: they add nothing, and per-term weights that count it once per
+    duration do worse than d = 1 alone.  The measured correlations follow the simulated ones."""
+    from benchmarks import tracker_bound as tb
+    from trt_tracker.data.samples import make_sequence
+    from trt_tracker.evaluate import without_frames
+
+    indep = np.diag([4.0, 1.0, 1.0, 1.0])
+    assert tb.blue_sd(indep) == pytest.approx(tb.blue_sd(indep, independent=True))
+    assert tb.blue_sd(indep) == pytest.approx(np.sqrt(1 / (1 / 4 + 3)))
+    assert tb.blue_sd(indep) < tb.blue_sd(indep[:2, :2])
+    shared = np.full((3, 3), 1.0) + 0.01 * np.eye(3)
+    shared[0, 0] = 4.0
+    shared[0, 1:] = shared[1:, 0] = 0.0
+    assert tb.blue_sd(shared) == pytest.approx(tb.blue_sd(shared[:2, :2]), rel=0.01)
+    assert tb.blue_sd(shared, independent=True) > tb.blue_sd(shared[:2, :2], independent=True)
+
+    s = without_frames(make_sequence("hand", 20_000_000, 60).at_fps(25))
+    J = s.joints_2p5d
+    rng = np.random.default_rng(2)
+    common = rng.normal(size=J.shape) * 2.0                       # one error in every duration's displacement
+    p = {"J": J + rng.normal(size=J.shape) * 3.0,
+         "deltas": {d: tb.gt_deltas(J, d) + common + rng.normal(size=J.shape) * 0.5 for d in tb.DURATIONS}}
+    r = tb.duration_errors([(s, p)])
+    C = np.array(r["correlation"]["u"])
+    assert r["terms"] == ["pose", "d1", "d2", "d3"]
+    assert C[1, 2] == pytest.approx(4 / 4.25, abs=0.05) and abs(C[0, 1]) < 0.1
+    assert r["sd"]["u"]["Dmf_gls"] == pytest.approx(r["sd"]["u"]["Df_gls"], rel=0.03)
+    assert r["sd"]["u"]["Dmf_per_term"] > r["sd"]["u"]["Df_per_term"]
+    o = tb.duration_oracles([(s, p)])
+    assert set(o) == {"Df", "Dmf", "Dmf_inverse_mse"}
+    assert o["Dmf_inverse_mse"]["gammas"][0] == pytest.approx(o["Dmf_inverse_mse"]["gamma"])

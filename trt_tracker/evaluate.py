@@ -172,7 +172,7 @@ _SOLVERS: dict = {}
 
 def _solver(skeleton, durations, alpha, gamma, window):
     """One solver per setting, reset between sequences (its factorisations are kept)."""
-    key = (skeleton.name, tuple(durations), float(alpha), float(gamma), int(window))
+    key = (skeleton.name, tuple(durations), float(alpha), tuple(float(g) for g in np.ravel(gamma)), int(window))
     s = _SOLVERS.get(key)
     if s is None:
         if len(_SOLVERS) > 256:
@@ -190,8 +190,9 @@ def solve_offline(pred: dict, skeleton, durations, alpha: float, gamma: float) -
                           skeleton, durations, alpha, gamma)
 
 
-def track(pred: dict, skeleton, durations, alpha: float, gamma: float, window: int = 16) -> np.ndarray:
-    """Run the online solver over a sequence's predictions: (T, K, 3) tracked 2.5D joints."""
+def track(pred: dict, skeleton, durations, alpha: float, gamma, window: int = 16) -> np.ndarray:
+    """Run the online solver over a sequence's predictions: (T, K, 3) tracked 2.5D joints (``gamma``: one
+    weight for every duration, or one per duration)."""
     solver = _solver(skeleton, durations, alpha, gamma, window)
     out = np.empty_like(pred["J"])
     for t in range(len(out)):
