@@ -15,9 +15,9 @@ OUT=${OUT:-runs/train}
 #
 # MODEL=body (or hand) trains one model directory alone on two queues: the pose, spatial and early-fusion
 # temporal networks in one; the localiser and the late-fusion temporal networks in the other (for the hand
-# also the spatial rounds, which start from hand-lite-pose, not from its later fine-tunings), each run
-# waiting until the weights it starts from (its preset's init) are there.  One model's from-scratch time
-# on this CPU is then the longer queue's (body ~4.8 h, hand ~4.2 h at two jobs' load: see the README).
+# the localiser and the spatial rounds, which start from hand-lite-pose, not from its later fine-tunings),
+# each run waiting until the weights it starts from (its preset's init) are there.  One model's from-scratch
+# time on this CPU is then the longer queue's (about 4.8 h for body and 4.5 h for hand: see the README).
 BODY=${BODY:-"body-lite-pose body-lite-spatial body-lite-spatial-long body-lite-spatial-long2 body-lite-spatial-long3 body-lite-temporal body-lite-temporal-late body-lite-temporal-late-long body-lite-temporal-late-long2 body-lite-temporal-late-long3 body-lite-localiser"}
 HAND=${HAND:-"hand-lite-pose hand-lite-pose-centre hand-lite-pose-jitter hand-lite-spatial hand-lite-spatial-long hand-lite-spatial-long2 hand-lite-spatial-long3 hand-lite-spatial-long4 hand-lite-temporal hand-lite-temporal-late hand-lite-localiser"}
 MODEL=${MODEL:-}
@@ -51,7 +51,7 @@ case "$MODEL" in
   body|hand)
     all=$([ "$MODEL" = body ] && echo "$BODY" || echo "$HAND")
     later='-temporal-late'
-    [ "$MODEL" = hand ] && later='-temporal-late\|-spatial'
+    [ "$MODEL" = hand ] && later='-spatial'
     first=$(echo "$all" | tr ' ' '\n' | grep -v -- "-localiser\$\|$later" | tr '\n' ' ')
     second="$(echo "$all" | tr ' ' '\n' | grep -- '-localiser$' | tr '\n' ' ')$(echo "$all" | tr ' ' '\n' |
       grep -- "$later" | tr '\n' ' ')" ;;
