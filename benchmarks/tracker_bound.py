@@ -99,7 +99,9 @@ def duration_errors(P: list) -> dict:
     frames' *true* joints plus the displacements, best linear unbiased (``gls``) and with one weight per
     term (``per_term``, inverse variance: what the tracker's gammas can do), for the pose alone, with d = 1
     (Df) and with every duration (Dmf).  When the durations' errors are correlated, more of them add little;
-    with per-term weights they can even hurt."""
+    with per-term weights they can even hurt.  The true earlier joints make it a bound: where a network's
+    displacement errors are proportional to the motion (it predicts little of it: the hand's depth), the
+    best combination extrapolates the true trajectory and the bound is loose."""
     dmax = max(DURATIONS)
     e = {k: [] for k in ("pose", *DURATIONS)}
     for s, p in P:
