@@ -255,8 +255,9 @@ def _presets() -> dict[str, TrainConfig]:
     # 8 fps); the third 29.2 -> 25.5 mm (-4.8 -> -10.7 %), the body temporal network's 22.8 -> 21.2 mm, every
     # curve still falling at its end (learning_curves-*-long2/-long3).  The hand spatial network's fourth
     # to sixth rounds: 2.39 -> 2.32 -> 2.24 -> 2.25 px, 3.44 -> 3.19 -> 3.06 -> 2.95 mm, the tracker -8.5 ->
-    # -10.3 -> -12.2 -> -12.5 % at 25 fps (learning_curves-hand-lite-spatial-long5).  The body temporal network's fifth round
-    # (body-lite-temporal-late-long4) is not shipped: it would take body-lite's training over 5 h.
+    # -10.3 -> -12.2 -> -12.5 % at 25 fps (learning_curves-hand-lite-spatial-long5).  The body temporal
+    # network's fifth round (body-lite-temporal-late-long4) is not shipped: it would take body-lite's
+    # training over 5 h.
     for name, prev, data_seed in (("body-lite-spatial-long2", "body-lite-spatial-long", 1_000_000),
                                   ("body-lite-temporal-late-long2", "body-lite-temporal-late-long", 1_000_000),
                                   ("hand-lite-spatial-long2", "hand-lite-spatial-long", 1_000_000),
