@@ -257,7 +257,8 @@ def _presets() -> dict[str, TrainConfig]:
     # to sixth rounds: 2.39 -> 2.32 -> 2.24 -> 2.25 px, 3.44 -> 3.19 -> 3.06 -> 2.95 mm, the tracker -8.5 ->
     # -10.3 -> -12.2 -> -12.5 % at 25 fps (learning_curves-hand-lite-spatial-long5).  The body temporal
     # network's fifth round (body-lite-temporal-late-long4) is not shipped: it would take body-lite's
-    # training over 5 h.
+    # training over 5 h.  hand-lite-temporal, trained once, trails the difference of two single-frame poses
+    # over long gaps (tracker_bound-hand-lite-2.5fps): its second round is hand-lite-temporal-long.
     for name, prev, data_seed in (("body-lite-spatial-long2", "body-lite-spatial-long", 1_000_000),
                                   ("body-lite-temporal-late-long2", "body-lite-temporal-late-long", 1_000_000),
                                   ("hand-lite-spatial-long2", "hand-lite-spatial-long", 1_000_000),
@@ -266,7 +267,8 @@ def _presets() -> dict[str, TrainConfig]:
                                   ("hand-lite-spatial-long3", "hand-lite-spatial-long2", 2_000_000),
                                   ("hand-lite-spatial-long4", "hand-lite-spatial-long3", 3_000_000),
                                   ("hand-lite-spatial-long5", "hand-lite-spatial-long4", 4_000_000),
-                                  ("body-lite-temporal-late-long4", "body-lite-temporal-late-long3", 3_000_000)):
+                                  ("body-lite-temporal-late-long4", "body-lite-temporal-late-long3", 3_000_000),
+                                  ("hand-lite-temporal-long", "hand-lite-temporal", 1_000_000)):
         out[name] = replace(out[prev], name=name, init=prev, data_seed=data_seed)
     return out
 
