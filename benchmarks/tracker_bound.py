@@ -91,6 +91,21 @@ def blue_sd(cov: np.ndarray, independent: bool = False) -> float:
     return float(np.sqrt(w @ cov @ w))
 
 
+def _frame_errors(P: list) -> np.ndarray:
+    """(1 + len(DURATIONS), n, 3) errors (u, v px; z mm) on the frames that have every duration: the
+    single-frame pose's (depths relative to the root's), then each duration's displacement's."""
+    dmax = max(DURATIONS)
+    e = {k: [] for k in ("pose", *DURATIONS)}
+    for s, p in P:
+        J = s.joints_2p5d
+        Ep = p["J"] - J
+        Ep[..., 2] -= Ep[:, s.skeleton.root : s.skeleton.root + 1, 2]
+        e["pose"].append(Ep[dmax:].reshape(-1, 3))
+        for d in DURATIONS:
+            e[d].append((p["deltas"][d] - gt_deltas(J, d))[dmax:].reshape(-1, 3))
+    return np.stack([np.concatenate(e[k]) for k in e])
+
+
 def duration_errors(P: list) -> dict:
     """The temporal network's displacement errors over each duration d of DURATIONS, on the frames that have
     all of them, per coordinate (u, v px; z mm): their rms, the correlation of the errors of the single-frame
@@ -102,16 +117,7 @@ def duration_errors(P: list) -> dict:
     with per-term weights they can even hurt.  The true earlier joints make it a bound: where a network's
     displacement errors are proportional to the motion (it predicts little of it: the hand's depth), the
     best combination extrapolates the true trajectory and the bound is loose."""
-    dmax = max(DURATIONS)
-    e = {k: [] for k in ("pose", *DURATIONS)}
-    for s, p in P:
-        J = s.joints_2p5d
-        Ep = p["J"] - J
-        Ep[..., 2] -= Ep[:, s.skeleton.root : s.skeleton.root + 1, 2]    # depths relative to the root's
-        e["pose"].append(Ep[dmax:].reshape(-1, 3))
-        for d in DURATIONS:
-            e[d].append((p["deltas"][d] - gt_deltas(J, d))[dmax:].reshape(-1, 3))
-    E = np.stack([np.concatenate(e[k]) for k in e])                  # (1 + len(DURATIONS), n, 3)
+    E = _frame_errors(P)
     out = {"terms": ["pose", *[f"d{d}" for d in DURATIONS]], "rms": {}, "correlation": {}, "sd": {}}
     for c, name in enumerate("uvz"):
         X = E[..., c] - E[..., c].mean(1, keepdims=True)
@@ -133,12 +139,8 @@ def duration_oracles(P: list) -> dict:
     in the ratios of the inverse mean squared errors of the durations' displacements (mean over u, v, z)."""
     from trt_tracker.evaluate import GAMMAS as CARD_GAMMAS, mpjpe, to_cam, track
 
-    dmax = max(DURATIONS)
-    ms = []
-    for d in DURATIONS:
-        err = np.concatenate([(p["deltas"][d] - gt_deltas(s.joints_2p5d, d))[dmax:].reshape(-1, 3) for s, p in P])
-        ms.append((err ** 2).mean(0))
-    ratio = np.mean(np.array(ms[0]) / np.array(ms), axis=1)          # per duration, 1 for d = 1
+    ms = (_frame_errors(P)[1:] ** 2).mean(1)                         # (durations, 3)
+    ratio = np.mean(ms[0] / ms, axis=1)                              # per duration, 1 for d = 1
 
     def best(durations, weights):
         errs = {g: float(np.mean([mpjpe(to_cam(s, track(p, s.skeleton, durations, 0.0, tuple(g * weights))),
