@@ -21,7 +21,10 @@ def _torch(net, feeds):
 
 @pytest.mark.parametrize("kw", [dict(task="pose"), dict(task="spatial"), dict(task="temporal"),
                                 dict(task="temporal", fusion="late"), dict(task="temporal", fusion="corr"),
-                                dict(task="pose", skeleton="HAND21", modality="depth")])
+                                dict(task="pose", skeleton="HAND21", modality="depth"),
+                                dict(task="pose", skeleton="HAND21", modality="depth", rotations=4),
+                                dict(task="spatial", skeleton="HAND21", modality="depth", rotations=4),
+                                dict(task="temporal", skeleton="HAND21", modality="depth", rotations=2)])
 def test_onnx_equals_torch_at_any_batch(kw, tmp_path):
     torch.manual_seed(0)
     cfg = tiny(**kw)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 
 from ..codec import Z_REFS
+from .ensemble import ROTATIONS
 from ..skeleton import get_skeleton
 
 TASKS = ("pose", "spatial", "temporal", "localiser")
@@ -43,6 +44,11 @@ class ModelConfig:
     fusion: str = "early"           # temporal: early (stacked pair) | late (cached per-frame features)
     #                                 | corr (cost volume of cached stride-4 features; width sets its channels)
     corr_radius: int = 4            # corr: displacements matched, in stride-4 cells (4 -> +-16 input pixels)
+    # inference
+    rotations: int = 1              # test-time rotation ensemble (models.ensemble): 1 (one pass), 2 (0 and 180
+    #                                 degrees) or 4 (every quarter turn), outputs turned back and averaged; for
+    #                                 networks trained with rotations over +-180 degrees (the hand's). Training
+    #                                 losses take one pass; validation and the exported graphs the ensemble
 
     def __post_init__(self) -> None:
         def bad(name, value, allowed):
@@ -79,6 +85,14 @@ class ModelConfig:
             bad("z_ref", self.z_ref, Z_REFS)
         if self.z_ref == "centre" and self.modality != "depth":
             raise ValueError("model config: z_ref='centre' needs depth input (an RGB crop has no depth centre)")
+        if self.rotations not in ROTATIONS:
+            bad("rotations", self.rotations, ROTATIONS)
+        if self.rotations > 1 and not (self.task in ("pose", "spatial", "temporal") and self.pose_head == "integral"
+                                       and self.arch == "maps" and self.fusion == "early"):
+            raise ValueError("model config: rotations > 1 (a test-time rotation ensemble) is for integral pose "
+                             "networks and per-pixel relation networks with early fusion (arch 'maps', fusion "
+                             f"'early'); this one is task={self.task!r} pose_head={self.pose_head!r} "
+                             f"arch={self.arch!r} fusion={self.fusion!r}: set rotations=1")
         if self.cube_mm <= 0:
             raise ValueError(f"model config: cube_mm must be positive, got {self.cube_mm}")
 
@@ -136,7 +150,7 @@ def build_model(cfg: ModelConfig):
     if cfg.task == "pose":
         if cfg.pose_head == "integral":
             return IntegralPoseNet(backbone, sk.K, cfg.depth_bins if cfg.dims == 3 else 0, cfg.head_channels,
-                                   cfg.n_deconv, cfg.logit_scale)
+                                   cfg.n_deconv, cfg.logit_scale, cfg.rotations)
         return RegressionPoseNet(backbone, sk.parents, cfg.heatmap_size, cfg.pose_head, cfg.dims)
     if cfg.arch == "fc":
         return RelationBaseline(backbone, sk.K, cfg.dims, cfg.heatmap_size)
@@ -144,7 +158,7 @@ def build_model(cfg: ModelConfig):
               decay_kind=cfg.decay, beta=cfg.beta, sampling=cfg.sampling)
     if cfg.fusion == "late":
         return LateFusionTemporalNet(backbone, sk.K, **kw)
-    return RelationNet(backbone, sk.K, shared_map=cfg.arch == "sparseflow", **kw)
+    return RelationNet(backbone, sk.K, shared_map=cfg.arch == "sparseflow", rotations=cfg.rotations, **kw)
 
 
 def count_parameters(module) -> int:

@@ -82,7 +82,7 @@ class FrameGraph(nn.Module):
         self.K = K
 
     def forward(self, image):
-        logits = self.pose.logits(image)
+        logits = self.pose.predict_logits(image)
         joints = soft_argmax_3d(logits) if logits.ndim == 5 else soft_argmax_2d(logits)
         related = joints[:, self.par, :2]
         bones = self.spatial(image, related) * self.nonroot

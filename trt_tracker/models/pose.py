@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .backbone import ResNet
+from .ensemble import ensemble_logits, quarter_turns
 from .heads import DeconvHead
 
 
@@ -96,10 +97,12 @@ class IntegralPoseNet(nn.Module):
     """Image (N, Cin, S, S) -> joints (N, K, 3) (or (N, K, 2) for 2D) in the network frame."""
 
     def __init__(self, backbone: ResNet, num_joints: int, depth_bins: int = 64, head_channels: int = 256,
-                 n_deconv: int = 3, logit_scale: float = 1.0):
+                 n_deconv: int = 3, logit_scale: float = 1.0, rotations: int = 1):
         super().__init__()
         self.backbone = backbone
         self.K = num_joints
+        self.rotations = rotations   # test-time rotation ensemble of predict_logits/forward (models.ensemble)
+        quarter_turns(rotations)
         self.D = depth_bins  # 0 -> 2D
         self.head = DeconvHead(backbone.out_channels, num_joints * max(depth_bins, 1), head_channels, n_deconv)
         self.stride = backbone.stride // self.head.upsample
@@ -114,8 +117,13 @@ class IntegralPoseNet(nn.Module):
         N, _, H, W = h.shape
         return h.reshape(N, self.K, self.D, H, W) if self.D else h
 
+    def predict_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits inference reads: :meth:`logits` (the training pass), or with ``rotations`` > 1 the
+        log of the softmax averaged over the turned crops (:func:`~trt_tracker.models.ensemble.ensemble_logits`)."""
+        return ensemble_logits(self.logits, x, self.rotations)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.logits(x)
+        h = self.predict_logits(x)
         return soft_argmax_3d(h) if self.D else soft_argmax_2d(h)
 
 

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from .backbone import ResNet
+from .ensemble import ensemble_maps, quarter_turns
 from .heads import DeconvHead
 from .pose import value_scale
 
@@ -123,6 +124,8 @@ class PooledRelation:
     """Eq. 6 and Eq. 7 over ``self.maps(x)`` (N, K, C, H, W), for any module with ``decay_kind``,
     ``beta``, ``sampling`` and a ``scale`` buffer: what every per-pixel relation network shares."""
 
+    rotations = 1   # test-time rotation ensemble of forward (models.ensemble); RelationNet sets it
+
     def _init_pooling(self, decay_kind: str, beta: float, sampling: str, heatmap_size: int, dims: int) -> None:
         """Check and set the pixel weighting, and the ``scale`` buffer (maps predict relation / scale,
         seed 002's normalisation inside the network); call after ``nn.Module.__init__``."""
@@ -145,8 +148,13 @@ class PooledRelation:
         """Eq. 7: the maps (N, K, C, H, W) averaged with the pixel weighting around ``related`` -> (N, K, C)."""
         return weighted_pool(m, self.weights(related, m.shape[-2], m.shape[-1]))
 
+    def predict_maps(self, x: torch.Tensor) -> torch.Tensor:
+        """The maps inference pools: :meth:`maps` (the training pass), or with ``rotations`` > 1 their
+        average over the turned crops (:func:`~trt_tracker.models.ensemble.ensemble_maps`)."""
+        return ensemble_maps(self.maps, x, self.rotations)
+
     def forward(self, x: torch.Tensor, related: torch.Tensor) -> torch.Tensor:
-        return self.pool(self.maps(x), related)
+        return self.pool(self.predict_maps(x), related)
 
     def loss(self, x: torch.Tensor, related: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         m = self.maps(x)
@@ -165,9 +173,11 @@ class RelationNet(PooledRelation, nn.Module):
 
     def __init__(self, backbone: ResNet, num_joints: int, dims: int = 3, head_channels: int = 256,
                  n_deconv: int = 3, heatmap_size: int = 64, decay_kind: str = "binary", beta: float = 2.5,
-                 sampling: str = "decay", shared_map: bool = False):
+                 sampling: str = "decay", shared_map: bool = False, rotations: int = 1):
         super().__init__()
         self._init_pooling(decay_kind, beta, sampling, heatmap_size, dims)
+        quarter_turns(rotations)
+        self.rotations = rotations
         self.backbone = backbone
         self.K, self.C = num_joints, dims
         self.shared_map = shared_map

@@ -1,0 +1,152 @@
+"""Test-time rotation ensembles (:mod:`trt_tracker.models.ensemble`): the turns against NumPy, the
+ensembled networks against a slow reference that turns crops and joints one at a time, the
+equivariance a full set of quarter turns gives, and the exported graph."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from trt_tracker.models import ModelConfig, build_model
+from trt_tracker.models.ensemble import quarter_turns, rot90, rotate_points, rotate_vectors
+
+HAND = dict(skeleton="HAND21", modality="depth", depth=10, width=0.25, input_size=64, head_channels=16, depth_bins=8)
+
+
+def hand(**kw) -> ModelConfig:
+    return ModelConfig(**{**HAND, **kw})
+
+
+def _inputs(cfg, n=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, cfg.in_channels, cfg.input_size, cfg.input_size, generator=g)
+    related = torch.rand(n, cfg.K, 2, generator=g) * (cfg.heatmap_size - 1)
+    return x, related
+
+
+@pytest.mark.parametrize("k", [-3, -1, 0, 1, 2, 3, 5])
+def test_rot90_is_numpys(k):
+    x = torch.arange(2 * 3 * 4 * 5, dtype=torch.float32).reshape(2, 3, 4, 5)
+    np.testing.assert_array_equal(rot90(x, k).numpy(), np.rot90(x.numpy(), k, axes=(-2, -1)))
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 3])
+def test_rotate_points_follows_the_turned_pixel(k):
+    """A one-hot map turned with rot90 has its pixel where rotate_points sends the point; vectors between
+    two points turn like their difference."""
+    H = 7
+    rng = np.random.default_rng(k)
+    for _ in range(5):
+        u, v = rng.integers(0, H, 2)
+        m = torch.zeros(1, H, H)
+        m[0, v, u] = 1
+        vv, uu = np.argwhere(rot90(m, k)[0].numpy())[0]
+        got = rotate_points(torch.tensor([[float(u), float(v), 0.3]]), k, H)[0]
+        np.testing.assert_allclose(got.numpy(), [uu, vv, 0.3], atol=1e-6)
+    a, b = torch.rand(2, 4, 3) * (H - 1)
+    np.testing.assert_allclose(rotate_points(b, k, H) - rotate_points(a, k, H), rotate_vectors(b - a, k), atol=1e-5)
+    np.testing.assert_allclose(rotate_vectors(rotate_vectors(b, k), -k), b, atol=1e-6)
+
+
+def test_quarter_turns_reject_other_counts():
+    assert quarter_turns(1) == (0,) and quarter_turns(2) == (0, 2) and quarter_turns(4) == (0, 1, 2, 3)
+    with pytest.raises(ValueError, match="rotations must be one of"):
+        quarter_turns(3)
+
+
+def _build(cfg):
+    """A network in eval mode with a random head (a fresh head's weights are near zero: flat maps)."""
+    net = build_model(cfg).eval()
+    for m in net.head.modules():
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+            torch.nn.init.normal_(m.weight, std=0.3)
+    return net
+
+
+def _single_pass(cfg, ensembled):
+    """The same weights with rotations=1."""
+    net = build_model(cfg.replace(rotations=1)).eval()
+    net.load_state_dict(ensembled.state_dict())
+    return net
+
+
+@pytest.mark.parametrize("task,rotations", [("spatial", 4), ("spatial", 2), ("temporal", 4)])
+@torch.no_grad()
+def test_relation_ensemble_equals_turning_crops_one_at_a_time(task, rotations):
+    """The slow reference: each turned crop through the one-pass network, pooled at the turned related
+    joints, its relations turned back, averaged."""
+    torch.manual_seed(0)
+    cfg = hand(task=task, rotations=rotations)
+    net = _build(cfg)
+    one = _single_pass(cfg, net)
+    x, related = _inputs(cfg)
+    want = torch.stack([rotate_vectors(one(rot90(x, k), rotate_points(related, k, cfg.heatmap_size)), -k)
+                        for k in quarter_turns(rotations)]).mean(0)
+    np.testing.assert_allclose(net(x, related).numpy(), want.numpy(), atol=1e-5)
+    # training takes one pass: the loss is the one-pass network's
+    target = torch.randn(2, cfg.K, 3)
+    assert torch.allclose(net.loss(x, related, target), one.loss(x, related, target))
+
+
+@torch.no_grad()
+def test_pose_ensemble_is_the_mean_of_the_turned_crops_joints():
+    torch.manual_seed(0)
+    cfg = hand(task="pose", rotations=4)
+    net = _build(cfg)
+    one = _single_pass(cfg, net)
+    x, _ = _inputs(cfg)
+    want = torch.stack([rotate_points(one(rot90(x, k)), -k, cfg.heatmap_size) for k in range(4)]).mean(0)
+    np.testing.assert_allclose(net(x).numpy(), want.numpy(), atol=1e-4)
+    p = torch.softmax(net.predict_logits(x).flatten(2), -1)        # the logits are averaged log-probabilities
+    np.testing.assert_allclose(p.sum(-1).numpy(), 1.0, atol=1e-5)
+    assert torch.equal(net.logits(x), one.logits(x))               # the training pass is one pass
+
+
+@pytest.mark.parametrize("task", ["pose", "spatial"])
+@torch.no_grad()
+def test_four_turns_make_the_network_equivariant(task):
+    """Over every quarter turn the ensemble answers a turned crop with the turned answer (one pass does not)."""
+    torch.manual_seed(1)
+    cfg = hand(task=task, rotations=4)
+    net = _build(cfg)
+    one = _single_pass(cfg, net)
+    x, related = _inputs(cfg)
+    H = cfg.heatmap_size
+    if task == "pose":
+        def f(n, xx, k):
+            return rotate_points(n(rot90(xx, k)), -k, H)
+    else:
+        def f(n, xx, k):
+            return rotate_vectors(n(rot90(xx, k), rotate_points(related, k, H)), -k)
+    np.testing.assert_allclose(f(net, x, 1).numpy(), f(net, x, 0).numpy(), atol=1e-4)
+    assert not np.allclose(f(one, x, 1).numpy(), f(one, x, 0).numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize("kw,match", [(dict(rotations=3), "rotations=3 is not one of"),
+                                      (dict(task="temporal", fusion="late", rotations=2), "early fusion"),
+                                      (dict(task="spatial", arch="fc", rotations=4), "early fusion"),
+                                      (dict(task="localiser", dims=2, rotations=4), "early fusion")])
+def test_config_rejects_ensembles_it_cannot_build(kw, match):
+    with pytest.raises(ValueError, match=match):
+        hand(**kw)
+
+
+def test_exported_frame_graph_matches_torch_and_stays_in_tensorrts_parser():
+    """The frame graph with ensembled pose and spatial networks: ONNX Runtime equals PyTorch at batches 1
+    and 3, and every operator is one TensorRT's parser takes (the turns are Gather and Transpose)."""
+    pytest.importorskip("onnxruntime")
+    onnx = pytest.importorskip("onnx")
+    from trt_tracker.export import export_graph, parity_errors
+    from trt_tracker.models.graphs import FrameGraph
+    from trt_tracker.runtime.tensorrt_build import unsupported_ops
+    from trt_tracker.skeleton import get_skeleton
+
+    torch.manual_seed(0)
+    pose_cfg = hand(task="pose", rotations=4)
+    graph = FrameGraph(build_model(pose_cfg), build_model(hand(task="spatial", rotations=4)),
+                       list(get_skeleton("HAND21").parents))
+    data = export_graph(graph, pose_cfg, "frame")
+    assert unsupported_ops(data) == []
+    assert "Gather" in {n.op_type for n in onnx.load_from_string(data).graph.node}
+    errs = parity_errors(graph, data, pose_cfg, "frame")
+    assert max(errs.values()) < 1e-4, errs
