@@ -9,6 +9,7 @@ import torch
 
 from trt_tracker.models import ModelConfig, build_model
 from trt_tracker.models.ensemble import quarter_turns, rot90, rotate_points, rotate_vectors
+from trt_tracker.models.pose import soft_argmax_3d
 
 HAND = dict(skeleton="HAND21", modality="depth", depth=10, width=0.25, input_size=64, head_channels=16, depth_bins=8)
 
@@ -97,8 +98,13 @@ def test_pose_ensemble_is_the_mean_of_the_turned_crops_joints():
     x, _ = _inputs(cfg)
     want = torch.stack([rotate_points(one(rot90(x, k)), -k, cfg.heatmap_size) for k in range(4)]).mean(0)
     np.testing.assert_allclose(net(x).numpy(), want.numpy(), atol=1e-4)
-    p = torch.softmax(net.predict_logits(x).flatten(2), -1)        # the logits are averaged log-probabilities
-    np.testing.assert_allclose(p.sum(-1).numpy(), 1.0, atol=1e-5)
+    # ... which is the soft-argmax of the turned-back heatmap distributions, averaged
+    p = torch.stack([rot90(torch.softmax(one.logits(rot90(x, k)).flatten(2), -1).reshape(2, cfg.K, cfg.depth_bins,
+                                                                                      16, 16), -k) for k in range(4)])
+    np.testing.assert_allclose(net(x).numpy(), soft_argmax_3d(p.mean(0).log()).numpy(), atol=1e-4)
+    J, conf = net.predict(x)
+    want_conf = torch.stack([one.predict(rot90(x, k))[1] for k in range(4)]).mean(0)
+    np.testing.assert_allclose(conf.numpy(), want_conf.numpy(), atol=1e-6)
     assert torch.equal(net.logits(x), one.logits(x))               # the training pass is one pass
 
 

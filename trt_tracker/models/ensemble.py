@@ -8,14 +8,13 @@ are averaged.  Quarter turns are exact on the pixel grid: pixel centres sit
 at integers, and the crop's centre ``(S - 1) / 2`` maps to the map's centre
 ``(H - 1) / 2`` (:mod:`trt_tracker.camera`), so nothing is resampled.
 
-* relation maps (N, K, C, H, W): each map turned back and its ``(u, v)``
-  vector channels rotated back, then averaged; Eq. 7's pooling is linear, so
-  pooling the averaged maps at the related joints equals averaging the pooled
-  relations of the turned crops (each pooled at its turned joints);
-* pose heatmap logits (N, K, [D,] H, W): each turned back and the softmax
-  distributions averaged (returned as log-probabilities): the soft-argmax is
-  an expectation, so the joints are the mean of the turned crops' joints and
-  the heatmap confidence reads the averaged distribution.
+* relation networks: each turned crop's relations pooled at its turned related
+  joints and turned back, then averaged; Eq. 7's pooling is linear, so this is
+  pooling the averaged turned-back maps, without turning a map;
+* integral pose networks: each turned crop's joints turned back and averaged,
+  which is the soft-argmax of the averaged heatmap distributions (the
+  soft-argmax is an expectation), without turning a heatmap; the per-joint
+  heatmap confidence is the mean of the turned crops'.
 
 Turns are written with Gather (a constant reversed index) and Transpose, so
 the exported graph stays within TensorRT's parser.  A quarter turn ``k``
@@ -92,22 +91,28 @@ def _per_turn(y: torch.Tensor, n: int) -> torch.Tensor:
     return y.reshape(n, -1, *y.shape[1:])
 
 
-def ensemble_maps(maps_fn, x: torch.Tensor, rotations: int) -> torch.Tensor:
-    """``maps_fn`` (images (N, C, S, S) -> relation maps (N, K, C, H, W)) averaged over the turned crops."""
+def ensemble_relations(relations_fn, x: torch.Tensor, related: torch.Tensor, rotations: int,
+                       size: int) -> torch.Tensor:
+    """``relations_fn`` (images (N, C, S, S), related joints (N, K, 2) in map pixels of side ``size`` ->
+    relation vectors (N, K, C)) averaged over the turned crops, each pooled at its turned related joints
+    and turned back.  Eq. 7 is linear in the maps, so this equals pooling the maps turned back and
+    averaged, without turning any map."""
     turns = quarter_turns(rotations)
     if len(turns) == 1:
-        return maps_fn(x)
-    m = _per_turn(maps_fn(_turned_batch(x, turns)), len(turns))
-    return sum(rotate_vectors(rot90(m[i], -k), -k, dim=2) for i, k in enumerate(turns)) / len(turns)
+        return relations_fn(x, related)
+    rel = torch.cat([rotate_points(related, k, size) for k in turns], 0)
+    r = _per_turn(relations_fn(_turned_batch(x, turns), rel), len(turns))
+    return sum(rotate_vectors(r[i], -k) for i, k in enumerate(turns)) / len(turns)
 
 
-def ensemble_logits(logits_fn, x: torch.Tensor, rotations: int) -> torch.Tensor:
-    """``logits_fn`` (images -> heatmap logits (N, K, [D,] H, W)) over the turned crops: the log of the
-    averaged softmax distributions (a softmax of the result gives that average)."""
+def ensemble_joints(joints_fn, x: torch.Tensor, rotations: int, size: int):
+    """``joints_fn`` (images -> (joints (N, K, C) in map pixels of side ``size``, per-joint scores
+    (N, K))) averaged over the turned crops, the joints turned back.  For an integral pose network this
+    is the soft-argmax of the averaged heatmap distributions (an expectation is linear), without turning
+    any heatmap; the scores (heatmap confidence) are averaged."""
     turns = quarter_turns(rotations)
     if len(turns) == 1:
-        return logits_fn(x)
-    h = logits_fn(_turned_batch(x, turns))
-    logp = _per_turn(torch.log_softmax(h.flatten(2), -1).reshape(h.shape), len(turns))
-    back = torch.stack([rot90(logp[i], -k) for i, k in enumerate(turns)], 0)
-    return torch.logsumexp(back, 0) - float(torch.log(torch.tensor(float(len(turns)))))
+        return joints_fn(x)
+    J, c = joints_fn(_turned_batch(x, turns))
+    J, c = _per_turn(J, len(turns)), _per_turn(c, len(turns))
+    return sum(rotate_points(J[i], -k, size) for i, k in enumerate(turns)) / len(turns), c.mean(0)

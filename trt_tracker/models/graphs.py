@@ -18,7 +18,6 @@ from torch import nn
 
 from ..skeleton import get_skeleton
 from .config import ModelConfig, build_model
-from .pose import heatmap_confidence, soft_argmax_2d, soft_argmax_3d
 
 NETWORKS = ("pose", "spatial", "temporal")
 
@@ -82,11 +81,10 @@ class FrameGraph(nn.Module):
         self.K = K
 
     def forward(self, image):
-        logits = self.pose.predict_logits(image)
-        joints = soft_argmax_3d(logits) if logits.ndim == 5 else soft_argmax_2d(logits)
+        joints, confidence = self.pose.predict(image)
         related = joints[:, self.par, :2]
         bones = self.spatial(image, related) * self.nonroot
-        return joints, bones, heatmap_confidence(logits, joints[..., :2])
+        return joints, bones, confidence
 
 
 class TemporalGraph(nn.Module):

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .backbone import ResNet
-from .ensemble import ensemble_logits, quarter_turns
+from .ensemble import ensemble_joints, quarter_turns
 from .heads import DeconvHead
 
 
@@ -101,7 +101,7 @@ class IntegralPoseNet(nn.Module):
         super().__init__()
         self.backbone = backbone
         self.K = num_joints
-        self.rotations = rotations   # test-time rotation ensemble of predict_logits/forward (models.ensemble)
+        self.rotations = rotations   # test-time rotation ensemble of predict/forward (models.ensemble)
         quarter_turns(rotations)
         self.D = depth_bins  # 0 -> 2D
         self.head = DeconvHead(backbone.out_channels, num_joints * max(depth_bins, 1), head_channels, n_deconv)
@@ -117,14 +117,24 @@ class IntegralPoseNet(nn.Module):
         N, _, H, W = h.shape
         return h.reshape(N, self.K, self.D, H, W) if self.D else h
 
-    def predict_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """The logits inference reads: :meth:`logits` (the training pass), or with ``rotations`` > 1 the
-        log of the softmax averaged over the turned crops (:func:`~trt_tracker.models.ensemble.ensemble_logits`)."""
-        return ensemble_logits(self.logits, x, self.rotations)
+    def _joints_and_confidence(self, x: torch.Tensor):
+        h = self.logits(x)
+        J = soft_argmax_3d(h) if self.D else soft_argmax_2d(h)
+        return J, heatmap_confidence(h, J[..., :2])
+
+    def predict(self, x: torch.Tensor):
+        """(joints (N, K, 2 or 3), per-joint heatmap confidence (N, K)); with ``rotations`` > 1 averaged
+        over the turned crops (:func:`~trt_tracker.models.ensemble.ensemble_joints`)."""
+        return ensemble_joints(self._joints_and_confidence, x, self.rotations, self.heatmap_size(x))
+
+    def heatmap_size(self, x: torch.Tensor) -> int:
+        return int(x.shape[-1]) // self.stride
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.predict_logits(x)
-        return soft_argmax_3d(h) if self.D else soft_argmax_2d(h)
+        if self.rotations == 1:
+            h = self.logits(x)
+            return soft_argmax_3d(h) if self.D else soft_argmax_2d(h)
+        return self.predict(x)[0]
 
 
 class RegressionPoseNet(nn.Module):

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from .backbone import ResNet
-from .ensemble import ensemble_maps, quarter_turns
+from .ensemble import ensemble_relations, quarter_turns
 from .heads import DeconvHead
 from .pose import value_scale
 
@@ -134,6 +134,7 @@ class PooledRelation:
         if sampling not in SAMPLINGS:
             raise ValueError(f"unknown sampling {sampling!r}; choose one of {SAMPLINGS}")
         self.decay_kind, self.beta, self.sampling = decay_kind, float(beta), sampling
+        self.scale_size = int(heatmap_size)   # the maps' side (turning related joints needs it)
         self.register_buffer("scale", value_scale(heatmap_size, dims), persistent=False)
 
     def weights(self, related: torch.Tensor, H: int, W: int) -> torch.Tensor:
@@ -148,13 +149,13 @@ class PooledRelation:
         """Eq. 7: the maps (N, K, C, H, W) averaged with the pixel weighting around ``related`` -> (N, K, C)."""
         return weighted_pool(m, self.weights(related, m.shape[-2], m.shape[-1]))
 
-    def predict_maps(self, x: torch.Tensor) -> torch.Tensor:
-        """The maps inference pools: :meth:`maps` (the training pass), or with ``rotations`` > 1 their
-        average over the turned crops (:func:`~trt_tracker.models.ensemble.ensemble_maps`)."""
-        return ensemble_maps(self.maps, x, self.rotations)
-
     def forward(self, x: torch.Tensor, related: torch.Tensor) -> torch.Tensor:
-        return self.pool(self.predict_maps(x), related)
+        """Eq. 7 at the related joints; with ``rotations`` > 1 averaged over the turned crops
+        (:func:`~trt_tracker.models.ensemble.ensemble_relations`; the loss takes one pass)."""
+        return ensemble_relations(self._pooled, x, related, self.rotations, self.scale_size)
+
+    def _pooled(self, x: torch.Tensor, related: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.maps(x), related)
 
     def loss(self, x: torch.Tensor, related: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         m = self.maps(x)
