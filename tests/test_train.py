@@ -226,6 +226,8 @@ def test_presets_cover_every_task():
         assert (m.fusion == "corr") == name.endswith("temporal-corr")
         assert (m.z_ref == "centre") == (name in ("hand-lite-pose-centre", "hand-lite-pose-jitter"))
         assert (m.task == "localiser") == name.endswith("-localiser")
+        # the shipped hand pose and spatial networks run as rotation ensembles (trained one pass)
+        assert (m.rotations == 4) == (name == "hand-lite-pose-jitter" or name.startswith("hand-lite-spatial"))
         if m.task == "localiser":     # the body localiser also sees photometric changes
             assert cfg.augment == (replace(BODY_AUGMENT, photometric=0.5) if name.startswith("body") else HAND_AUGMENT)
         elif name == "hand-lite-pose-jitter":   # off-centre crops, as a live tracker's
@@ -252,7 +254,7 @@ def test_presets_cover_every_task():
     assert centre.init == "hand-lite-pose" and centre.model == base.model.replace(z_ref="centre")
     # ... then on jittered crops
     assert PRESETS["hand-lite-pose-jitter"].init == "hand-lite-pose-centre"
-    assert PRESETS["hand-lite-pose-jitter"].model == centre.model
+    assert PRESETS["hand-lite-pose-jitter"].model == centre.model.replace(rotations=4)
     assert PRESETS["hand-lite-pose-jitter"].root_z_loss > 0 and centre.root_z_loss == 0
     # the shipped hand spatial network: hand-lite-spatial trained once more
     assert PRESETS["hand-lite-spatial-long"].init == "hand-lite-spatial"
