@@ -1,6 +1,6 @@
-"""Test-time rotation ensembles (:mod:`trt_tracker.models.ensemble`): the turns against NumPy, the
-ensembled networks against a slow reference that turns crops and joints one at a time, the
-equivariance a full set of quarter turns gives, and the exported graph."""
+"""Test-time ensembles (:mod:`trt_tracker.models.ensemble`): turns and mirrors against NumPy, the
+ensembled networks against a slow reference that moves crops and joints one view at a time (NumPy
+for the mirror), the equivariance a full set of views gives, and the exported graph."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,14 +8,21 @@ import pytest
 import torch
 
 from trt_tracker.models import ModelConfig, build_model
-from trt_tracker.models.ensemble import quarter_turns, rot90, rotate_points, rotate_vectors
+from trt_tracker.models.ensemble import (mirror_points, mirror_vectors, quarter_turns, rot90, rotate_points,
+                                         rotate_vectors, view_image, views)
 from trt_tracker.models.pose import soft_argmax_3d
+from trt_tracker.skeleton import get_skeleton
 
 HAND = dict(skeleton="HAND21", modality="depth", depth=10, width=0.25, input_size=64, head_channels=16, depth_bins=8)
+BODY = {**HAND, "skeleton": "BODY17", "modality": "rgb"}
 
 
 def hand(**kw) -> ModelConfig:
     return ModelConfig(**{**HAND, **kw})
+
+
+def body(**kw) -> ModelConfig:
+    return ModelConfig(**{**BODY, **kw})
 
 
 def _inputs(cfg, n=2, seed=0):
@@ -49,8 +56,25 @@ def test_rotate_points_follows_the_turned_pixel(k):
     np.testing.assert_allclose(rotate_vectors(rotate_vectors(b, k), -k), b, atol=1e-6)
 
 
+def test_mirror_matches_numpy_and_swaps_left_and_right():
+    sk = get_skeleton("BODY17")
+    perm, H = sk.flip_permutation, 9
+    rng = np.random.default_rng(0)
+    P = rng.random((2, sk.K, 3)) * (H - 1)
+    want = P[:, perm].copy()
+    want[..., 0] = (H - 1) - want[..., 0]
+    np.testing.assert_allclose(mirror_points(torch.from_numpy(P), perm, H).numpy(), want)
+    want[..., 0] -= H - 1
+    np.testing.assert_allclose(mirror_vectors(torch.from_numpy(P), perm).numpy(), want)
+    m = torch.zeros(1, H, H)
+    m[0, 2, 3] = 1                                   # (u, v) = (3, 2)
+    vv, uu = np.argwhere(view_image(m, 0, True)[0].numpy())[0]   # the pixel goes where mirror_points says
+    assert (uu, vv) == (H - 1 - 3, 2)
+
+
 def test_quarter_turns_reject_other_counts():
     assert quarter_turns(1) == (0,) and quarter_turns(2) == (0, 2) and quarter_turns(4) == (0, 1, 2, 3)
+    assert views(2, True) == ((0, False), (2, False), (0, True), (2, True))
     with pytest.raises(ValueError, match="rotations must be one of"):
         quarter_turns(3)
 
@@ -66,7 +90,7 @@ def _build(cfg):
 
 def _single_pass(cfg, ensembled):
     """The same weights with rotations=1."""
-    net = build_model(cfg.replace(rotations=1)).eval()
+    net = build_model(cfg.replace(rotations=1, flip=False)).eval()
     net.load_state_dict(ensembled.state_dict())
     return net
 
@@ -89,6 +113,34 @@ def test_relation_ensemble_equals_turning_crops_one_at_a_time(task, rotations):
     assert torch.allclose(net.loss(x, related, target), one.loss(x, related, target))
 
 
+def _np_mirror(a, perm, H=None):
+    """NumPy reference: joints (H given) or vectors (N, K, C) seen in the mirrored crop."""
+    out = np.array(a, np.float64)[:, perm]
+    out[..., 0] = ((H - 1) if H is not None else 0.0) - out[..., 0]
+    return out
+
+
+@pytest.mark.parametrize("task", ["pose", "spatial", "temporal"])
+@torch.no_grad()
+def test_mirror_ensemble_equals_numpy_reference(task):
+    """The crop mirrored with NumPy, the related joints mirrored and swapped, the output swapped back."""
+    torch.manual_seed(0)
+    cfg = body(task=task, flip=True)
+    net = _build(cfg)
+    one = _single_pass(cfg, net)
+    x, related = _inputs(cfg)
+    perm, H = get_skeleton("BODY17").flip_permutation, cfg.heatmap_size
+    xm = torch.from_numpy(np.ascontiguousarray(x.numpy()[..., ::-1]))
+    if task == "pose":
+        want = (one(x).numpy() + _np_mirror(one(xm).numpy(), perm, H)) / 2
+        got = net(x).numpy()
+    else:
+        rm = torch.from_numpy(_np_mirror(related.numpy(), perm, H).astype(np.float32))
+        want = (one(x, related).numpy() + _np_mirror(one(xm, rm).numpy(), perm)) / 2
+        got = net(x, related).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
 @torch.no_grad()
 def test_pose_ensemble_is_the_mean_of_the_turned_crops_joints():
     torch.manual_seed(0)
@@ -109,26 +161,38 @@ def test_pose_ensemble_is_the_mean_of_the_turned_crops_joints():
 
 
 @pytest.mark.parametrize("task", ["pose", "spatial"])
+@pytest.mark.parametrize("rotations,flip", [(4, False), (1, True), (2, True)])
 @torch.no_grad()
-def test_four_turns_make_the_network_equivariant(task):
-    """Over every quarter turn the ensemble answers a turned crop with the turned answer (one pass does not)."""
+def test_full_view_sets_make_the_network_equivariant(task, rotations, flip):
+    """Over a group of views (every quarter turn; a mirror; a half turn and a mirror) the ensemble answers
+    a moved crop with the moved answer; one pass does not."""
     torch.manual_seed(1)
-    cfg = hand(task=task, rotations=4)
+    cfg = body(task=task, rotations=rotations, flip=flip)
     net = _build(cfg)
     one = _single_pass(cfg, net)
     x, related = _inputs(cfg)
-    H = cfg.heatmap_size
-    if task == "pose":
-        def f(n, xx, k):
-            return rotate_points(n(rot90(xx, k)), -k, H)
-    else:
-        def f(n, xx, k):
-            return rotate_vectors(n(rot90(xx, k), rotate_points(related, k, H)), -k)
-    np.testing.assert_allclose(f(net, x, 1).numpy(), f(net, x, 0).numpy(), atol=1e-4)
-    assert not np.allclose(f(one, x, 1).numpy(), f(one, x, 0).numpy(), atol=1e-4)
+    H, perm = cfg.heatmap_size, get_skeleton("BODY17").flip_permutation
+    k, m = (1, False) if rotations == 4 else (2 if rotations == 2 else 0, True)
+
+    def moved_back(n):
+        xv = rot90(x, k)
+        xv = torch.flip(xv, (-1,)) if m else xv
+        if task == "pose":
+            out = n(xv)
+            out = mirror_points(out, perm, H) if m else out
+            return rotate_points(out, -k, H)
+        rel = rotate_points(related, k, H)
+        out = n(xv, mirror_points(rel, perm, H) if m else rel)
+        return rotate_vectors(mirror_vectors(out, perm) if m else out, -k)
+
+    np.testing.assert_allclose(moved_back(net).numpy(), net(*((x,) if task == "pose" else (x, related))).numpy(),
+                               atol=1e-4)
+    assert not np.allclose(moved_back(one).numpy(), one(*((x,) if task == "pose" else (x, related))).numpy(),
+                           atol=1e-4)
 
 
 @pytest.mark.parametrize("kw,match", [(dict(rotations=3), "rotations=3 is not one of"),
+                                      (dict(task="temporal", fusion="corr", flip=True), "early fusion"),
                                       (dict(task="temporal", fusion="late", rotations=2), "early fusion"),
                                       (dict(task="spatial", arch="fc", rotations=4), "early fusion"),
                                       (dict(task="localiser", dims=2, rotations=4), "early fusion")])
@@ -148,9 +212,9 @@ def test_exported_frame_graph_matches_torch_and_stays_in_tensorrts_parser():
     from trt_tracker.skeleton import get_skeleton
 
     torch.manual_seed(0)
-    pose_cfg = hand(task="pose", rotations=4)
-    graph = FrameGraph(build_model(pose_cfg), build_model(hand(task="spatial", rotations=4)),
-                       list(get_skeleton("HAND21").parents))
+    pose_cfg = body(task="pose", rotations=2, flip=True)     # turns and mirrors
+    graph = FrameGraph(build_model(pose_cfg), build_model(body(task="spatial", rotations=2, flip=True)),
+                       list(get_skeleton("BODY17").parents))
     data = export_graph(graph, pose_cfg, "frame")
     assert unsupported_ops(data) == []
     assert "Gather" in {n.op_type for n in onnx.load_from_string(data).graph.node}

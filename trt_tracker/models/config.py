@@ -49,6 +49,9 @@ class ModelConfig:
     #                                 degrees) or 4 (every quarter turn), outputs turned back and averaged; for
     #                                 networks trained with rotations over +-180 degrees (the hand's). Training
     #                                 losses take one pass; validation and the exported graphs the ensemble
+    flip: bool = False              # test-time mirror ensemble: the crop and its mirror image with left and
+    #                                 right joints swapped (times rotations); for networks trained with
+    #                                 horizontal flips (the body's)
 
     def __post_init__(self) -> None:
         def bad(name, value, allowed):
@@ -87,12 +90,12 @@ class ModelConfig:
             raise ValueError("model config: z_ref='centre' needs depth input (an RGB crop has no depth centre)")
         if self.rotations not in ROTATIONS:
             bad("rotations", self.rotations, ROTATIONS)
-        if self.rotations > 1 and not (self.task in ("pose", "spatial", "temporal") and self.pose_head == "integral"
+        if (self.rotations > 1 or self.flip) and not (self.task in ("pose", "spatial", "temporal") and self.pose_head == "integral"
                                        and self.arch == "maps" and self.fusion == "early"):
-            raise ValueError("model config: rotations > 1 (a test-time rotation ensemble) is for integral pose "
+            raise ValueError("model config: rotations > 1 or flip (a test-time ensemble) is for integral pose "
                              "networks and per-pixel relation networks with early fusion (arch 'maps', fusion "
                              f"'early'); this one is task={self.task!r} pose_head={self.pose_head!r} "
-                             f"arch={self.arch!r} fusion={self.fusion!r}: set rotations=1")
+                             f"arch={self.arch!r} fusion={self.fusion!r}: set rotations=1 and flip=false")
         if self.cube_mm <= 0:
             raise ValueError(f"model config: cube_mm must be positive, got {self.cube_mm}")
 
@@ -150,7 +153,7 @@ def build_model(cfg: ModelConfig):
     if cfg.task == "pose":
         if cfg.pose_head == "integral":
             return IntegralPoseNet(backbone, sk.K, cfg.depth_bins if cfg.dims == 3 else 0, cfg.head_channels,
-                                   cfg.n_deconv, cfg.logit_scale, cfg.rotations)
+                                   cfg.n_deconv, cfg.logit_scale, cfg.rotations, _flip_perm(cfg, sk))
         return RegressionPoseNet(backbone, sk.parents, cfg.heatmap_size, cfg.pose_head, cfg.dims)
     if cfg.arch == "fc":
         return RelationBaseline(backbone, sk.K, cfg.dims, cfg.heatmap_size)
@@ -158,7 +161,12 @@ def build_model(cfg: ModelConfig):
               decay_kind=cfg.decay, beta=cfg.beta, sampling=cfg.sampling)
     if cfg.fusion == "late":
         return LateFusionTemporalNet(backbone, sk.K, **kw)
-    return RelationNet(backbone, sk.K, shared_map=cfg.arch == "sparseflow", rotations=cfg.rotations, **kw)
+    return RelationNet(backbone, sk.K, shared_map=cfg.arch == "sparseflow", rotations=cfg.rotations,
+                       flip_perm=_flip_perm(cfg, sk), **kw)
+
+
+def _flip_perm(cfg: ModelConfig, sk):
+    return sk.flip_permutation if cfg.flip else None
 
 
 def count_parameters(module) -> int:

@@ -1,25 +1,33 @@
-"""Test-time rotation ensembles (beyond the papers).
+"""Test-time ensembles of turned and mirrored crops (beyond the papers).
 
-A network trained with in-plane rotations over +-180 degrees (the hand
-networks, :data:`~trt_tracker.data.samples.HAND_AUGMENT`) sees its crop
-turned by 0 and 180 degrees (``rotations=2``) or by every quarter turn
-(``rotations=4``) in one batch; each output is turned back and the results
-are averaged.  Quarter turns are exact on the pixel grid: pixel centres sit
-at integers, and the crop's centre ``(S - 1) / 2`` maps to the map's centre
-``(H - 1) / 2`` (:mod:`trt_tracker.camera`), so nothing is resampled.
+A network sees several *views* of its crop in one batch; each view's output
+is mapped back to the crop and the results are averaged:
 
-* relation networks: each turned crop's relations pooled at its turned related
-  joints and turned back, then averaged; Eq. 7's pooling is linear, so this is
-  pooling the averaged turned-back maps, without turning a map;
-* integral pose networks: each turned crop's joints turned back and averaged,
-  which is the soft-argmax of the averaged heatmap distributions (the
-  soft-argmax is an expectation), without turning a heatmap; the per-joint
-  heatmap confidence is the mean of the turned crops'.
+* quarter turns, for networks trained with in-plane rotations over +-180
+  degrees (the hand's, :data:`~trt_tracker.data.samples.HAND_AUGMENT`): 0 and
+  180 degrees (``rotations=2``) or every quarter turn (``rotations=4``);
+* the mirror image with left and right joints swapped (``flip``), for
+  networks trained with horizontal flips (the body's).
 
-Turns are written with Gather (a constant reversed index) and Transpose, so
-the exported graph stays within TensorRT's parser.  A quarter turn ``k``
-is NumPy's ``np.rot90(x, k, axes=(-2, -1))``: counter-clockwise on screen; a
-point ``(u, v)`` of a map of side ``H`` goes to ``(v, H - 1 - u)``.
+Both are exact on the pixel grid: pixel centres sit at integers, and the
+crop's centre ``(S - 1) / 2`` maps to the map's centre ``(H - 1) / 2``
+(:mod:`trt_tracker.camera`), so nothing is resampled.
+
+* relation networks: each view's relations pooled at its view of the related
+  joints and mapped back, then averaged; Eq. 7's pooling is linear, so this
+  is pooling the averaged mapped-back maps, without moving a map;
+* integral pose networks: each view's joints mapped back and averaged, which
+  is the soft-argmax of the averaged heatmap distributions (the soft-argmax is
+  an expectation), without moving a heatmap; the per-joint heatmap confidence
+  is the mean of the views'.
+
+Views are written with Gather (constant indices), Transpose, Mul and Add, so
+the exported graph stays within TensorRT's parser.  A quarter turn ``k`` is
+NumPy's ``np.rot90(x, k, axes=(-2, -1))``: counter-clockwise on screen; a
+point ``(u, v)`` of a map of side ``H`` goes to ``(v, H - 1 - u)``.  The
+mirror sends ``(u, v)`` to ``(H - 1 - u, v)`` and joint ``k`` to
+``perm[k]`` (:attr:`~trt_tracker.skeleton.Skeleton.flip_permutation`); a view
+turns first, then mirrors.
 """
 from __future__ import annotations
 
@@ -81,38 +89,81 @@ def rotate_points(p: torch.Tensor, k: int, size: int) -> torch.Tensor:
     return torch.cat([rotate_vectors(uv, k) + c, p[..., 2:]], -1)
 
 
-def _turned_batch(x: torch.Tensor, turns) -> torch.Tensor:
-    return torch.cat([rot90(x, k) for k in turns], 0)
+def views(rotations: int, flip: bool) -> tuple[tuple[int, bool], ...]:
+    """The (quarter turns, mirrored) views of an ensemble; the first is the crop itself."""
+    return tuple((k, m) for m in ((False, True) if flip else (False,)) for k in quarter_turns(rotations))
 
 
-def _per_turn(y: torch.Tensor, n: int) -> torch.Tensor:
-    """(n N, ...) outputs of a turned batch -> (n, N, ...) (a reshape, so an exported graph keeps a
+def _affine_u(p: torch.Tensor, offset: float) -> torch.Tensor:
+    """``u -> offset - u`` on the last axis (other entries kept), as a Mul and an Add of constants."""
+    n = int(p.shape[-1])
+    sign = torch.tensor([-1.0] + [1.0] * (n - 1), dtype=p.dtype, device=p.device)
+    shift = torch.tensor([offset] + [0.0] * (n - 1), dtype=p.dtype, device=p.device)
+    return p * sign + shift
+
+
+def _swap_joints(p: torch.Tensor, perm) -> torch.Tensor:
+    return p.index_select(1, torch.as_tensor(perm, dtype=torch.long, device=p.device))
+
+
+def mirror_points(p: torch.Tensor, perm, size: int) -> torch.Tensor:
+    """Joints (N, K, >=2) of a map of side ``size`` in the mirrored crop (an involution)."""
+    return _affine_u(_swap_joints(p, perm), size - 1.0)
+
+
+def mirror_vectors(v: torch.Tensor, perm) -> torch.Tensor:
+    """Per-joint vectors (N, K, >=2) in the mirrored crop (an involution)."""
+    return _affine_u(_swap_joints(v, perm), 0.0)
+
+
+def view_image(x: torch.Tensor, k: int, mirror: bool) -> torch.Tensor:
+    x = rot90(x, k)
+    return _reverse(x, -1) if mirror else x
+
+
+def _view_batch(x: torch.Tensor, vs) -> torch.Tensor:
+    return torch.cat([view_image(x, k, m) for k, m in vs], 0)
+
+
+def _per_view(y: torch.Tensor, n: int) -> torch.Tensor:
+    """(n N, ...) outputs of a batch of views -> (n, N, ...) (a reshape, so an exported graph keeps a
     dynamic batch)."""
     return y.reshape(n, -1, *y.shape[1:])
 
 
-def ensemble_relations(relations_fn, x: torch.Tensor, related: torch.Tensor, rotations: int,
-                       size: int) -> torch.Tensor:
+def ensemble_relations(relations_fn, x: torch.Tensor, related: torch.Tensor, vs, size: int,
+                       perm=None) -> torch.Tensor:
     """``relations_fn`` (images (N, C, S, S), related joints (N, K, 2) in map pixels of side ``size`` ->
-    relation vectors (N, K, C)) averaged over the turned crops, each pooled at its turned related joints
-    and turned back.  Eq. 7 is linear in the maps, so this equals pooling the maps turned back and
-    averaged, without turning any map."""
-    turns = quarter_turns(rotations)
-    if len(turns) == 1:
+    relation vectors (N, K, C)) averaged over the views ``vs`` (:func:`views`), each pooled at its view
+    of the related joints and mapped back.  Eq. 7 is linear in the maps, so this equals pooling the
+    maps mapped back and averaged, without moving any map.  ``perm``: the left/right joint swap (mirrored
+    views)."""
+    if len(vs) == 1 and vs[0] == (0, False):
         return relations_fn(x, related)
-    rel = torch.cat([rotate_points(related, k, size) for k in turns], 0)
-    r = _per_turn(relations_fn(_turned_batch(x, turns), rel), len(turns))
-    return sum(rotate_vectors(r[i], -k) for i, k in enumerate(turns)) / len(turns)
+
+    def view_rel(k, m):
+        r = rotate_points(related, k, size)
+        return mirror_points(r, perm, size) if m else r
+
+    r = _per_view(relations_fn(_view_batch(x, vs), torch.cat([view_rel(k, m) for k, m in vs], 0)), len(vs))
+    back = [rotate_vectors(mirror_vectors(r[i], perm) if m else r[i], -k) for i, (k, m) in enumerate(vs)]
+    return sum(back) / len(vs)
 
 
-def ensemble_joints(joints_fn, x: torch.Tensor, rotations: int, size: int):
+def ensemble_joints(joints_fn, x: torch.Tensor, vs, size: int, perm=None):
     """``joints_fn`` (images -> (joints (N, K, C) in map pixels of side ``size``, per-joint scores
-    (N, K))) averaged over the turned crops, the joints turned back.  For an integral pose network this
-    is the soft-argmax of the averaged heatmap distributions (an expectation is linear), without turning
+    (N, K))) averaged over the views ``vs``, the joints mapped back.  For an integral pose network this
+    is the soft-argmax of the averaged heatmap distributions (an expectation is linear), without moving
     any heatmap; the scores (heatmap confidence) are averaged."""
-    turns = quarter_turns(rotations)
-    if len(turns) == 1:
+    if len(vs) == 1 and vs[0] == (0, False):
         return joints_fn(x)
-    J, c = joints_fn(_turned_batch(x, turns))
-    J, c = _per_turn(J, len(turns)), _per_turn(c, len(turns))
-    return sum(rotate_points(J[i], -k, size) for i, k in enumerate(turns)) / len(turns), c.mean(0)
+    J, c = joints_fn(_view_batch(x, vs))
+    J, c = _per_view(J, len(vs)), _per_view(c, len(vs))
+    Js, cs = [], []
+    for i, (k, m) in enumerate(vs):
+        Ji, ci = J[i], c[i]
+        if m:
+            Ji, ci = mirror_points(Ji, perm, size), _swap_joints(ci, perm)
+        Js.append(rotate_points(Ji, -k, size))
+        cs.append(ci)
+    return sum(Js) / len(vs), sum(cs) / len(vs)

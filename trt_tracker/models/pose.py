@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .backbone import ResNet
-from .ensemble import ensemble_joints, quarter_turns
+from .ensemble import ensemble_joints, views
 from .heads import DeconvHead
 
 
@@ -97,12 +97,14 @@ class IntegralPoseNet(nn.Module):
     """Image (N, Cin, S, S) -> joints (N, K, 3) (or (N, K, 2) for 2D) in the network frame."""
 
     def __init__(self, backbone: ResNet, num_joints: int, depth_bins: int = 64, head_channels: int = 256,
-                 n_deconv: int = 3, logit_scale: float = 1.0, rotations: int = 1):
+                 n_deconv: int = 3, logit_scale: float = 1.0, rotations: int = 1, flip_perm=None):
         super().__init__()
         self.backbone = backbone
         self.K = num_joints
-        self.rotations = rotations   # test-time rotation ensemble of predict/forward (models.ensemble)
-        quarter_turns(rotations)
+        # the test-time ensemble of predict/forward (models.ensemble): its views, and the left/right joint
+        # swap of mirrored ones
+        self.views = views(rotations, flip_perm is not None)
+        self.flip_perm = None if flip_perm is None else [int(i) for i in flip_perm]
         self.D = depth_bins  # 0 -> 2D
         self.head = DeconvHead(backbone.out_channels, num_joints * max(depth_bins, 1), head_channels, n_deconv)
         self.stride = backbone.stride // self.head.upsample
@@ -123,15 +125,15 @@ class IntegralPoseNet(nn.Module):
         return J, heatmap_confidence(h, J[..., :2])
 
     def predict(self, x: torch.Tensor):
-        """(joints (N, K, 2 or 3), per-joint heatmap confidence (N, K)); with ``rotations`` > 1 averaged
-        over the turned crops (:func:`~trt_tracker.models.ensemble.ensemble_joints`)."""
-        return ensemble_joints(self._joints_and_confidence, x, self.rotations, self.heatmap_size(x))
+        """(joints (N, K, 2 or 3), per-joint heatmap confidence (N, K)); with ensemble views averaged over
+        them (:func:`~trt_tracker.models.ensemble.ensemble_joints`)."""
+        return ensemble_joints(self._joints_and_confidence, x, self.views, self.heatmap_size(x), self.flip_perm)
 
     def heatmap_size(self, x: torch.Tensor) -> int:
         return int(x.shape[-1]) // self.stride
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.rotations == 1:
+        if len(self.views) == 1:
             h = self.logits(x)
             return soft_argmax_3d(h) if self.D else soft_argmax_2d(h)
         return self.predict(x)[0]

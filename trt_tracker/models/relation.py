@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from .backbone import ResNet
-from .ensemble import ensemble_relations, quarter_turns
+from .ensemble import ensemble_relations, views
 from .heads import DeconvHead
 from .pose import value_scale
 
@@ -124,7 +124,9 @@ class PooledRelation:
     """Eq. 6 and Eq. 7 over ``self.maps(x)`` (N, K, C, H, W), for any module with ``decay_kind``,
     ``beta``, ``sampling`` and a ``scale`` buffer: what every per-pixel relation network shares."""
 
-    rotations = 1   # test-time rotation ensemble of forward (models.ensemble); RelationNet sets it
+    # the test-time ensemble of forward (models.ensemble): its views and the left/right joint swap of
+    # mirrored ones; RelationNet sets them
+    views, flip_perm = ((0, False),), None
 
     def _init_pooling(self, decay_kind: str, beta: float, sampling: str, heatmap_size: int, dims: int) -> None:
         """Check and set the pixel weighting, and the ``scale`` buffer (maps predict relation / scale,
@@ -150,9 +152,9 @@ class PooledRelation:
         return weighted_pool(m, self.weights(related, m.shape[-2], m.shape[-1]))
 
     def forward(self, x: torch.Tensor, related: torch.Tensor) -> torch.Tensor:
-        """Eq. 7 at the related joints; with ``rotations`` > 1 averaged over the turned crops
+        """Eq. 7 at the related joints; with ensemble views, averaged over them
         (:func:`~trt_tracker.models.ensemble.ensemble_relations`; the loss takes one pass)."""
-        return ensemble_relations(self._pooled, x, related, self.rotations, self.scale_size)
+        return ensemble_relations(self._pooled, x, related, self.views, self.scale_size, self.flip_perm)
 
     def _pooled(self, x: torch.Tensor, related: torch.Tensor) -> torch.Tensor:
         return self.pool(self.maps(x), related)
@@ -174,11 +176,11 @@ class RelationNet(PooledRelation, nn.Module):
 
     def __init__(self, backbone: ResNet, num_joints: int, dims: int = 3, head_channels: int = 256,
                  n_deconv: int = 3, heatmap_size: int = 64, decay_kind: str = "binary", beta: float = 2.5,
-                 sampling: str = "decay", shared_map: bool = False, rotations: int = 1):
+                 sampling: str = "decay", shared_map: bool = False, rotations: int = 1, flip_perm=None):
         super().__init__()
         self._init_pooling(decay_kind, beta, sampling, heatmap_size, dims)
-        quarter_turns(rotations)
-        self.rotations = rotations
+        self.views = views(rotations, flip_perm is not None)
+        self.flip_perm = None if flip_perm is None else [int(i) for i in flip_perm]
         self.backbone = backbone
         self.K, self.C = num_joints, dims
         self.shared_map = shared_map
