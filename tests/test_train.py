@@ -228,6 +228,7 @@ def test_presets_cover_every_task():
         assert (m.task == "localiser") == name.endswith("-localiser")
         # the shipped hand pose and spatial networks run as rotation ensembles (trained one pass)
         assert (m.rotations == 4) == (name == "hand-lite-pose-jitter" or name.startswith("hand-lite-spatial"))
+        assert m.flip == (name == "body-lite-pose" or name.startswith("body-lite-spatial"))   # mirror ensembles
         if m.task == "localiser":     # the body localiser also sees photometric changes
             assert cfg.augment == (replace(BODY_AUGMENT, photometric=0.5) if name.startswith("body") else HAND_AUGMENT)
         elif name == "hand-lite-pose-jitter":   # off-centre crops, as a live tracker's

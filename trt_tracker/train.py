@@ -242,6 +242,11 @@ def _presets() -> dict[str, TrainConfig]:
         centre, name="hand-lite-pose-jitter", augment=replace(HAND_AUGMENT, **HAND_JITTER), steps=2000, lr=1e-4,
         warmup_steps=100, val_every=250, init="hand-lite-pose-centre", root_z_loss=1.0,
         model=centre.model.replace(rotations=4))
+    # The shipped body pose and spatial networks run as mirror ensembles (model.flip: the crop and its mirror
+    # image, left and right joints swapped; trained with horizontal flips).  Card protocol, the same weights:
+    # see README "Test-time ensembles".
+    for name in ("body-lite-pose", "body-lite-spatial"):
+        out[name] = replace(out[name], model=out[name].model.replace(flip=True))
     # hand-lite-spatial was still improving at its end: the shipped one is it trained once more, the same
     # 4000-step cosine from its weights (validation 2D 2.82 -> 2.55 px, z 3.91 -> 3.61 mm with EMA weights)
     out["hand-lite-spatial"] = replace(out["hand-lite-spatial"],

@@ -49,6 +49,7 @@ class Run:
             parts += [decay, f"b{beta:g}"]
         return preset(f"body-lite-{task}").override(self.s.train_overrides(self.s.relation_steps) + [
             f"model.arch={arch}", f"model.sampling={sampling}", f"model.decay={decay}", f"model.beta={beta}",
+            "model.flip=false",    # the ablations compare networks, one pass each (the shipped ones mirror)
             self._init(), f"name={name or '-'.join(parts)}", f"out={self.cache}"])
 
     def _init(self) -> str:
@@ -68,7 +69,7 @@ class Run:
         steps = self.s.pose_steps if head == "integral" else self.s.regression_steps
         return preset("body-lite-pose").override(self.s.train_overrides(steps) + [
             f"model.pose_head={head}", f"pairs={pairs}", f"model.depth_bins={self.s.depth_bins}",
-            self._init(), f"name={name}", f"out={self.cache}"])
+            "model.flip=false", self._init(), f"name={name}", f"out={self.cache}"])
 
     # ------------------------------------------------------------ trained networks (cached)
     def _cached(self, name: str, spec: dict, weights: Path):
