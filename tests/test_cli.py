@@ -57,16 +57,20 @@ def test_preview_writes_grid_with_skeletons(tmp_path):
 
 
 def test_card_latency_only_replaces_the_stored_latencies(tmp_path, capsys):
-    """`card --latency F --latency-only` rewrites card.json's latencies and README.md, and the localiser's
-    network row from the directory's localiser.pt (the evaluation does not use it), nothing else."""
+    """`card --latency F --latency-only` rewrites card.json's latencies and README.md, and re-reads the network
+    table from the directory's weights files (a stale training command, the localiser's row; the evaluation
+    does not use them), nothing else."""
     import shutil
     pytest.importorskip("torch")
     src = Path(__file__).resolve().parents[1] / "export" / "hand-lite"
     d = tmp_path / "hand-lite"
     d.mkdir()
-    shutil.copy(src / "card.json", d / "card.json")
-    shutil.copy(src / "localiser.pt", d / "localiser.pt")
+    for f in ("card.json", "localiser.pt", "pose.pt", "spatial.pt", "temporal.pt"):
+        shutil.copy(src / f, d / f)
     before = json.loads((d / "card.json").read_text())
+    stale = json.loads(json.dumps(before))
+    stale["networks"]["pose"]["training"]["command"] = "trt-tracker train --preset an-old-spelling"
+    (d / "card.json").write_text(json.dumps(stale))
     lat = tmp_path / "lat.json"
     lat.write_text(json.dumps({"models": {"hand-lite": {"pose": 1.25, "spatial": 0.5, "temporal": 0.75}}}))
     assert main(["card", "--model", str(d), "--latency", str(lat), "--latency-only"]) == 0
@@ -74,6 +78,7 @@ def test_card_latency_only_replaces_the_stored_latencies(tmp_path, capsys):
     assert after["latency_ms"] == {"pose": 1.25, "spatial": 0.5, "temporal": 0.75}
     assert {k: v for k, v in after.items() if k != "latency_ms"} == {k: v for k, v in before.items()
                                                                       if k != "latency_ms"}
+    assert after["networks"]["pose"]["training"]["command"].startswith("trt-tracker train --preset hand-lite-pose")
     assert "1.25" in (d / "README.md").read_text()
     (d / "localiser.pt").unlink()          # no localiser in the directory: no localiser row
     assert main(["card", "--model", str(d), "--latency", str(lat), "--latency-only"]) == 0

@@ -92,6 +92,15 @@ def reproduce_command(train: dict) -> str:
     return f"trt-tracker train --preset {train['name']}" + (" --set " + " ".join(sets) if sets else "")
 
 
+def network_entries(path, nets: dict | None = None) -> dict:
+    """The card's network table: each network's file, parameters and training summary (with the command
+    that re-trains it), read from the weights files."""
+    nets = nets or load_model_dir(path)
+    return {**{n: {"file": f"{n}.pt", "parameters": int(sum(v.numel() for v in nets[n][0].parameters())),
+                   "training": _training_summary(nets[n][2])} for n in NETWORKS},
+            **localiser_entry(path)}
+
+
 def make_card(path, name: str | None = None, progress: bool = True, latency_ms: dict | None = None) -> dict:
     path = Path(path)
     nets = load_model_dir(path)
@@ -100,9 +109,7 @@ def make_card(path, name: str | None = None, progress: bool = True, latency_ms: 
         "name": name or path.name,
         "skeleton": nets["pose"][1].skeleton,
         "modality": nets["pose"][1].modality,
-        "networks": {**{n: {"file": f"{n}.pt", "parameters": int(sum(v.numel() for v in nets[n][0].parameters())),
-                            "training": _training_summary(nets[n][2])} for n in NETWORKS},
-                     **localiser_entry(path)},
+        "networks": network_entries(path, nets),
         "protocol": {**CARD_PROTOCOL, "test_seeds_from": TEST_SEEDS, "val_seeds_from": VAL_SEEDS + 100,
                      "crops": "ground-truth boxes", "root_depth": "ground truth",
                      "tracker_params": "alpha, gamma tuned on the validation sequences per fps"},
@@ -120,16 +127,17 @@ def make_card(path, name: str | None = None, progress: bool = True, latency_ms: 
 
 def set_latency(path, latency_ms: dict) -> dict:
     """Replace a stored card's ONNX Runtime latencies (``benchmarks.model_latency``, timed apart from the
-    evaluation, on a quiet machine) without re-evaluating, and its localiser's row in the network table (the
-    evaluated figures do not depend on it); rewrites card.json and README.md."""
+    evaluation, on a quiet machine) without re-evaluating, and re-read its network table from the weights
+    files (the training commands; the evaluated figures do not depend on it); rewrites card.json and
+    README.md."""
     path = Path(path)
     f = path / "card.json"
     if not f.is_file():
         raise FileNotFoundError(f"{f} not found; make it with trt-tracker card --model {path}")
     card = json.loads(f.read_text())
     card["latency_ms"] = latency_ms
-    # a network the evaluation does not use (the localiser) may have come with the files just timed
-    card["networks"] = {**{k: v for k, v in card["networks"].items() if k != "localiser"}, **localiser_entry(path)}
+    # the localiser may have come with the files just timed; a preset may have changed how a command reads
+    card["networks"] = network_entries(path)
     f.write_text(json.dumps(card, indent=2, default=float) + "\n")
     (path / "README.md").write_text(card_markdown(card))
     return card
