@@ -204,3 +204,31 @@ def test_tracker_bound_durations():
     o = tb.duration_oracles([(s, p)])
     assert set(o) == {"Df", "Dmf", "Dmf_inverse_mse"}
     assert o["Dmf_inverse_mse"]["gammas"][0] == pytest.approx(o["Dmf_inverse_mse"]["gamma"])
+
+
+def test_ensembles_quick_compares_views_on_the_shipped_weights(tmp_path):
+    """The configuration marked shipped is what the model directory's files ask for, and the views change
+    the estimates (a one-pass run is not the ensemble)."""
+    pytest.importorskip("onnxruntime")
+    from benchmarks import ensembles
+
+    out = tmp_path / "e.json"
+    assert ensembles.main(["--model", "export/hand-lite", "--quick", "--out", str(out)]) == 0
+    r = json.loads(out.read_text())
+    shipped = [c for label, c in r["configs"].items() if label.endswith("(shipped)")]
+    assert len(shipped) == 1 and shipped[0]["views"] == r["shipped_views"]
+    one, ens = r["configs"]["one pass"], shipped[0]
+    assert one["results"]["25"]["single_mpjpe"] != ens["results"]["25"]["single_mpjpe"]
+    assert all(v > 0 for c in r["configs"].values() for v in c["latency_ms"].values())
+
+
+def test_duration_ordering_quick_scores_every_phase(tmp_path):
+    from benchmarks import duration_ordering
+
+    out = tmp_path / "o.json"
+    assert duration_ordering.main(["--model", "export/body-lite", "--fps", "8", "--quick", "--out", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["step_at_50fps"] == 6 and r["phases"] == 2
+    t = {k: r[k]["test"] for k in ("Dmf", "Df", "single")}
+    assert r["ordering_holds_on_test"] == (t["Dmf"] < t["Df"] < t["single"])
+    assert all(np.isfinite(v) and v > 0 for v in t.values())
