@@ -10,11 +10,13 @@ interleaved rounds, every configuration side by side in one run).
     python -m benchmarks.ensembles --model export/hand-lite --fps 25
     python -m benchmarks.ensembles --model export/body-lite --fps 2.5
 
-Writes ``benchmarks/results/ensembles-<model>.json`` and prints a table.  The body's temporal
+Writes ``benchmarks/results/ensembles-<model>.json`` and prints a table.  ``--time-only`` re-times an
+earlier result's networks (e.g. on a quiet machine, the evaluation having run beside other jobs).  The body's temporal
 network is the late-fusion one, whose cached per-frame features allow no ensemble.
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -64,6 +66,9 @@ def main(argv=None) -> int:
     ap.add_argument("--fps", type=float, nargs="+", default=[25.0])
     ap.add_argument("--sequences", type=int, default=16, help="test and validation sequences each (the card's)")
     ap.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra-op threads for the timings")
+    ap.add_argument("--time-only", action="store_true",
+                    help="re-time the networks of an earlier result (its JSON, --out or the default) on a quiet "
+                         "machine and keep its accuracy figures")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
 
@@ -85,20 +90,33 @@ def main(argv=None) -> int:
     n_seq, frames = (1, 60) if args.quick else (args.sequences, 300)
     steps, rounds = (5, 2) if args.quick else (50, 10)
 
-    out = {"benchmark": "ensembles", "machine": common.machine_info(), "model": args.model,
-           "shipped_views": {n: list(v) for n, v in shipped.items()}, "fps": args.fps, "sequences": n_seq,
-           "frames_at_50fps": frames, "threads": args.threads, "configs": {}}
+    name = f"ensembles-{Path(args.model).name}"
+    if args.time_only:
+        path = Path(args.out) if args.out else common.RESULTS / f"{name}{'-quick' if args.quick else ''}.json"
+        if not path.is_file():
+            raise SystemExit(f"--time-only: {path} not found; run without --time-only first")
+        out = json.loads(path.read_text())
+        if set(out["configs"]) != set(configs):
+            raise SystemExit(f"--time-only: {path} has other configurations than this version's; run it again")
+        out["timed"] = common.machine_info()
+        out.setdefault("evaluation_wall_s", out.get("wall_s"))
+    else:
+        out = {"benchmark": "ensembles", "machine": common.machine_info(), "model": args.model,
+               "shipped_views": {n: list(v) for n, v in shipped.items()}, "fps": args.fps, "sequences": n_seq,
+               "frames_at_50fps": frames, "threads": args.threads, "configs": {}}
     sessions = {}
     so = ort.SessionOptions()
     so.intra_op_num_threads, so.inter_op_num_threads = args.threads, 1
     for label, views in configs.items():
         mods = configured(nets, views)
-        pose, spatial, temporal = (mods[n][0] for n in NETS)
-        pred = torch_predictor(mods["pose"][1], pose, spatial, temporal)
-        print(f"[ensembles] {label}: evaluating", flush=True)
-        res = evaluate_models(pred, modality, range(TEST_SEEDS, TEST_SEEDS + n_seq),
-                              range(VAL_SEEDS + 100, VAL_SEEDS + 100 + n_seq), frames, tuple(args.fps), False)["main"]
-        out["configs"][label] = {"views": {n: list(views.get(n, ONE)) for n in NETS}, "results": res}
+        if not args.time_only:
+            pose, spatial, temporal = (mods[n][0] for n in NETS)
+            pred = torch_predictor(mods["pose"][1], pose, spatial, temporal)
+            print(f"[ensembles] {label}: evaluating", flush=True)
+            res = evaluate_models(pred, modality, range(TEST_SEEDS, TEST_SEEDS + n_seq),
+                                  range(VAL_SEEDS + 100, VAL_SEEDS + 100 + n_seq), frames, tuple(args.fps),
+                                  False)["main"]
+            out["configs"][label] = {"views": {n: list(views.get(n, ONE)) for n in NETS}, "results": res}
         for n in NETS:
             key = (n, *views.get(n, ONE))
             if key not in sessions:
@@ -113,7 +131,8 @@ def main(argv=None) -> int:
     for label, views in configs.items():
         ms = {n: float(np.median(sessions[(n, *views.get(n, ONE))][2]) * 1e3) for n in NETS}
         out["configs"][label]["latency_ms"] = ms
-    common.write_timed(f"ensembles-{Path(args.model).name}", out, args, t0)
+    out["threads"] = args.threads
+    common.write_timed(name, out, args, t0)
     print("| views | pose + spatial ms | temporal ms | fps | single-frame MPJPE | Bone Error | best online tracker |")
     print("|---|---|---|---|---|---|---|")
     for label, c in out["configs"].items():
