@@ -220,6 +220,11 @@ def test_ensembles_quick_compares_views_on_the_shipped_weights(tmp_path):
     one, ens = r["configs"]["one pass"], shipped[0]
     assert one["results"]["25"]["single_mpjpe"] != ens["results"]["25"]["single_mpjpe"]
     assert all(v > 0 for c in r["configs"].values() for v in c["latency_ms"].values())
+    # --time-only re-times the same networks and keeps the evaluation
+    assert ensembles.main(["--model", "export/hand-lite", "--quick", "--time-only", "--out", str(out)]) == 0
+    again = json.loads(out.read_text())
+    assert "timed" in again and again["evaluation_wall_s"] == r["wall_s"]
+    assert {k: c["results"] for k, c in again["configs"].items()} == {k: c["results"] for k, c in r["configs"].items()}
 
 
 def test_duration_ordering_quick_scores_every_phase(tmp_path):
