@@ -233,3 +233,33 @@ def test_torch_cuda_backend_and_cuda_graphs_match_cpu(tiny_dir):
             got = m.frame(f["image"])
             for a, b in zip(got, ref):
                 np.testing.assert_allclose(a, b, atol=1e-3)
+
+
+def test_export_one_pass_drops_the_ensembles(tmp_path):
+    """A model folder whose pose and spatial networks mirror exports, with one_pass, graphs without the views:
+    the manifest says so and the frame graph equals the one-pass networks."""
+    ort = pytest.importorskip("onnxruntime")
+    from trt_tracker.export import _one_pass
+    from trt_tracker.models.graphs import FrameGraph, load_model_dir
+    from trt_tracker.skeleton import get_skeleton
+
+    d = make_model_dir(tmp_path / "tiny-body")
+    for n in ("pose", "spatial"):
+        saved = torch.load(d / f"{n}.pt", weights_only=True)
+        saved["model"]["flip"] = True
+        torch.save(saved, d / f"{n}.pt")
+    full = export_model(d, tmp_path / "full", progress=False)
+    one = export_model(d, tmp_path / "one", progress=False, one_pass=True)
+    assert full["views"]["pose"] == {"rotations": 1, "flip": True}
+    assert all(v == {"rotations": 1, "flip": False} for v in one["views"].values())
+    nets = load_model_dir(d)
+    assert nets["pose"][1].flip and len(nets["pose"][0].views) == 2
+    sess = ort.InferenceSession(str(tmp_path / "one" / "frame.onnx"), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).normal(size=(2, 3, 64, 64)).astype(np.float32)
+    ref = FrameGraph(_one_pass(*nets["pose"])[0], _one_pass(*nets["spatial"])[0], list(get_skeleton("BODY17").parents))
+    with torch.no_grad():     # bones: the tiny pose networks' heatmaps are flat, their relations are not
+        want = ref(torch.from_numpy(x))[1].numpy()
+        ens = FrameGraph(nets["pose"][0], nets["spatial"][0], list(get_skeleton("BODY17").parents))(torch.from_numpy(x))[1]
+    got = sess.run(["bones"], {"image": x})[0]
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    assert not np.allclose(got, ens.numpy(), atol=1e-4)

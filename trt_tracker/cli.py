@@ -143,7 +143,10 @@ def cmd_export(args) -> int:
     _need_torch("export")
     from .export import export_model
 
-    m = export_model(args.model, args.out, progress=True)
+    if args.one_pass and not args.out:
+        raise CliError("--one-pass writes graphs that differ from the model folder's weights files: give --out "
+                       "(another folder; the ONNX Runtime and TensorRT backends track from it)")
+    m = export_model(args.model, args.out, progress=True, one_pass=args.one_pass)
     out = Path(args.out or args.model)
     print(f"wrote {out / 'frame.onnx'}, {out / 'temporal.onnx'} and {out / 'manifest.json'} "
           f"(model version {m['model_version']})")
@@ -500,6 +503,9 @@ def build_parser() -> argparse.ArgumentParser:
                                     "PyTorch through ONNX Runtime.")
     ex.add_argument("--model", default="export/body-lite")
     ex.add_argument("--out", help="output folder (default: the model folder)")
+    ex.add_argument("--one-pass", action="store_true",
+                    help="export every network without its test-time ensemble (rotations / mirror views): "
+                         "faster, less accurate (python -m benchmarks.ensembles); needs --out")
     ex.set_defaults(func=cmd_export)
 
     bu = sub.add_parser("build", help="build TensorRT engines for a model (cached in engines/)",

@@ -185,9 +185,13 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def export_model(model_dir, out_dir=None, progress: bool = True) -> dict:
+def export_model(model_dir, out_dir=None, progress: bool = True, one_pass: bool = False) -> dict:
     """Export ``model_dir`` (pose.pt, spatial.pt, temporal.pt [+ card.json]) to frame.onnx,
     temporal.onnx and manifest.json in ``out_dir`` (default: the same directory).
+
+    ``one_pass``: every network without its test-time ensemble (``rotations=1``, ``flip=False``;
+    :mod:`trt_tracker.models.ensemble`): faster graphs, the less accurate figures of
+    ``benchmarks/ensembles.py``'s one-pass rows; the manifest's ``views`` says which.
 
     Every graph is checked with the ONNX checker and against PyTorch through
     ONNX Runtime (batch 1 and 3); the max abs errors go into the manifest.
@@ -205,6 +209,8 @@ def export_model(model_dir, out_dir=None, progress: bool = True) -> dict:
     out_dir = Path(out_dir) if out_dir is not None else model_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     nets = load_model_dir(model_dir)
+    if one_pass:
+        nets = {n: _one_pass(*v) for n, v in nets.items()}
     cfg = nets["pose"][1]
     sk = get_skeleton(cfg.skeleton)
     graphs = build_graphs(nets)
@@ -224,6 +230,7 @@ def export_model(model_dir, out_dir=None, progress: bool = True) -> dict:
                          "one heatmap pixel of the joint (0..1)",
         "opset": OPSET, "exported_with": {"torch": torch.__version__, "onnx": onnx.__version__},
         "graphs": {}, "tracker": _tracker_defaults(model_dir, cfg.modality),
+        "views": {n: {"rotations": nets[n][1].rotations, "flip": nets[n][1].flip} for n in nets},
     }
     for name, module in graphs.items():
         if progress:
@@ -245,6 +252,16 @@ def export_model(model_dir, out_dir=None, progress: bool = True) -> dict:
     tmp.write_text(json.dumps(manifest, indent=2) + "\n")
     tmp.replace(out_dir / "manifest.json")
     return manifest
+
+
+def _one_pass(net, cfg, saved):
+    """A network of a model directory rebuilt without its test-time ensemble (the same weights)."""
+    from .models.config import build_model
+
+    cfg = cfg.replace(rotations=1, flip=False)
+    one = build_model(cfg).eval()
+    one.load_state_dict(net.state_dict())
+    return one, cfg, saved
 
 
 def _export_localiser(path: Path, pose_cfg, out_dir: Path, progress: bool) -> tuple[dict, dict]:
