@@ -235,8 +235,9 @@ def _presets() -> dict[str, TrainConfig]:
     # (model.rotations=4, models.ensemble; training takes one pass, validation the ensemble): trained with
     # rotations over +-180 degrees, their errors on a turned crop are partly independent.  Card protocol at
     # 25 fps, the same weights: single-frame 9.8 -> 8.7 mm, Bone Error 6.3 -> 5.7 mm, the best online tracker
-    # 8.6 -> 7.9 mm, for 5.1 and 4.1 ms in ONNX Runtime (1.7 and 1.3 ms one pass).  The temporal network's
-    # ensemble changed nothing (7.90 -> 7.89 mm) and it stays one pass.
+    # 8.6 -> 7.9 mm, for pose + spatial 1.75 -> 6.90 ms in ONNX Runtime at batch 1 (side by side:
+    # benchmarks/results/ensembles-hand-lite.json).  The temporal network's ensemble changed nothing
+    # (7.90 -> 7.89 mm) and it stays one pass.
     centre = out["hand-lite-pose-centre"]
     out["hand-lite-pose-jitter"] = replace(
         centre, name="hand-lite-pose-jitter", augment=replace(HAND_AUGMENT, **HAND_JITTER), steps=2000, lr=1e-4,
@@ -244,7 +245,8 @@ def _presets() -> dict[str, TrainConfig]:
         model=centre.model.replace(rotations=4))
     # The shipped body pose and spatial networks run as mirror ensembles (model.flip: the crop and its mirror
     # image, left and right joints swapped; trained with horizontal flips).  Card protocol, the same weights:
-    # see README "Test-time ensembles".
+    # single-frame 62.2 -> 58.7 mm at 25 fps, Bone Error 38.4 -> 36.7 mm, the best online tracker at 8 fps
+    # 52.9 -> 50.6 mm, for pose + spatial 2.97 -> 6.61 ms (benchmarks/results/ensembles-body-lite.json).
     for name in ("body-lite-pose", "body-lite-spatial"):
         out[name] = replace(out[name], model=out[name].model.replace(flip=True))
     # hand-lite-spatial was still improving at its end: the shipped one is it trained once more, the same

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 
 from ..codec import Z_REFS
-from .ensemble import ROTATIONS
 from ..skeleton import get_skeleton
+from .ensemble import ROTATIONS
 
 TASKS = ("pose", "spatial", "temporal", "localiser")
 POSE_HEADS = ("integral", "joints", "bones")
@@ -90,8 +90,9 @@ class ModelConfig:
             raise ValueError("model config: z_ref='centre' needs depth input (an RGB crop has no depth centre)")
         if self.rotations not in ROTATIONS:
             bad("rotations", self.rotations, ROTATIONS)
-        if (self.rotations > 1 or self.flip) and not (self.task in ("pose", "spatial", "temporal") and self.pose_head == "integral"
-                                       and self.arch == "maps" and self.fusion == "early"):
+        ensemble_ok = (self.task in ("pose", "spatial", "temporal") and self.pose_head == "integral"
+                       and self.arch == "maps" and self.fusion == "early")
+        if (self.rotations > 1 or self.flip) and not ensemble_ok:
             raise ValueError("model config: rotations > 1 or flip (a test-time ensemble) is for integral pose "
                              "networks and per-pixel relation networks with early fusion (arch 'maps', fusion "
                              f"'early'); this one is task={self.task!r} pose_head={self.pose_head!r} "
