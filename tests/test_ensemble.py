@@ -220,3 +220,13 @@ def test_exported_frame_graph_matches_torch_and_stays_in_tensorrts_parser():
     assert "Gather" in {n.op_type for n in onnx.load_from_string(data).graph.node}
     errs = parity_errors(graph, data, pose_cfg, "frame")
     assert max(errs.values()) < 1e-4, errs
+
+
+@pytest.mark.parametrize("name,sets,match", [("hand-lite-pose", ["model.flip=true"], "needs augment.flip=true"),
+                                             ("body-lite-pose", ["model.flip=false", "model.rotations=2"],
+                                              "turns crops by 180 degrees")])
+def test_training_config_rejects_views_the_network_never_saw(name, sets, match):
+    from trt_tracker.train import preset
+
+    with pytest.raises(ValueError, match=match):
+        preset(name).override(sets)

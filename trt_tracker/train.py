@@ -88,6 +88,15 @@ class TrainConfig:
         if self.lr_cycles < 1 or self.steps % self.lr_cycles:
             raise ValueError(f"train config: lr_cycles must be >= 1 and divide steps ({self.steps}), "
                              f"got {self.lr_cycles}")
+        # a test-time view the network never saw in training is not a view of the same task
+        m, a = self.model, self.augment
+        if m.flip and not a.flip:
+            raise ValueError("train config: model.flip (a mirror ensemble) needs augment.flip=true: the network "
+                             "would never have seen a mirrored crop")
+        if m.rotations > 1 and a.rotate_deg < 180:
+            raise ValueError(f"train config: model.rotations={m.rotations} turns crops by 180 degrees but "
+                             f"augment.rotate_deg={a.rotate_deg:g}: train with rotations over +-180 degrees or set "
+                             "model.rotations=1")
 
     @property
     def out_dir(self) -> Path:
