@@ -41,17 +41,9 @@ NETS = ("pose", "spatial", "temporal")
 
 def configured(nets: dict, views: dict) -> dict:
     """{network: (module, ModelConfig)} of a model directory's networks with ``views`` applied."""
-    from trt_tracker.models.config import build_model
+    from trt_tracker.models.graphs import with_views
 
-    out = {}
-    for name in NETS:
-        net, cfg, saved = nets[name]
-        r, f = views.get(name, ONE)
-        c = cfg.replace(rotations=r, flip=f)
-        m = build_model(c).eval()
-        m.load_state_dict(saved["state_dict"])
-        out[name] = (m, c)
-    return out
+    return {n: with_views(nets[n][0], nets[n][1], *views.get(n, ONE)) for n in NETS}
 
 
 def best_tracker(row: dict) -> tuple[str, dict]:

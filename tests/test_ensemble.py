@@ -10,6 +10,7 @@ import torch
 from trt_tracker.models import ModelConfig, build_model
 from trt_tracker.models.ensemble import (mirror_points, mirror_vectors, quarter_turns, rot90, rotate_points,
                                          rotate_vectors, view_image, views)
+from trt_tracker.models.graphs import with_views
 from trt_tracker.models.pose import soft_argmax_3d
 from trt_tracker.skeleton import get_skeleton
 
@@ -89,10 +90,8 @@ def _build(cfg):
 
 
 def _single_pass(cfg, ensembled):
-    """The same weights with rotations=1."""
-    net = build_model(cfg.replace(rotations=1, flip=False)).eval()
-    net.load_state_dict(ensembled.state_dict())
-    return net
+    """The same weights, one pass."""
+    return with_views(ensembled, cfg)[0]
 
 
 @pytest.mark.parametrize("task,rotations", [("spatial", 4), ("spatial", 2), ("temporal", 4)])

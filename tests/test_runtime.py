@@ -239,8 +239,7 @@ def test_export_one_pass_drops_the_ensembles(tmp_path):
     """A model folder whose pose and spatial networks mirror exports, with one_pass, graphs without the views:
     the manifest says so and the frame graph equals the one-pass networks."""
     ort = pytest.importorskip("onnxruntime")
-    from trt_tracker.export import _one_pass
-    from trt_tracker.models.graphs import FrameGraph, load_model_dir
+    from trt_tracker.models.graphs import FrameGraph, load_model_dir, with_views
     from trt_tracker.skeleton import get_skeleton
 
     d = make_model_dir(tmp_path / "tiny-body")
@@ -256,7 +255,8 @@ def test_export_one_pass_drops_the_ensembles(tmp_path):
     assert nets["pose"][1].flip and len(nets["pose"][0].views) == 2
     sess = ort.InferenceSession(str(tmp_path / "one" / "frame.onnx"), providers=["CPUExecutionProvider"])
     x = np.random.default_rng(0).normal(size=(2, 3, 64, 64)).astype(np.float32)
-    ref = FrameGraph(_one_pass(*nets["pose"])[0], _one_pass(*nets["spatial"])[0], list(get_skeleton("BODY17").parents))
+    ref = FrameGraph(with_views(*nets["pose"][:2])[0], with_views(*nets["spatial"][:2])[0],
+                     list(get_skeleton("BODY17").parents))
     with torch.no_grad():     # bones: the tiny pose networks' heatmaps are flat, their relations are not
         want = ref(torch.from_numpy(x))[1].numpy()
         ens = FrameGraph(nets["pose"][0], nets["spatial"][0], list(get_skeleton("BODY17").parents))(torch.from_numpy(x))[1]

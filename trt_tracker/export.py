@@ -202,7 +202,7 @@ def export_model(model_dir, out_dir=None, progress: bool = True, one_pass: bool 
     import onnx
     import torch
 
-    from .models.graphs import build_graphs, load_model_dir
+    from .models.graphs import build_graphs, load_model_dir, with_views
     from .skeleton import get_skeleton
 
     model_dir = Path(model_dir)
@@ -210,7 +210,7 @@ def export_model(model_dir, out_dir=None, progress: bool = True, one_pass: bool 
     out_dir.mkdir(parents=True, exist_ok=True)
     nets = load_model_dir(model_dir)
     if one_pass:
-        nets = {n: _one_pass(*v) for n, v in nets.items()}
+        nets = {n: (*with_views(net, cfg), saved) for n, (net, cfg, saved) in nets.items()}
     cfg = nets["pose"][1]
     sk = get_skeleton(cfg.skeleton)
     graphs = build_graphs(nets)
@@ -252,16 +252,6 @@ def export_model(model_dir, out_dir=None, progress: bool = True, one_pass: bool 
     tmp.write_text(json.dumps(manifest, indent=2) + "\n")
     tmp.replace(out_dir / "manifest.json")
     return manifest
-
-
-def _one_pass(net, cfg, saved):
-    """A network of a model directory rebuilt without its test-time ensemble (the same weights)."""
-    from .models.config import build_model
-
-    cfg = cfg.replace(rotations=1, flip=False)
-    one = build_model(cfg).eval()
-    one.load_state_dict(net.state_dict())
-    return one, cfg, saved
 
 
 def _export_localiser(path: Path, pose_cfg, out_dir: Path, progress: bool) -> tuple[dict, dict]:

@@ -94,6 +94,12 @@ def views(rotations: int, flip: bool) -> tuple[tuple[int, bool], ...]:
     return tuple((k, m) for m in ((False, True) if flip else (False,)) for k in quarter_turns(rotations))
 
 
+def ensemble_setup(rotations: int, flip_perm) -> tuple[tuple[tuple[int, bool], ...], list[int] | None]:
+    """A network's (views, left/right joint swap) for ``rotations`` and the skeleton's flip permutation (None:
+    no mirrored views): what :func:`ensemble_relations` and :func:`ensemble_joints` take."""
+    return views(rotations, flip_perm is not None), None if flip_perm is None else [int(i) for i in flip_perm]
+
+
 def _affine_u(p: torch.Tensor, offset: float) -> torch.Tensor:
     """``u -> offset - u`` on the last axis (other entries kept), as a Mul and an Add of constants."""
     n = int(p.shape[-1])

@@ -43,6 +43,15 @@ def load_weights(path, map_location="cpu"):
     return net.eval(), cfg, d
 
 
+def with_views(net, cfg, rotations: int = 1, flip: bool = False):
+    """(network, ModelConfig) with ``net``'s weights and another test-time ensemble (rotations, flip;
+    :mod:`trt_tracker.models.ensemble`), in eval mode."""
+    cfg = cfg.replace(rotations=rotations, flip=flip)
+    out = build_model(cfg).eval()
+    out.load_state_dict(net.state_dict())
+    return out, cfg
+
+
 def load_model_dir(path, temporal: str = "temporal.pt") -> dict:
     """{network name: (net, ModelConfig, saved dict)}; the temporal network is read from ``temporal``
     (a file name in the directory, e.g. one of :data:`trt_tracker.card.TEMPORAL_VARIANTS`)."""

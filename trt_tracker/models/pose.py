@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .backbone import ResNet
-from .ensemble import ensemble_joints, views
+from .ensemble import ensemble_joints, ensemble_setup
 from .heads import DeconvHead
 
 
@@ -103,8 +103,7 @@ class IntegralPoseNet(nn.Module):
         self.K = num_joints
         # the test-time ensemble of predict/forward (models.ensemble): its views, and the left/right joint
         # swap of mirrored ones
-        self.views = views(rotations, flip_perm is not None)
-        self.flip_perm = None if flip_perm is None else [int(i) for i in flip_perm]
+        self.views, self.flip_perm = ensemble_setup(rotations, flip_perm)
         self.D = depth_bins  # 0 -> 2D
         self.head = DeconvHead(backbone.out_channels, num_joints * max(depth_bins, 1), head_channels, n_deconv)
         self.stride = backbone.stride // self.head.upsample

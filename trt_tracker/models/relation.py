@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from .backbone import ResNet
-from .ensemble import ensemble_relations, views
+from .ensemble import ensemble_relations, ensemble_setup
 from .heads import DeconvHead
 from .pose import value_scale
 
@@ -179,8 +179,7 @@ class RelationNet(PooledRelation, nn.Module):
                  sampling: str = "decay", shared_map: bool = False, rotations: int = 1, flip_perm=None):
         super().__init__()
         self._init_pooling(decay_kind, beta, sampling, heatmap_size, dims)
-        self.views = views(rotations, flip_perm is not None)
-        self.flip_perm = None if flip_perm is None else [int(i) for i in flip_perm]
+        self.views, self.flip_perm = ensemble_setup(rotations, flip_perm)
         self.backbone = backbone
         self.K, self.C = num_joints, dims
         self.shared_map = shared_map
