@@ -24,7 +24,8 @@ def _torch(net, feeds):
                                 dict(task="pose", skeleton="HAND21", modality="depth"),
                                 dict(task="pose", skeleton="HAND21", modality="depth", rotations=4),
                                 dict(task="spatial", skeleton="HAND21", modality="depth", rotations=4),
-                                dict(task="temporal", skeleton="HAND21", modality="depth", rotations=2)])
+                                dict(task="temporal", skeleton="HAND21", modality="depth", rotations=2),
+                                dict(task="temporal", skeleton="HAND21", modality="depth", displacement_z="joint")])
 def test_onnx_equals_torch_at_any_batch(kw, tmp_path):
     torch.manual_seed(0)
     cfg = tiny(**kw)
@@ -40,10 +41,10 @@ def test_onnx_equals_torch_at_any_batch(kw, tmp_path):
         np.testing.assert_allclose(got, _torch(net, feeds), atol=1e-4)
 
 
-@pytest.mark.parametrize("fusion", ["late", "corr"])
-def test_late_fusion_graphs_equal_the_stacked_network(fusion):
+@pytest.mark.parametrize("fusion,z", [("late", "root"), ("corr", "root"), ("late", "joint")])
+def test_late_fusion_graphs_equal_the_stacked_network(fusion, z):
     torch.manual_seed(0)
-    cfg = tiny(task="temporal", fusion=fusion)
+    cfg = tiny(task="temporal", fusion=fusion, displacement_z=z)
     net = build_model(cfg).eval()
     feat, head = (ort.InferenceSession(b, providers=["CPUExecutionProvider"]) for b in export_late_fusion(net, cfg))
     feeds = example_inputs(cfg, 2)

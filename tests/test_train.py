@@ -47,7 +47,8 @@ def random_batch(m: ModelConfig, n: int, seed: int = 0) -> dict[str, torch.Tenso
     bones = torch.randn(n, m.K, 3, generator=g) * torch.tensor([H / 8, H / 8, 0.2])
     bones[:, 0] = 0
     return {"image": torch.randn(n, m.in_channels, m.input_size, m.input_size, generator=g), "joints": pts(),
-            "bones": bones, "related": pts()[..., :2], "target": torch.randn(n, m.K, 3, generator=g) * 0.5}
+            "bones": bones, "related": pts()[..., :2], "target": torch.randn(n, m.K, 3, generator=g) * 0.5,
+            "root_dz": torch.randn(n, generator=g) * 0.1}
 
 
 def weights_of(path) -> dict[str, torch.Tensor]:
@@ -217,7 +218,7 @@ def test_root_relative_z_loss_ignores_a_common_depth_shift_only():
 
 # ---------------------------------------------------------------- presets
 def test_presets_cover_every_task():
-    assert len(PRESETS) == 37
+    assert len(PRESETS) == 38
     for name, cfg in PRESETS.items():
         assert cfg.name == name
         m = cfg.model

@@ -203,7 +203,10 @@ def pose_sample(seq: Sequence, t: int, codec: PoseCodec, aug: AugmentConfig, rng
 
 
 def temporal_sample(seq: Sequence, t: int, gap: int, codec: PoseCodec, aug: AugmentConfig, rng=None) -> dict:
-    """Frames ``t - gap`` and ``t`` cropped with one box, the earlier frame's joints, and the displacement."""
+    """Frames ``t - gap`` and ``t`` cropped with one box, the earlier frame's joints, and the displacement
+    (``target``: of the 2.5D joints, z root-relative).  ``root_dz``: the root's own change of depth in the
+    network frame (mm / ``codec.z_scale``), so ``target[:, 2] + root_dz`` is each joint's own change
+    of depth, what a depth pair shows at the joint (ModelConfig.displacement_z)."""
     if not (0 <= t - gap < len(seq) and 0 <= t < len(seq)):
         raise ValueError(f"frames {t - gap} and {t} are not both in a sequence of {len(seq)}")
     P0, P1 = seq.joints_2p5d[t - gap], seq.joints_2p5d[t]
@@ -215,7 +218,8 @@ def temporal_sample(seq: Sequence, t: int, gap: int, codec: PoseCodec, aug: Augm
         perm = seq.skeleton.flip_permutation
         J0, J1 = J0[perm], J1[perm]
     return {"image": np.concatenate([a, b]).astype(np.float32), "related": J0[:, :2].astype(np.float32),
-            "target": (J1 - J0).astype(np.float32), "gap": np.int64(gap)}
+            "target": (J1 - J0).astype(np.float32), "gap": np.int64(gap),
+            "root_dz": np.float32((seq.root_depth[t] - seq.root_depth[t - gap]) / codec.z_scale)}
 
 
 def sample_gap(rng: np.random.Generator, max_gap: int) -> int:

@@ -15,6 +15,7 @@ TASKS = ("pose", "spatial", "temporal", "localiser")
 POSE_HEADS = ("integral", "joints", "bones")
 RELATION_ARCHS = ("maps", "fc", "sparseflow")
 FUSIONS = ("early", "late", "corr")
+DISPLACEMENT_Z = ("root", "joint")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,10 @@ class ModelConfig:
     fusion: str = "early"           # temporal: early (stacked pair) | late (cached per-frame features)
     #                                 | corr (cost volume of cached stride-4 features; width sets its channels)
     corr_radius: int = 4            # corr: displacements matched, in stride-4 cells (4 -> +-16 input pixels)
+    displacement_z: str = "root"    # temporal: what the maps' z gives: "root" (the change of each joint's
+    #                                 root-relative depth, the output itself) | "joint" (each joint's own change
+    #                                 of depth, what a depth pair shows at the joint: local; pooling subtracts
+    #                                 the root's, so the output is the same root-relative displacement)
     # inference
     rotations: int = 1              # test-time rotation ensemble (models.ensemble): 1 (one pass), 2 (0 and 180
     #                                 degrees) or 4 (every quarter turn), outputs turned back and averaged; for
@@ -97,6 +102,12 @@ class ModelConfig:
                              "networks and per-pixel relation networks with early fusion (arch 'maps', fusion "
                              f"'early'); this one is task={self.task!r} pose_head={self.pose_head!r} "
                              f"arch={self.arch!r} fusion={self.fusion!r}: set rotations=1 and flip=false")
+        if self.displacement_z not in DISPLACEMENT_Z:
+            bad("displacement_z", self.displacement_z, DISPLACEMENT_Z)
+        if self.displacement_z != "root" and (self.task != "temporal" or self.dims != 3 or self.arch == "fc"):
+            raise ValueError("model config: displacement_z='joint' is for per-pixel temporal networks with depth "
+                             f"(task 'temporal', dims 3, arch 'maps' or 'sparseflow'); this one is task="
+                             f"{self.task!r} dims={self.dims} arch={self.arch!r}: set displacement_z='root'")
         if self.cube_mm <= 0:
             raise ValueError(f"model config: cube_mm must be positive, got {self.cube_mm}")
 
@@ -134,6 +145,13 @@ class ModelConfig:
 
 def build_model(cfg: ModelConfig):
     """The ``torch.nn.Module`` for a config (see :mod:`trt_tracker.models.pose` and ``relation``)."""
+    net = _build(cfg)
+    if cfg.displacement_z == "joint":
+        net.z_root = get_skeleton(cfg.skeleton).root
+    return net
+
+
+def _build(cfg: ModelConfig):
     from .backbone import ResNet, ResNetConfig
     from .pose import IntegralPoseNet, RegressionPoseNet
     from .backbone import _ch

@@ -127,6 +127,9 @@ class PooledRelation:
     # the test-time ensemble of forward (models.ensemble): its views and the left/right joint swap of
     # mirrored ones; RelationNet sets them
     views, flip_perm = ((0, False),), None
+    # displacement_z="joint" (ModelConfig): the maps give each joint's own change of depth and pooling
+    # subtracts the root's (this index), so the output is the root-relative displacement; None: as the maps say
+    z_root = None
 
     def _init_pooling(self, decay_kind: str, beta: float, sampling: str, heatmap_size: int, dims: int) -> None:
         """Check and set the pixel weighting, and the ``scale`` buffer (maps predict relation / scale,
@@ -148,8 +151,13 @@ class PooledRelation:
         return h.reshape(N, self.K if k is None else k, self.C, H, W) * self.scale[:, None, None]
 
     def pool(self, m: torch.Tensor, related: torch.Tensor) -> torch.Tensor:
-        """Eq. 7: the maps (N, K, C, H, W) averaged with the pixel weighting around ``related`` -> (N, K, C)."""
-        return weighted_pool(m, self.weights(related, m.shape[-2], m.shape[-1]))
+        """Eq. 7: the maps (N, K, C, H, W) averaged with the pixel weighting around ``related`` -> (N, K, C);
+        with :attr:`z_root` set, the root's pooled z subtracted from every joint's."""
+        out = weighted_pool(m, self.weights(related, m.shape[-2], m.shape[-1]))
+        if self.z_root is None:
+            return out
+        r = self.z_root
+        return torch.cat([out[..., :2], out[..., 2:3] - out[:, r : r + 1, 2:3], out[..., 3:]], -1)
 
     def forward(self, x: torch.Tensor, related: torch.Tensor) -> torch.Tensor:
         """Eq. 7 at the related joints; with ensemble views, averaged over them
