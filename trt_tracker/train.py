@@ -300,6 +300,12 @@ def _presets() -> dict[str, TrainConfig]:
     # (the joint's and the wrist's), which per-pixel maps around the joint cannot see.  With
     # displacement_z="joint" the maps give each joint's own change of depth (local) and pooling subtracts the
     # root's.  It starts from the shipped pose network (hand-lite-pose-jitter, trained before it in its queue).
+    # The hand's spatial network at twice the depth (ResNet-18 x 0.5): its fifth round's weights copied into the
+    # first block of every stage, the new blocks starting as identities (their last BN zeroed), so it starts
+    # as exactly the shipped network and trains one more round on sequences no earlier round drew.
+    sp = out["hand-lite-spatial-long5"]
+    out["hand-lite-spatial-r18"] = replace(sp, name="hand-lite-spatial-r18", init="hand-lite-spatial-long5",
+                                           data_seed=5_000_000, model=sp.model.replace(depth=18))
     t = out["hand-lite-temporal"]
     out["hand-lite-temporal-jointz"] = replace(t, name="hand-lite-temporal-jointz", init="hand-lite-pose-jitter",
                                                model=t.model.replace(displacement_z="joint"))
