@@ -20,6 +20,10 @@ For a model directory's networks on the card's held-out test sequences, per fram
 * oracles of two priors a tracker could add (the bone term alone): a robust (Huber) data term, re-weighted
   from each joint's disagreement with its bones, and bone depths set from each sequence's true bone lengths
   and the network's (u, v) (bone-length constancy; the true lengths make it an upper bound);
+* the persistence of the single-frame errors (their autocorrelation over lags of 1 to 16 frames, each
+  sequence's bias removed) and the temporal term alone (Df) on the poses as they are against the same pose
+  errors shuffled in time: whether the frames' errors are independent enough for a relation between frames
+  to average them out;
 * the duration set (durations 1, 2, 3): each duration's displacement errors, their correlation with each
   other's and the pose's at the same frame, what a frame's estimate gains from them with correlated
   (generalised least squares) and per-term weights, and the temporal-only tracker with Df, Dmf and Dmf with
@@ -149,6 +153,49 @@ def duration_oracles(P: list) -> dict:
         return {"mpjpe": errs[g], "gamma": g, "gammas": [round(float(x), 4) for x in g * weights]}
     return {"Df": best((1,), np.ones(1)), "Dmf": best(DURATIONS, np.ones(len(DURATIONS))),
             "Dmf_inverse_mse": best(DURATIONS, ratio)}
+
+
+LAGS = (1, 2, 4, 8, 16)
+
+
+def error_persistence(P: list, seed: int = 0) -> dict:
+    """Whether the single-frame errors persist from frame to frame, and what that costs the temporal term.
+
+    ``autocorrelation``: per coordinate (u, v px; z mm relative to the root's), the correlation of the pose's
+    error at frame t with its error at t + lag, each sequence's per-joint mean error (its bias) removed first.
+    ``tracker_df``: the online tracker with the temporal term alone (Df, gamma searched on ``P``: an oracle) on
+    the networks' poses as they are, and on poses whose errors were shuffled in time within each sequence (the
+    same errors, no longer persistent) with the same displacements: how much of the temporal term's gain the
+    persistence takes away."""
+    from trt_tracker.evaluate import GAMMAS as CARD_GAMMAS, mpjpe, to_cam, track
+
+    out = {"lags": list(LAGS), "autocorrelation": {}}
+    for c, name in enumerate("uvz"):
+        num, den = {lag: 0.0 for lag in LAGS}, 0.0
+        for s, p in P:
+            E = p["J"] - s.joints_2p5d
+            if c == 2:
+                E = E.copy()
+                E[..., 2] -= E[:, s.skeleton.root : s.skeleton.root + 1, 2]
+            X = E[..., c] - E[..., c].mean(0)              # (T, K): bias removed
+            den += float((X * X).sum())
+            for lag in LAGS:
+                num[lag] += float((X[lag:] * X[:-lag]).sum()) if lag < len(X) else 0.0
+        out["autocorrelation"][name] = [round(num[lag] / den, 3) for lag in LAGS]
+    rng = np.random.default_rng(seed)
+    shuffled = []
+    for s, p in P:
+        E = p["J"] - s.joints_2p5d
+        shuffled.append((s, {**p, "J": s.joints_2p5d + E[rng.permutation(len(E))]}))
+
+    def best(preds):
+        single = float(np.mean([mpjpe(to_cam(s, p["J"]), s.joints_cam) for s, p in preds]))
+        errs = {g: float(np.mean([mpjpe(to_cam(s, track(p, s.skeleton, (1,), 0.0, g)), s.joints_cam)
+                                  for s, p in preds])) for g in CARD_GAMMAS}
+        g = min(errs, key=errs.get)
+        return {"single_mpjpe": single, "mpjpe": errs[g], "gamma": g, "reduction": 1 - errs[g] / single}
+    out["tracker_df"] = {"as_predicted": best(P), "errors_shuffled_in_time": best(shuffled)}
+    return out
 
 
 def oracle(P: list, lam_bones: float, lam_displ: float) -> dict:
@@ -383,6 +430,7 @@ def main(argv=None) -> int:
                        for key in ("bones", "displacements", "both")}
         r["weighting_oracles"] = weighting_oracles(P)
         r["prior_oracles"] = prior_oracles(P)
+        r["persistence"] = error_persistence(P)
         out["fps"][f"{fps:g}"] = r
         print(json.dumps({f"{fps:g} fps": {k: r[k] for k in ("single_mpjpe", "bias_mm", "rest_mm",
                                                               "relation_errors_uvz")}}, indent=1))
@@ -390,6 +438,10 @@ def main(argv=None) -> int:
             print(f"  {key}: " + ", ".join(f"x{lam}: {v['mpjpe']:.1f}" for lam, v in r["oracle"][key].items()))
         print("  weightings: " + ", ".join(f"{k} {v['mpjpe']:.2f}" for k, v in r["weighting_oracles"].items()))
         print("  priors: " + ", ".join(f"{k} {v['mpjpe']:.2f}" for k, v in r["prior_oracles"].items()))
+        per = r["persistence"]
+        print(f"  pose error autocorrelation at lags {LAGS}: " + ", ".join(
+            f"{c} {v}" for c, v in per["autocorrelation"].items()) + "; Df alone: " + ", ".join(
+            f"{k} {v['single_mpjpe']:.2f} -> {v['mpjpe']:.2f}" for k, v in per["tracker_df"].items()))
         dur = r["durations"]
         print(f"  durations {DURATIONS}: rms z {dur['rms']['z']}, sd z {dur['sd']['z']}; temporal term alone: "
               + ", ".join(f"{k} {v['mpjpe']:.2f}" for k, v in dur["tracker_oracles"].items()))

@@ -237,3 +237,30 @@ def test_duration_ordering_quick_scores_every_phase(tmp_path):
     t = {k: r[k]["test"] for k in ("Dmf", "Df", "single")}
     assert r["ordering_holds_on_test"] == (t["Dmf"] < t["Df"] < t["single"])
     assert all(np.isfinite(v) and v > 0 for v in t.values())
+
+
+def test_tracker_bound_error_persistence():
+    """White pose errors: no autocorrelation, and the temporal term with good displacements lowers them
+    whether or not they are shuffled in time.  Errors that persist (a random walk): autocorrelation near 1
+    at lag 1, the temporal term can hardly help, and shuffling them in time gives its gain back."""
+    from benchmarks import tracker_bound as tb
+    from trt_tracker.data.samples import make_sequence
+    from trt_tracker.evaluate import without_frames
+
+    s = without_frames(make_sequence("hand", 20_000_000, 200).at_fps(25))
+    J = s.joints_2p5d
+    rng = np.random.default_rng(3)
+    deltas = {1: tb.gt_deltas(J, 1) + rng.normal(size=J.shape) * 0.3}
+    white = {"J": J + rng.normal(size=J.shape) * 3.0, "deltas": deltas}
+    slow = np.cumsum(rng.normal(size=J.shape) * 0.6, axis=0)
+    slow = (slow - slow.mean(0)) + rng.normal(size=J.shape[1:]) * 2.0          # a walk about a bias
+    walk = {"J": J + slow, "deltas": deltas}
+    w, p = tb.error_persistence([(s, white)]), tb.error_persistence([(s, walk)])
+    assert w["lags"] == list(tb.LAGS)
+    assert all(abs(a) < 0.1 for a in w["autocorrelation"]["u"])
+    assert p["autocorrelation"]["u"][0] > 0.8 and p["autocorrelation"]["u"][0] > p["autocorrelation"]["u"][-1]
+    assert w["tracker_df"]["as_predicted"]["reduction"] > 0.3
+    assert w["tracker_df"]["errors_shuffled_in_time"]["reduction"] > 0.3
+    assert p["tracker_df"]["as_predicted"]["reduction"] < 0.15
+    # shuffled, only the bias (which no temporal term removes) stays
+    assert p["tracker_df"]["errors_shuffled_in_time"]["reduction"] > p["tracker_df"]["as_predicted"]["reduction"] + 0.1
