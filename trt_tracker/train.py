@@ -280,7 +280,9 @@ def _presets() -> dict[str, TrainConfig]:
     # 8 fps); the third 29.2 -> 25.5 mm (-4.8 -> -10.7 %), the body temporal network's 22.8 -> 21.2 mm, every
     # curve still falling at its end (learning_curves-*-long2/-long3).  The hand spatial network's fourth
     # to sixth rounds: 2.39 -> 2.32 -> 2.24 -> 2.25 px, 3.44 -> 3.19 -> 3.06 -> 2.95 mm, the tracker -8.5 ->
-    # -10.3 -> -12.2 -> -12.5 % at 25 fps (learning_curves-hand-lite-spatial-long5).  The body temporal
+    # -10.3 -> -12.2 -> -12.5 % at 25 fps (learning_curves-hand-lite-spatial-long5); its seventh round
+    # (hand-lite-spatial-long6, with the 4-view ensemble) 2.03 -> 2.04 px, 2.82 -> 2.65 mm, Bone Error 5.70 ->
+    # 5.60 mm, the tracker -9.7 -> -10.3 % at 25 fps (learning_curves-hand-lite-spatial-r18).  The body temporal
     # network's fifth round (body-lite-temporal-late-long4) is not shipped: it would take body-lite's
     # training over 5 h.  hand-lite-temporal, trained once, trails the difference of two single-frame poses
     # over long gaps (tracker_bound-hand-lite-2.5fps): its second round is hand-lite-temporal-long.
@@ -292,6 +294,7 @@ def _presets() -> dict[str, TrainConfig]:
                                   ("hand-lite-spatial-long3", "hand-lite-spatial-long2", 2_000_000),
                                   ("hand-lite-spatial-long4", "hand-lite-spatial-long3", 3_000_000),
                                   ("hand-lite-spatial-long5", "hand-lite-spatial-long4", 4_000_000),
+                                  ("hand-lite-spatial-long6", "hand-lite-spatial-long5", 5_000_000),
                                   ("body-lite-temporal-late-long4", "body-lite-temporal-late-long3", 3_000_000),
                                   ("hand-lite-temporal-long", "hand-lite-temporal", 1_000_000)):
         out[name] = replace(out[prev], name=name, init=prev, data_seed=data_seed)
