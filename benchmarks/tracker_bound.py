@@ -158,6 +158,25 @@ def duration_oracles(P: list) -> dict:
 LAGS = (1, 2, 4, 8, 16)
 
 
+def error_autocorrelation(P: list, lags=LAGS) -> dict:
+    """{"u" / "v" / "z": [correlation of the pose's error at frame t with its error at t + lag, per lag]} over
+    the sequences ``P`` (u, v px; z relative to the root's), each sequence's per-joint mean error removed."""
+    out = {}
+    for c, name in enumerate("uvz"):
+        num, den = {lag: 0.0 for lag in lags}, 0.0
+        for s, p in P:
+            E = p["J"] - s.joints_2p5d
+            if c == 2:
+                E = E.copy()
+                E[..., 2] -= E[:, s.skeleton.root : s.skeleton.root + 1, 2]
+            X = E[..., c] - E[..., c].mean(0)              # (T, K): bias removed
+            den += float((X * X).sum())
+            for lag in lags:
+                num[lag] += float((X[lag:] * X[:-lag]).sum()) if lag < len(X) else 0.0
+        out[name] = [round(num[lag] / den, 3) for lag in lags]
+    return out
+
+
 def error_persistence(P: list, seed: int = 0) -> dict:
     """Whether the single-frame errors persist from frame to frame, and what that costs the temporal term.
 
@@ -169,19 +188,7 @@ def error_persistence(P: list, seed: int = 0) -> dict:
     persistence takes away."""
     from trt_tracker.evaluate import GAMMAS as CARD_GAMMAS, mpjpe, to_cam, track
 
-    out = {"lags": list(LAGS), "autocorrelation": {}}
-    for c, name in enumerate("uvz"):
-        num, den = {lag: 0.0 for lag in LAGS}, 0.0
-        for s, p in P:
-            E = p["J"] - s.joints_2p5d
-            if c == 2:
-                E = E.copy()
-                E[..., 2] -= E[:, s.skeleton.root : s.skeleton.root + 1, 2]
-            X = E[..., c] - E[..., c].mean(0)              # (T, K): bias removed
-            den += float((X * X).sum())
-            for lag in LAGS:
-                num[lag] += float((X[lag:] * X[:-lag]).sum()) if lag < len(X) else 0.0
-        out["autocorrelation"][name] = [round(num[lag] / den, 3) for lag in LAGS]
+    out = {"lags": list(LAGS), "autocorrelation": error_autocorrelation(P)}
     rng = np.random.default_rng(seed)
     shuffled = []
     for s, p in P:
