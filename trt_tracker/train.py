@@ -303,9 +303,13 @@ def _presets() -> dict[str, TrainConfig]:
     # (the joint's and the wrist's), which per-pixel maps around the joint cannot see.  With
     # displacement_z="joint" the maps give each joint's own change of depth (local) and pooling subtracts the
     # root's.  It starts from the shipped pose network (hand-lite-pose-jitter, trained before it in its queue).
-    # The hand's spatial network at twice the depth (ResNet-18 x 0.5): its fifth round's weights copied into the
-    # first block of every stage, the new blocks starting as identities (their last BN zeroed), so it starts
-    # as exactly the shipped network and trains one more round on sequences no earlier round drew.
+    # Against the same run with root-relative targets: validation depth 7.36 against 8.09 mm (zero motion 8.07),
+    # but the card's trackers move by less than 0.01 mm (learning_curves-hand-lite-temporal-jointz): not shipped.
+    # The hand's spatial network at twice the depth (ResNet-18 x 0.5): the sixth round's weights
+    # (hand-lite-spatial-long5) copied into the first block of every stage, the new blocks starting as
+    # identities (their last BN zeroed), so it starts as exactly that network, and trained one more round on
+    # sequences no earlier round drew.  Step for step it matches the same round at ResNet-10 (2.030 / 2.642
+    # against 2.037 px / 2.649 mm) in 1.3x the time (learning_curves-hand-lite-spatial-r18): not shipped.
     sp = out["hand-lite-spatial-long5"]
     out["hand-lite-spatial-r18"] = replace(sp, name="hand-lite-spatial-r18", init="hand-lite-spatial-long5",
                                            data_seed=5_000_000, model=sp.model.replace(depth=18))

@@ -105,8 +105,8 @@ class ModelConfig:
         if self.displacement_z not in DISPLACEMENT_Z:
             bad("displacement_z", self.displacement_z, DISPLACEMENT_Z)
         if self.displacement_z != "root" and (self.task != "temporal" or self.dims != 3 or self.arch == "fc"):
-            raise ValueError("model config: displacement_z='joint' is for per-pixel temporal networks with depth "
-                             f"(task 'temporal', dims 3, arch 'maps' or 'sparseflow'); this one is task="
+            raise ValueError("model config: displacement_z='joint' is for per-pixel temporal networks with 3D "
+                             f"outputs (task 'temporal', dims 3, arch 'maps' or 'sparseflow'); this one is task="
                              f"{self.task!r} dims={self.dims} arch={self.arch!r}: set displacement_z='root'")
         if self.cube_mm <= 0:
             raise ValueError(f"model config: cube_mm must be positive, got {self.cube_mm}")
