@@ -141,18 +141,21 @@ def duration_oracles(P: list) -> dict:
     """The online tracker with the temporal term alone (no bones) on ``P``, gamma searched on ``P``: Df, Dmf
     with one gamma for every duration (the card's), and Dmf with per-duration gammas (seed 000 Eq. 8's gamma_n)
     in the ratios of the inverse mean squared errors of the durations' displacements (mean over u, v, z)."""
-    from trt_tracker.evaluate import GAMMAS as CARD_GAMMAS, mpjpe, to_cam, track
-
     ms = (_frame_errors(P)[1:] ** 2).mean(1)                         # (durations, 3)
     ratio = np.mean(ms[0] / ms, axis=1)                              # per duration, 1 for d = 1
+    return {"Df": best_temporal(P, (1,), np.ones(1)), "Dmf": best_temporal(P, DURATIONS, np.ones(len(DURATIONS))),
+            "Dmf_inverse_mse": best_temporal(P, DURATIONS, ratio)}
 
-    def best(durations, weights):
-        errs = {g: float(np.mean([mpjpe(to_cam(s, track(p, s.skeleton, durations, 0.0, tuple(g * weights))),
-                                        s.joints_cam) for s, p in P])) for g in CARD_GAMMAS}
-        g = min(errs, key=errs.get)
-        return {"mpjpe": errs[g], "gamma": g, "gammas": [round(float(x), 4) for x in g * weights]}
-    return {"Df": best((1,), np.ones(1)), "Dmf": best(DURATIONS, np.ones(len(DURATIONS))),
-            "Dmf_inverse_mse": best(DURATIONS, ratio)}
+
+def best_temporal(P: list, durations, weights) -> dict:
+    """The online tracker with the temporal term alone (no bones) on ``P``, the card's gammas times the
+    per-duration ``weights`` searched on ``P`` (an oracle): its MPJPE and gammas."""
+    from trt_tracker.evaluate import GAMMAS as CARD_GAMMAS, mpjpe, to_cam, track
+
+    errs = {g: float(np.mean([mpjpe(to_cam(s, track(p, s.skeleton, durations, 0.0, tuple(g * weights))),
+                                    s.joints_cam) for s, p in P])) for g in CARD_GAMMAS}
+    g = min(errs, key=errs.get)
+    return {"mpjpe": errs[g], "gamma": g, "gammas": [round(float(x), 4) for x in g * weights]}
 
 
 LAGS = (1, 2, 4, 8, 16)
@@ -186,7 +189,7 @@ def error_persistence(P: list, seed: int = 0) -> dict:
     the networks' poses as they are, and on poses whose errors were shuffled in time within each sequence (the
     same errors, no longer persistent) with the same displacements: how much of the temporal term's gain the
     persistence takes away."""
-    from trt_tracker.evaluate import GAMMAS as CARD_GAMMAS, mpjpe, to_cam, track
+    from trt_tracker.evaluate import mpjpe, to_cam
 
     out = {"lags": list(LAGS), "autocorrelation": error_autocorrelation(P)}
     rng = np.random.default_rng(seed)
@@ -197,10 +200,8 @@ def error_persistence(P: list, seed: int = 0) -> dict:
 
     def best(preds):
         single = float(np.mean([mpjpe(to_cam(s, p["J"]), s.joints_cam) for s, p in preds]))
-        errs = {g: float(np.mean([mpjpe(to_cam(s, track(p, s.skeleton, (1,), 0.0, g)), s.joints_cam)
-                                  for s, p in preds])) for g in CARD_GAMMAS}
-        g = min(errs, key=errs.get)
-        return {"single_mpjpe": single, "mpjpe": errs[g], "gamma": g, "reduction": 1 - errs[g] / single}
+        r = best_temporal(preds, (1,), np.ones(1))
+        return {"single_mpjpe": single, "mpjpe": r["mpjpe"], "gamma": r["gamma"], "reduction": 1 - r["mpjpe"] / single}
     out["tracker_df"] = {"as_predicted": best(P), "errors_shuffled_in_time": best(shuffled)}
     return out
 

@@ -118,9 +118,12 @@ class IntegralPoseNet(nn.Module):
         N, _, H, W = h.shape
         return h.reshape(N, self.K, self.D, H, W) if self.D else h
 
+    def _soft_argmax(self, h: torch.Tensor) -> torch.Tensor:
+        return soft_argmax_3d(h) if self.D else soft_argmax_2d(h)
+
     def _joints_and_confidence(self, x: torch.Tensor):
         h = self.logits(x)
-        J = soft_argmax_3d(h) if self.D else soft_argmax_2d(h)
+        J = self._soft_argmax(h)
         return J, heatmap_confidence(h, J[..., :2])
 
     def predict(self, x: torch.Tensor):
@@ -132,9 +135,8 @@ class IntegralPoseNet(nn.Module):
         return int(x.shape[-1]) // self.stride
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if len(self.views) == 1:
-            h = self.logits(x)
-            return soft_argmax_3d(h) if self.D else soft_argmax_2d(h)
+        if len(self.views) == 1:              # one pass: no confidence to compute
+            return self._soft_argmax(self.logits(x))
         return self.predict(x)[0]
 
 

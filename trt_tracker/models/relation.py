@@ -156,8 +156,8 @@ class PooledRelation:
         out = weighted_pool(m, self.weights(related, m.shape[-2], m.shape[-1]))
         if self.z_root is None:
             return out
-        r = self.z_root
-        return torch.cat([out[..., :2], out[..., 2:3] - out[:, r : r + 1, 2:3], out[..., 3:]], -1)
+        r = self.z_root                        # (u, v, z): only z is relative to the root
+        return torch.cat([out[..., :2], out[..., 2:] - out[:, r : r + 1, 2:]], -1)
 
     def forward(self, x: torch.Tensor, related: torch.Tensor) -> torch.Tensor:
         """Eq. 7 at the related joints; with ensemble views, averaged over them
