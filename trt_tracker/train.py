@@ -63,6 +63,14 @@ class TrainConfig:
     heatmap_sigma: float = 1.0       # its Gaussian target's sd in heatmap pixels (and depth bins)
     root_z_loss: float = 0.0         # pose with z_ref="centre": weight of an extra L1 loss on each joint's depth
                                      # relative to the root's (what MPJPE with the true root depth measures)
+    fused_loss: float = 0.0          # spatial: weight of a loss on the joints the tracker's bone term makes of
+    #                                  a frozen pose network's (fused_pose, one pass) and the predicted bones
+    #                                  (pooled at that network's joints): the per-frame least-squares fusion
+    #                                  argmin_X |X - J|^2 + fused_alpha |L X - B|^2 (bone_fusion).  The plain
+    #                                  loss teaches bones; this one teaches bones that correct the pose
+    #                                  network's errors instead of sharing them (the tracker's gain)
+    fused_pose: str = ""             # that pose network: a weights file, or a preset name (out/<name>/weights.pt)
+    fused_alpha: float = 1.0         # the bone weight of that fusion (the tracker's alpha)
     augment: AugmentConfig = BODY_AUGMENT
     stream: SampleStreamConfig = SampleStreamConfig()
     seed: int = 0                    # initialisation and data order
@@ -88,6 +96,15 @@ class TrainConfig:
         if self.lr_cycles < 1 or self.steps % self.lr_cycles:
             raise ValueError(f"train config: lr_cycles must be >= 1 and divide steps ({self.steps}), "
                              f"got {self.lr_cycles}")
+        if self.fused_loss < 0 or self.fused_alpha <= 0:
+            raise ValueError("train config: fused_loss must be >= 0 and fused_alpha > 0")
+        if self.fused_loss > 0 and (self.model.task != "spatial" or self.model.arch != "maps"):
+            raise ValueError("train config: fused_loss is for spatial networks with per-pixel maps "
+                             f"(model.task=spatial, model.arch=maps), got task={self.model.task}, "
+                             f"arch={self.model.arch}")
+        if self.fused_loss > 0 and not self.fused_pose:
+            raise ValueError("train config: fused_loss needs fused_pose, the pose network whose joints the "
+                             "bones are fused with (a weights file or a preset name)")
         # a test-time view the network never saw in training is not a view of the same task
         m, a = self.model, self.augment
         if m.flip and not a.flip:
@@ -316,6 +333,16 @@ def _presets() -> dict[str, TrainConfig]:
     t = out["hand-lite-temporal"]
     out["hand-lite-temporal-jointz"] = replace(t, name="hand-lite-temporal-jointz", init="hand-lite-pose-jitter",
                                                model=t.model.replace(displacement_z="joint"))
+    # The hand's spatial network trained through the tracker's bone term (fused_loss): its bone errors
+    # share much with the pose network's (correlation 0.6-0.67 per coordinate with the bones of the shipped
+    # pose's joints), and bones with the same errors drawn from frames 40 apart would take the tracker from
+    # -9.9 to -14.7 % at 25 fps (5 test sequences): the gain is in what the bones add, not their own error.
+    # Against its control, the same round with the plain loss (hand-lite-spatial-long7), on the same data.
+    sp = out["hand-lite-spatial-long6"]
+    out["hand-lite-spatial-long7"] = replace(sp, name="hand-lite-spatial-long7", init="hand-lite-spatial-long6",
+                                             data_seed=6_000_000)
+    out["hand-lite-spatial-fused"] = replace(out["hand-lite-spatial-long7"], name="hand-lite-spatial-fused",
+                                             fused_loss=1.0, fused_pose="hand-lite-pose-jitter")
     return out
 
 
@@ -401,15 +428,48 @@ def collate(samples: list[dict]) -> dict[str, torch.Tensor]:
 class Objective:
     """The training loss of a model config, and the validation errors."""
 
-    def __init__(self, cfg: TrainConfig):
+    def __init__(self, cfg: TrainConfig, device: str | torch.device = "cpu"):
         self.m = cfg.model
-        self.scale = value_scale(self.m.heatmap_size, self.m.dims)
+        self.scale = value_scale(self.m.heatmap_size, self.m.dims).to(device)
+        self.fused_loss = cfg.fused_loss
+        if cfg.fused_loss > 0:
+            self._init_fusion(cfg, device)
         self.comp = None
         self.heatmap_loss, self.sigma = cfg.heatmap_loss, cfg.heatmap_sigma
         self.root_z_loss = cfg.root_z_loss if self.m.task == "pose" and self.m.z_ref == "centre" else 0.0
         self.root = get_skeleton(self.m.skeleton).root
         if self.m.task == "pose" and self.m.pose_head == "bones":
             self.comp = CompositionalLoss(get_skeleton(self.m.skeleton), cfg.pairs)
+
+    def _init_fusion(self, cfg: TrainConfig, device) -> None:
+        """The frozen pose network of ``fused_loss``: one pass in training, its own ensemble in validation
+        (what the tracker fuses), and the fusion's matrices."""
+        from .models.graphs import load_weights, signature, with_views
+
+        path = weights_path(cfg, cfg.fused_pose)
+        if not path.is_file():
+            raise FileNotFoundError(f"fused_pose weights {path} not found: train that pose network first or "
+                                    "point fused_pose= at a weights file")
+        net, pcfg, _ = load_weights(path)
+        if pcfg.task != "pose" or signature(pcfg) != signature(self.m) or pcfg.dims != self.m.dims:
+            raise ValueError(f"fused_pose {path}: a {pcfg.task} network for {signature(pcfg)} with dims "
+                             f"{pcfg.dims}; this spatial network needs a pose network for {signature(self.m)} "
+                             f"with dims {self.m.dims}")
+        self.pose_val = net.to(device).requires_grad_(False)
+        self.pose_train = with_views(net, pcfg, 1, False)[0].to(device).requires_grad_(False)
+        sk = get_skeleton(self.m.skeleton)
+        self.par = torch.as_tensor(np.where(sk.parents_array < 0, np.arange(sk.K), sk.parents_array))
+        self.fusion = [t.to(device) for t in bone_fusion(sk.parents_array, cfg.fused_alpha)]
+
+    def _pose_joints(self, pose, x: torch.Tensor) -> torch.Tensor:
+        """The frozen pose network's joints, z relative to its root joint's (as the tracker fuses them)."""
+        J = pose(x)
+        return torch.cat([J[..., :2], J[..., 2:] - J[:, self.root : self.root + 1, 2:]], -1)
+
+    def fuse(self, J: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+        """(N, K, C) joints and bones -> the per-frame least-squares fusion (:func:`bone_fusion`)."""
+        M, A = self.fusion
+        return torch.einsum("kj,njc->nkc", M, J) + torch.einsum("kj,njc->nkc", A, B)
 
     def loss(self, model, batch: dict) -> torch.Tensor:
         """``model`` is a :class:`TrainForward` (or DDP around one), so DDP sees every forward."""
@@ -437,6 +497,12 @@ class Objective:
         if m.displacement_z == "joint":
             # the maps learn each joint's own change of depth: the root-relative one plus the root's
             target = torch.cat([target[..., :2], target[..., 2:] + batch["root_dz"][:, None, None]], -1)
+        if self.fused_loss > 0:
+            with torch.no_grad():
+                Jp = self._pose_joints(self.pose_train, x)
+            loss, B = model(x, batch["related"], target, mode="loss_and_pool", pool_at=Jp[:, self.par, :2])
+            X = self.fuse(Jp, B)
+            return loss + self.fused_loss * joint_loss(X, batch["joints"][..., : m.dims], self.scale)
         return model(x, batch["related"], target, mode="loss")
 
     @torch.no_grad()
@@ -464,7 +530,33 @@ class Objective:
         if m.task == "pose" and m.dims == 3 and m.z_ref == "centre":
             # What MPJPE with the true root depth sees: each joint's depth relative to the root's.
             out["err_zrel_mm"] = float(root_relative_z_error(pred, gt, self.root).abs().mean() * m.cube_mm / 2)
+        if self.fused_loss > 0:
+            # The joints the tracker's bone term would give (both networks with their test-time views), and
+            # the pose network's alone: the fusion's gain.
+            J_gt = batch["joints"][..., : m.dims]
+            Jp = self._pose_joints(self.pose_val, batch["image"])
+            X = self.fuse(Jp, net(batch["image"], Jp[:, self.par, :2]))
+            for prefix, p in (("pose_", Jp), ("fused_", X)):
+                d = p - J_gt
+                out[f"{prefix}err_uv_px"] = float(d[..., :2].norm(dim=-1).mean() * px)
+                out[f"{prefix}err_z_mm"] = float(d[..., 2].abs().mean() * m.cube_mm / 2)
         return out
+
+
+def bone_fusion(parents, alpha: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(M, A)``, (K, K) float32 each, with ``X = M J + A B`` the per-frame least-squares fusion
+    ``argmin_X sum_k |X_k - J_k|^2 + alpha sum_(k not root) |X_k - X_parent(k) - B_k|^2`` of joints J and bones
+    B (root row ignored), each coordinate alone: the tracker's bone term for one frame
+    (:func:`~trt_tracker.solver.solve_sequence` with no durations).  ``M = (I + alpha L^T L)^-1`` and
+    ``A = alpha M L^T``, L the bones' incidence matrix (row k: +1 at k, -1 at its parent; the root's row 0)."""
+    par = np.asarray(parents)
+    K = len(par)
+    L = np.zeros((K, K))
+    for k, p in enumerate(par):
+        if p >= 0:
+            L[k, k], L[k, p] = 1.0, -1.0
+    M = np.linalg.inv(np.eye(K) + alpha * L.T @ L)
+    return torch.tensor(M, dtype=torch.float32), torch.tensor(alpha * M @ L.T, dtype=torch.float32)
 
 
 def localiser_errors(out: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
@@ -578,9 +670,11 @@ class TrainForward(torch.nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, x, related=None, target=None, mode: str = "predict"):
+    def forward(self, x, related=None, target=None, mode: str = "predict", pool_at=None):
         if mode == "loss":
             return self.net.loss(x, related, target)
+        if mode == "loss_and_pool":
+            return self.net.loss_and_pool(x, related, target, pool_at)
         if mode == "bones":
             return self.net.bones(x)
         if mode == "logits":
@@ -673,13 +767,18 @@ def save_weights(path: Path, net, cfg: TrainConfig, step: int, metrics: dict) ->
     os.replace(tmp, path)
 
 
+def weights_path(cfg: TrainConfig, name: str) -> Path | None:
+    """The weights file ``name`` names (a path, or a preset trained into ``cfg.out``), or None (empty)."""
+    if not name:
+        return None
+    if name in PRESETS:
+        return Path(cfg.out) / name / "weights.pt"
+    return Path(name)
+
+
 def init_path(cfg: TrainConfig) -> Path | None:
     """The weights file ``cfg.init`` names (a path, or a preset trained into ``cfg.out``), or None."""
-    if not cfg.init:
-        return None
-    if cfg.init in PRESETS:
-        return Path(cfg.out) / cfg.init / "weights.pt"
-    return Path(cfg.init)
+    return weights_path(cfg, cfg.init)
 
 
 def init_from(net: torch.nn.Module, path) -> list[str]:
@@ -755,7 +854,7 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True, device: 
                   f"{old_lr:.2e} to {lr_at(cfg, step):.2e} (the schedule follows the new length: a warm "
                   "restart)", flush=True)
     model = wrap_model(net, dev, world)
-    objective = Objective(cfg)
+    objective = Objective(cfg, dev)
     val = collate(validation_set(cfg)) if rank == 0 and cfg.val_sequences > 0 else None
     # Each rank's loader takes its batches from its workers in turn, each worker from its own
     # sequences; resuming skips the sequences a worker has already used.

@@ -172,6 +172,14 @@ class PooledRelation:
         w = self.weights(related, m.shape[-2], m.shape[-1])
         return weighted_l1(m / self.scale[:, None, None], target / self.scale, w)
 
+    def loss_and_pool(self, x: torch.Tensor, related: torch.Tensor, target: torch.Tensor,
+                      pool_at: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`loss` and, from the same maps (one pass), the relations pooled at other related joints
+        ``pool_at`` (N, K, 2): e.g. a pose network's, where a tracker pools them."""
+        m = self.maps(x)
+        w = self.weights(related, m.shape[-2], m.shape[-1])
+        return weighted_l1(m / self.scale[:, None, None], target / self.scale, w), self.pool(m, pool_at)
+
 
 class RelationNet(PooledRelation, nn.Module):
     """Per-pixel relation regression with pixel weighting (spatial or early-fusion temporal).
