@@ -26,6 +26,10 @@ from benchmarks.common import RESULTS, machine_info
 METRICS = {"val_err_uv_px": "val 2D error (crop px)", "val_err_z_mm": "val z error (mm)",
            # a pose network giving z about the depth centre: depths relative to the root's
            "val_err_zrel_mm": "val z relative to the root (mm)",
+           # a spatial network validated with fused_pose: the per-frame fusion of that pose network's joints
+           # with its bones (the tracker's bone term), the pose network alone a dotted line
+           "val_fused_err_uv_px": "val pose + bones 2D error (crop px)",
+           "val_fused_err_z_mm": "val pose + bones z error (mm)",
            # the full-frame localisers
            "val_centre_err_box": "val box centre error (box sides)", "val_size_err_log": "val box side error (|log|)",
            "val_presence_err": "val presence errors (share)"}
@@ -120,6 +124,11 @@ def plot(runs: list[dict], path: Path, title: str) -> None:
                 zero = [p["val_zero_" + m[4:]] for p in r["points"] if "val_zero_" + m[4:] in p]
                 if zero:
                     ax.axhline(zero[-1], color=colour, ls=":", lw=1, label=r["label"] + " zero motion")
+                # Spatial runs validated with fused_pose log that pose network alone: what the bones improve on.
+                alone = [p["val_pose_" + m[10:]] for p in r["points"]
+                         if m.startswith("val_fused_") and "val_pose_" + m[10:] in p]
+                if alone:
+                    ax.axhline(alone[-1], color=colour, ls=":", lw=1, label=r["label"] + " pose alone")
             ax.set_xlabel(xlabel)
             ax.set_ylabel(METRICS[m])
             ax.set_yscale("log")

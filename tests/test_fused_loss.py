@@ -98,9 +98,13 @@ def test_fused_objective_equals_the_reference(fused):
     loss.backward()
     assert all(p.grad is not None for p in net.parameters() if p.requires_grad)
     assert all(p.grad is None for p in obj.pose_train.parameters())    # the pose network stays frozen
-    # without it, the plain loss
+    # without it, the plain loss; with fused_pose alone too (validation still reports the fusion)
     plain_cfg = tiny_cfg(cfg.out, name="hand-lite-spatial")
     torch.testing.assert_close(Objective(plain_cfg).loss(TrainForward(net), b), plain)
+    watched = tiny_cfg(cfg.out, f"fused_pose={cfg.fused_pose}", name="hand-lite-spatial")
+    torch.testing.assert_close(Objective(watched).loss(TrainForward(net), b), plain)
+    assert "fused_err_uv_px" in Objective(watched).errors(net.eval(), b)
+    assert "fused_err_uv_px" not in Objective(plain_cfg).errors(net, b)
 
 
 def test_fused_validation_reports_the_pose_and_the_fusion(fused):
@@ -124,6 +128,7 @@ def test_fused_validation_reports_the_pose_and_the_fusion(fused):
 
 @pytest.mark.parametrize("extra, name, match", [
     (["fused_loss=1", "fused_pose=x.pt", "lr_cycles=1"], "hand-lite-pose", "spatial networks with per-pixel maps"),
+    (["fused_pose=x.pt", "lr_cycles=1"], "hand-lite-pose", "spatial networks with per-pixel maps"),
     (["fused_loss=1", "fused_pose=x.pt", "model.arch=fc", "model.rotations=1"], "hand-lite-spatial", "per-pixel maps"),
     (["fused_loss=1"], "hand-lite-spatial", "needs fused_pose"),
     (["fused_loss=-1"], "hand-lite-spatial", "fused_loss must be >= 0"),
