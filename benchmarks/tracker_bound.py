@@ -24,6 +24,9 @@ For a model directory's networks on the card's held-out test sequences, per fram
   sequence's bias removed) and the temporal term alone (Df) on the poses as they are against the same pose
   errors shuffled in time: whether the frames' errors are independent enough for a relation between frames
   to average them out;
+* the bones' independence from the pose: their errors' correlation with those of the single-frame pose's own
+  bones, and the tracker with bones of the very same errors drawn from 40 frames away or another sequence
+  (errors of the same size no longer shared with the pose: what bones trained to add to the pose could give);
 * the duration set (durations 1, 2, 3): each duration's displacement errors, their correlation with each
   other's and the pose's at the same frame, what a frame's estimate gains from them with correlated
   (generalised least squares) and per-term weights, and the temporal-only tracker with Df, Dmf and Dmf with
@@ -224,6 +227,44 @@ def oracle(P: list, lam_bones: float, lam_displ: float) -> dict:
         if e < best[0]:
             best = (e, a, g)
     return {"mpjpe": best[0], "alpha": best[1], "gamma": best[2]}
+
+
+def bone_independence(P: list, shift: int = 40) -> dict:
+    """How much of the bones' value is lost to errors they share with the pose: the correlation (per
+    coordinate) of the spatial network's bone errors with those of the single-frame pose's own bones, and the
+    online tracker (Dmf+bone, grid on ``P``) with bones of the very same errors moved away from the pose's:
+    drawn from ``shift`` frames later in the same sequence (cyclically), or from the next sequence (same
+    frame index): errors of the same size that no longer share the pose's."""
+    nr = P[0][0].skeleton.non_root
+    eb, ej = [], []
+    for s, p in P:
+        G = gt_bones(s.joints_2p5d, s.skeleton.parents_array)
+        eb.append((p["B"] - G)[:, nr].reshape(-1, 3))
+        ej.append((gt_bones(p["J"], s.skeleton.parents_array) - G)[:, nr].reshape(-1, 3))
+    eb, ej = np.concatenate(eb), np.concatenate(ej)
+    out = {"correlation_with_pose_bones_uvz": [round(float(np.corrcoef(eb[:, c], ej[:, c])[0, 1]), 3)
+                                               for c in range(3)],
+           "as_predicted": oracle(P, 1.0, 1.0)}
+
+    def moved(errors_of):
+        Q = []
+        for i, (s, p) in enumerate(P):
+            G = gt_bones(s.joints_2p5d, s.skeleton.parents_array)
+            Q.append((s, {**p, "B": G + errors_of(i, len(s))}))
+        return Q
+
+    def shifted(i, T):
+        s, p = P[i]
+        return np.roll(p["B"] - gt_bones(s.joints_2p5d, s.skeleton.parents_array), -(shift % T), axis=0)
+
+    def other(i, T):
+        s, p = P[(i + 1) % len(P)]
+        E = p["B"] - gt_bones(s.joints_2p5d, s.skeleton.parents_array)
+        return E[np.arange(T) % len(E)]
+
+    out[f"errors_{shift}_frames_away"] = oracle(moved(shifted), 1.0, 1.0)
+    out["errors_of_another_sequence"] = oracle(moved(other), 1.0, 1.0)
+    return out
 
 
 def _bone_rows(parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -439,6 +480,7 @@ def main(argv=None) -> int:
         r["weighting_oracles"] = weighting_oracles(P)
         r["prior_oracles"] = prior_oracles(P)
         r["persistence"] = error_persistence(P)
+        r["bone_independence"] = bone_independence(P)
         out["fps"][f"{fps:g}"] = r
         print(json.dumps({f"{fps:g} fps": {k: r[k] for k in ("single_mpjpe", "bias_mm", "rest_mm",
                                                               "relation_errors_uvz")}}, indent=1))
@@ -450,6 +492,11 @@ def main(argv=None) -> int:
         print(f"  pose error autocorrelation at lags {LAGS}: " + ", ".join(
             f"{c} {v}" for c, v in per["autocorrelation"].items()) + "; Df alone: " + ", ".join(
             f"{k} {v['single_mpjpe']:.2f} -> {v['mpjpe']:.2f}" for k, v in per["tracker_df"].items()))
+        bi = r["bone_independence"]
+        print(f"  bone errors' correlation with the pose's bones (u, v, z) {bi['correlation_with_pose_bones_uvz']}; "
+              "Dmf+bone with the same bone errors as predicted / from 40 frames away / from another sequence: "
+              + " / ".join(f"{bi[k]['mpjpe']:.2f}" for k in ("as_predicted", "errors_40_frames_away",
+                                                             "errors_of_another_sequence")))
         dur = r["durations"]
         print(f"  durations {DURATIONS}: rms z {dur['rms']['z']}, sd z {dur['sd']['z']}; temporal term alone: "
               + ", ".join(f"{k} {v['mpjpe']:.2f}" for k, v in dur["tracker_oracles"].items()))

@@ -264,3 +264,24 @@ def test_tracker_bound_error_persistence():
     assert p["tracker_df"]["as_predicted"]["reduction"] < 0.15
     # shuffled, only the bias (which no temporal term removes) stays
     assert p["tracker_df"]["errors_shuffled_in_time"]["reduction"] > p["tracker_df"]["as_predicted"]["reduction"] + 0.1
+
+
+def test_tracker_bound_bone_independence():
+    """Bones whose errors are the pose's own bones' errors (correlation 1) add nothing; the same errors moved
+    to other frames or another sequence (independent of the pose's there) do help the tracker."""
+    from benchmarks import tracker_bound as tb
+    from trt_tracker.data.samples import make_sequence
+    from trt_tracker.evaluate import without_frames
+
+    rng = np.random.default_rng(5)
+    P = []
+    for seed in (20_000_000, 20_000_001):
+        s = without_frames(make_sequence("hand", seed, 120).at_fps(25))
+        J = s.joints_2p5d
+        Jn = J + rng.normal(size=J.shape) * np.array([2.0, 2.0, 6.0])
+        deltas = {d: tb.gt_deltas(J, d) + rng.normal(size=J.shape) * 3.0 for d in tb.DURATIONS}
+        P.append((s, {"J": Jn, "B": tb.gt_bones(Jn, s.skeleton.parents_array), "deltas": deltas}))
+    r = tb.bone_independence(P, shift=10)
+    assert r["correlation_with_pose_bones_uvz"] == pytest.approx([1.0, 1.0, 1.0], abs=1e-6)
+    assert r["errors_10_frames_away"]["mpjpe"] < 0.95 * r["as_predicted"]["mpjpe"]
+    assert r["errors_of_another_sequence"]["mpjpe"] < 0.95 * r["as_predicted"]["mpjpe"]
