@@ -23,16 +23,17 @@ HAND=${HAND:-"hand-lite-pose hand-lite-pose-centre hand-lite-pose-jitter hand-li
 MODEL=${MODEL:-}
 mkdir -p "$OUT/logs"
 rm -f "$OUT/logs/failed"
-wait_for_init() {   # block until the weights preset $1 starts from exist (trained by the other queue)
+wait_for_init() {   # block until the weights preset $1 starts from (init) and fuses with (fused_pose) exist
   local init
-  init=$("$PY" -c "from trt_tracker.train import preset; print(preset('$1').init)")
-  case "$init" in ""|*/*|*.pt) return 0 ;; esac          # from scratch, or a weights file given by path
-  while [ ! -f "$OUT/$init/weights.pt" ]; do
-    if [ -f "$OUT/logs/failed" ]; then
-      echo "$1 waits for $init, but a run failed: $(cat "$OUT/logs/failed")" >&2
-      return 1
-    fi
-    sleep 30
+  for init in $("$PY" -c "from trt_tracker.train import preset; p = preset('$1'); print(p.init, p.fused_pose)"); do
+    case "$init" in */*|*.pt) continue ;; esac          # a weights file given by path
+    while [ ! -f "$OUT/$init/weights.pt" ]; do
+      if [ -f "$OUT/logs/failed" ]; then
+        echo "$1 waits for $init, but a run failed: $(cat "$OUT/logs/failed")" >&2
+        return 1
+      fi
+      sleep 30
+    done
   done
 }
 queue() {
