@@ -341,9 +341,10 @@ def _presets() -> dict[str, TrainConfig]:
     # the pose, not in their own error.  The round stands in for the seventh (hand-lite-spatial-long6: the
     # same start and sequences, 4000 steps of the plain loss); 2800 steps, as a fused step also runs the
     # pose network, so it takes the seventh round's time and the hand's longer queue stays within 5 h.
-    # Two doses of the fused loss (3 and 10), fused_pose set as well to log the fusion's validation.
+    # Doses of the fused loss (3, 10, 30, 100), fused_pose set as well to log the fusion's validation.
     sp = out["hand-lite-spatial-long6"]
-    for name, w in (("hand-lite-spatial-fused", 3.0), ("hand-lite-spatial-fused10", 10.0)):
+    for name, w in (("hand-lite-spatial-fused", 3.0), ("hand-lite-spatial-fused10", 10.0),
+                    ("hand-lite-spatial-fused30", 30.0), ("hand-lite-spatial-fused100", 100.0)):
         out[name] = replace(sp, name=name, steps=2800, fused_loss=w, fused_pose="hand-lite-pose-jitter")
     return out
 
