@@ -11,7 +11,7 @@ PY=${PYTHON:-.venv/bin/python}
 OUT=${OUT:-runs/train}
 declare -A MAIN=([body]=temporal-late-long3 [hand]=temporal)
 declare -A OTHER=([body]="temporal:temporal-early" [hand]="temporal-late:temporal-late")
-declare -A SPATIAL=([body]=spatial-long3 [hand]=spatial-long6)
+declare -A SPATIAL=([body]=spatial-long3 [hand]=spatial-fused100)
 declare -A POSE=([body]=pose [hand]=pose-jitter)   # the hand's gives the root's depth (z_ref centre), trained on off-centre crops
 for model in body hand; do
   dst=export/$model-lite

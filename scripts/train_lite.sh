@@ -19,7 +19,7 @@ OUT=${OUT:-runs/train}
 # each run waiting until the weights it starts from (its preset's init) are there.  One model's from-scratch
 # time on this CPU is then the longer queue's (about 4.8 h for body and 4.9 h for hand: see the README).
 BODY=${BODY:-"body-lite-pose body-lite-spatial body-lite-spatial-long body-lite-spatial-long2 body-lite-spatial-long3 body-lite-temporal body-lite-temporal-late body-lite-temporal-late-long body-lite-temporal-late-long2 body-lite-temporal-late-long3 body-lite-localiser"}
-HAND=${HAND:-"hand-lite-pose hand-lite-pose-centre hand-lite-pose-jitter hand-lite-spatial hand-lite-spatial-long hand-lite-spatial-long2 hand-lite-spatial-long3 hand-lite-spatial-long4 hand-lite-spatial-long5 hand-lite-spatial-long6 hand-lite-temporal hand-lite-temporal-late hand-lite-localiser"}
+HAND=${HAND:-"hand-lite-pose hand-lite-pose-centre hand-lite-pose-jitter hand-lite-spatial hand-lite-spatial-long hand-lite-spatial-long2 hand-lite-spatial-long3 hand-lite-spatial-long4 hand-lite-spatial-long5 hand-lite-spatial-fused100 hand-lite-temporal hand-lite-temporal-late hand-lite-localiser"}
 MODEL=${MODEL:-}
 mkdir -p "$OUT/logs"
 rm -f "$OUT/logs/failed"
