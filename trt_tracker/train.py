@@ -334,11 +334,12 @@ def _presets() -> dict[str, TrainConfig]:
     t = out["hand-lite-temporal"]
     out["hand-lite-temporal-jointz"] = replace(t, name="hand-lite-temporal-jointz", init="hand-lite-pose-jitter",
                                                model=t.model.replace(displacement_z="joint"))
-    # The hand's spatial network trained through the tracker's bone term (fused_loss): its bone errors
-    # share much with the pose network's (correlation 0.6-0.67 per coordinate with the bones of the shipped
-    # pose's joints), and bones with the same errors drawn from 40 frames away would take the tracker from
-    # -9.9 to -14.7 % at 25 fps (tracker_bound's bone_independence): the gain is in what the bones add to
-    # the pose, not in their own error.  The round stands in for the seventh (hand-lite-spatial-long6: the
+    # The hand's spatial network trained through the tracker's bone term (fused_loss): the seventh round's bone
+    # errors share much with the pose network's (correlation 0.71 / 0.62 / 0.57 in u / v / z with the errors of
+    # the single-frame pose's own bones), and bones with the same errors drawn from 40 frames away would take the
+    # tracker from -10.0 to -14.5 % at 25 fps (tracker_bound's bone_independence, 8 test sequences,
+    # benchmarks/results/tracker_bound-hand-lite-seventh.json): the gain is in what the bones add to the pose,
+    # not in their own error.  The round stands in for the seventh (hand-lite-spatial-long6: the
     # same start and sequences, 4000 steps of the plain loss); 2800 steps, as a fused step also runs the
     # pose network, so it takes the seventh round's time and the hand's longer queue stays within 5 h.
     # Doses of the fused loss (3, 10, 30, 100), fused_pose set as well to log the fusion's validation.  On the
