@@ -467,7 +467,7 @@ class Objective:
         self.pose_val = net.to(device).requires_grad_(False)
         self.pose_train = with_views(net, pcfg, 1, False)[0].to(device).requires_grad_(False)
         sk = get_skeleton(self.m.skeleton)
-        self.par = torch.as_tensor(np.where(sk.parents_array < 0, np.arange(sk.K), sk.parents_array))
+        self.par = torch.as_tensor(np.where(sk.parents_array < 0, np.arange(sk.K), sk.parents_array), device=device)
         self.fusion = [t.to(device) for t in bone_fusion(sk.parents_array, cfg.fused_alpha)]
 
     def _pose_joints(self, pose, x: torch.Tensor) -> torch.Tensor:
