@@ -342,7 +342,7 @@ def _presets() -> dict[str, TrainConfig]:
     # not in their own error.  The round stands in for the seventh (hand-lite-spatial-long6: the
     # same start and sequences, 4000 steps of the plain loss); 2800 steps, as a fused step also runs the
     # pose network, so it takes the seventh round's time and the hand's longer queue stays within 5 h.
-    # Doses of the fused loss (3, 10, 30, 100), fused_pose set as well to log the fusion's validation.  On the
+    # Doses of the fused loss (3, 10, 30, 100, 300, 1000), fused_pose set as well to log the fusion's validation.  On the
     # card (side by side) the tracker's gain rises with the dose while the bones' own error rises too: Df+bone
     # at 25 fps -10.3 % for the seventh round, -10.0 / -10.8 / -11.1 / -11.3 % (Bone Error 5.60 -> 5.62 / 5.71 /
     # 6.01 / 6.44 mm); validation Df+bone 7.511 -> 7.525 / 7.506 / 7.477 / 7.469 mm.  Shipped: fused100, in the
@@ -350,7 +350,8 @@ def _presets() -> dict[str, TrainConfig]:
     # spatial-fused).
     sp = out["hand-lite-spatial-long6"]
     for name, w in (("hand-lite-spatial-fused", 3.0), ("hand-lite-spatial-fused10", 10.0),
-                    ("hand-lite-spatial-fused30", 30.0), ("hand-lite-spatial-fused100", 100.0)):
+                    ("hand-lite-spatial-fused30", 30.0), ("hand-lite-spatial-fused100", 100.0),
+                    ("hand-lite-spatial-fused300", 300.0), ("hand-lite-spatial-fused1000", 1000.0)):
         out[name] = replace(sp, name=name, steps=2800, fused_loss=w, fused_pose="hand-lite-pose-jitter")
     return out
 
