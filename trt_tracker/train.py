@@ -345,7 +345,8 @@ def _presets() -> dict[str, TrainConfig]:
     # Doses of the fused loss (3, 10, 30, 100, 300, 1000), fused_pose set as well to log the fusion's validation.  On the
     # card (side by side) the tracker's gain rises with the dose while the bones' own error rises too: Df+bone
     # at 25 fps -10.3 % for the seventh round, -10.0 / -10.8 / -11.1 / -11.3 % (Bone Error 5.60 -> 5.62 / 5.71 /
-    # 6.01 / 6.44 mm); validation Df+bone 7.511 -> 7.525 / 7.506 / 7.477 / 7.469 mm.  Shipped: fused100, in the
+    # 6.01 / 6.44 mm); validation Df+bone 7.511 -> 7.525 / 7.506 / 7.477 / 7.469 mm; 300 and 1000 level off (-11.1 /
+    # -11.2 %, validation 7.481 / 7.480).  Shipped: fused100, in the
     # seventh round's place (benchmarks/results/card-hand-lite-spatial-fused*.json, learning_curves-hand-lite-
     # spatial-fused).
     sp = out["hand-lite-spatial-long6"]
