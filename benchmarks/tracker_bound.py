@@ -236,31 +236,24 @@ def bone_independence(P: list, shift: int = 40) -> dict:
     drawn from ``shift`` frames later in the same sequence (cyclically), or from the next sequence (same
     frame index): errors of the same size that no longer share the pose's."""
     nr = P[0][0].skeleton.non_root
-    eb, ej = [], []
-    for s, p in P:
-        G = gt_bones(s.joints_2p5d, s.skeleton.parents_array)
-        eb.append((p["B"] - G)[:, nr].reshape(-1, 3))
-        ej.append((gt_bones(p["J"], s.skeleton.parents_array) - G)[:, nr].reshape(-1, 3))
-    eb, ej = np.concatenate(eb), np.concatenate(ej)
+    G = [gt_bones(s.joints_2p5d, s.skeleton.parents_array) for s, _ in P]
+    E = [p["B"] - g for (_, p), g in zip(P, G)]                     # the bones' errors
+    eb = np.concatenate([e[:, nr].reshape(-1, 3) for e in E])
+    ej = np.concatenate([(gt_bones(p["J"], s.skeleton.parents_array) - g)[:, nr].reshape(-1, 3)
+                         for (s, p), g in zip(P, G)])
     out = {"correlation_with_pose_bones_uvz": [round(float(np.corrcoef(eb[:, c], ej[:, c])[0, 1]), 3)
                                                for c in range(3)],
            "as_predicted": oracle(P, 1.0, 1.0)}
 
     def moved(errors_of):
-        Q = []
-        for i, (s, p) in enumerate(P):
-            G = gt_bones(s.joints_2p5d, s.skeleton.parents_array)
-            Q.append((s, {**p, "B": G + errors_of(i, len(s))}))
-        return Q
+        return [(s, {**p, "B": G[i] + errors_of(i, len(s))}) for i, (s, p) in enumerate(P)]
 
     def shifted(i, T):
-        s, p = P[i]
-        return np.roll(p["B"] - gt_bones(s.joints_2p5d, s.skeleton.parents_array), -(shift % T), axis=0)
+        return np.roll(E[i], -(shift % T), axis=0)
 
     def other(i, T):
-        s, p = P[(i + 1) % len(P)]
-        E = p["B"] - gt_bones(s.joints_2p5d, s.skeleton.parents_array)
-        return E[np.arange(T) % len(E)]
+        e = E[(i + 1) % len(P)]
+        return e[np.arange(T) % len(e)]
 
     out[f"errors_{shift}_frames_away"] = oracle(moved(shifted), 1.0, 1.0)
     out["errors_of_another_sequence"] = oracle(moved(other), 1.0, 1.0)

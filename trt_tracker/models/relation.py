@@ -168,17 +168,19 @@ class PooledRelation:
         return self.pool(self.maps(x), related)
 
     def loss(self, x: torch.Tensor, related: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        m = self.maps(x)
-        w = self.weights(related, m.shape[-2], m.shape[-1])
-        return weighted_l1(m / self.scale[:, None, None], target / self.scale, w)
+        return self._maps_loss(self.maps(x), related, target)
 
     def loss_and_pool(self, x: torch.Tensor, related: torch.Tensor, target: torch.Tensor,
                       pool_at: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`loss` and, from the same maps (one pass), the relations pooled at other related joints
         ``pool_at`` (N, K, 2): e.g. a pose network's, where a tracker pools them."""
         m = self.maps(x)
+        return self._maps_loss(m, related, target), self.pool(m, pool_at)
+
+    def _maps_loss(self, m: torch.Tensor, related: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Eq. 6 over maps (N, K, C, H, W), in the maps' normalised units."""
         w = self.weights(related, m.shape[-2], m.shape[-1])
-        return weighted_l1(m / self.scale[:, None, None], target / self.scale, w), self.pool(m, pool_at)
+        return weighted_l1(m / self.scale[:, None, None], target / self.scale, w)
 
 
 class RelationNet(PooledRelation, nn.Module):
