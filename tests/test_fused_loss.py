@@ -107,6 +107,43 @@ def test_fused_objective_equals_the_reference(fused):
     assert "fused_err_uv_px" not in Objective(plain_cfg).errors(net, b)
 
 
+def test_fused_ensemble_fuses_the_pose_networks_views(fused):
+    """fused_ensemble: the loss fuses the joints of the pose network as loaded, with its test-time views (what
+    validation and the tracker use), called on chunks of eight samples; without it, one pass."""
+    cfg, _, _ = fused
+    m = cfg.model
+    sk = get_skeleton(m.skeleton)
+    par = torch.as_tensor(np.where(sk.parents_array < 0, np.arange(sk.K), sk.parents_array))
+    args = ("init=", "fused_loss=1.0", f"fused_pose={cfg.fused_pose}", "fused_alpha=2.0")
+    obj = Objective(tiny_cfg(cfg.out, *args, "fused_ensemble=true", name="hand-lite-spatial"))
+    assert obj.pose_train is obj.pose_val and len(obj.pose_val.views) == 4
+    assert len(Objective(tiny_cfg(cfg.out, *args, name="hand-lite-spatial")).pose_train.views) == 1
+
+    class Pose(torch.nn.Module):           # joints that depend on each sample's image; records its batch sizes
+        def __init__(self):
+            super().__init__()
+            self.calls = []
+            self.w = torch.randn(m.in_channels * m.input_size * m.input_size, sk.K * 3,
+                                 generator=torch.Generator().manual_seed(3))
+
+        def forward(self, x):
+            self.calls.append(len(x))
+            return (x.flatten(1) @ self.w).reshape(len(x), sk.K, 3) * 0.01 + m.heatmap_size / 2
+
+    obj.pose_train = obj.pose_val = pose = Pose()
+    torch.manual_seed(1)
+    net = build_model(m).train()
+    b = random_batch(m, 11)
+    loss = obj.loss(TrainForward(net), b)
+    assert pose.calls == [8, 3]
+    Jp = _root_relative(pose(b["image"]), sk.root)
+    plain = net.loss(b["image"], b["related"], b["bones"])
+    M, A = bone_fusion(sk.parents_array, 2.0)
+    X = torch.einsum("kj,njc->nkc", M, Jp) + torch.einsum("kj,njc->nkc", A, net.pool(net.maps(b["image"]),
+                                                                                    Jp[:, par, :2]))
+    torch.testing.assert_close(loss, plain + joint_loss(X, b["joints"], obj.scale))
+
+
 def test_fused_validation_reports_the_pose_and_the_fusion(fused):
     cfg, pose, _ = fused
     m = cfg.model
@@ -133,6 +170,7 @@ def test_fused_validation_reports_the_pose_and_the_fusion(fused):
     (["fused_loss=1"], "hand-lite-spatial", "needs fused_pose"),
     (["fused_loss=-1"], "hand-lite-spatial", "fused_loss must be >= 0"),
     (["fused_alpha=0"], "hand-lite-spatial", "fused_alpha > 0"),
+    (["fused_ensemble=true"], "hand-lite-spatial", "fused_ensemble is for the fused loss"),
 ])
 def test_fused_config_errors(tmp_path, extra, name, match):
     with pytest.raises(ValueError, match=match):

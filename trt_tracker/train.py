@@ -72,6 +72,9 @@ class TrainConfig:
     fused_pose: str = ""             # that pose network: a weights file, or a preset name (out/<name>/weights.pt);
     #                                  set without fused_loss, validation still reports the fusion's errors
     fused_alpha: float = 1.0         # the bone weight of that fusion (the tracker's alpha)
+    fused_ensemble: bool = False     # the fused loss's joints from the pose network's test-time ensemble (its
+    #                                  rotations / mirror views, what the tracker fuses) instead of one pass:
+    #                                  that many forward passes per step
     augment: AugmentConfig = BODY_AUGMENT
     stream: SampleStreamConfig = SampleStreamConfig()
     seed: int = 0                    # initialisation and data order
@@ -103,6 +106,8 @@ class TrainConfig:
             raise ValueError("train config: fused_loss and fused_pose are for spatial networks with per-pixel maps "
                              f"(model.task=spatial, model.arch=maps), got task={self.model.task}, "
                              f"arch={self.model.arch}")
+        if self.fused_ensemble and not self.fused_loss > 0:
+            raise ValueError("train config: fused_ensemble is for the fused loss: set fused_loss > 0 (and fused_pose)")
         if self.fused_loss > 0 and not self.fused_pose:
             raise ValueError("train config: fused_loss needs fused_pose, the pose network whose joints the "
                              "bones are fused with (a weights file or a preset name)")
@@ -354,6 +359,17 @@ def _presets() -> dict[str, TrainConfig]:
                     ("hand-lite-spatial-fused30", 30.0), ("hand-lite-spatial-fused100", 100.0),
                     ("hand-lite-spatial-fused300", 300.0), ("hand-lite-spatial-fused1000", 1000.0)):
         out[name] = replace(sp, name=name, steps=2800, fused_loss=w, fused_pose="hand-lite-pose-jitter")
+    # Fused rounds in place of plain ones (the same queue time): the sixth round fused as well (from the fifth's
+    # weights on the sixth's sequences), then the seventh (fused100's recipe) from it.
+    f = out["hand-lite-spatial-fused100"]
+    out["hand-lite-spatial-fused100-r6"] = replace(f, name="hand-lite-spatial-fused100-r6",
+                                                   init="hand-lite-spatial-long4", data_seed=4_000_000)
+    out["hand-lite-spatial-fused100-r7"] = replace(f, name="hand-lite-spatial-fused100-r7",
+                                                   init="hand-lite-spatial-fused100-r6")
+    # The fused loss with the pose network's four views (what the tracker fuses) instead of one pass, from the
+    # sixth round on the seventh's sequences as fused100; a step costs about twice fused100's, so 1400 steps.
+    out["hand-lite-spatial-fused100e"] = replace(f, name="hand-lite-spatial-fused100e", fused_ensemble=True,
+                                                 steps=1400)
     return out
 
 
@@ -453,8 +469,8 @@ class Objective:
             self.comp = CompositionalLoss(get_skeleton(self.m.skeleton), cfg.pairs)
 
     def _init_fusion(self, cfg: TrainConfig, device) -> None:
-        """The frozen pose network of ``fused_loss``: one pass in training, its own ensemble in validation
-        (what the tracker fuses), and the fusion's matrices."""
+        """The frozen pose network of ``fused_loss``: one pass in training (its ensemble with
+        ``fused_ensemble``), its own ensemble in validation (what the tracker fuses), and the fusion's matrices."""
         from .models.graphs import load_weights, signature, with_views
 
         path = weights_path(cfg, cfg.fused_pose)
@@ -467,14 +483,18 @@ class Objective:
                              f"{pcfg.dims}; this spatial network needs a pose network for {signature(self.m)} "
                              f"with dims {self.m.dims}")
         self.pose_val = net.to(device).requires_grad_(False)
-        self.pose_train = with_views(net, pcfg, 1, False)[0].to(device).requires_grad_(False)
+        self.pose_train = (self.pose_val if cfg.fused_ensemble else
+                           with_views(net, pcfg, 1, False)[0].to(device).requires_grad_(False))
         sk = get_skeleton(self.m.skeleton)
         self.par = torch.as_tensor(np.where(sk.parents_array < 0, np.arange(sk.K), sk.parents_array), device=device)
         self.fusion = [t.to(device) for t in bone_fusion(sk.parents_array, cfg.fused_alpha)]
 
     def _pose_joints(self, pose, x: torch.Tensor) -> torch.Tensor:
         """The frozen pose network's joints, z relative to its root joint's (as the tracker fuses them)."""
-        J = pose(x)
+        if pose is self.pose_train and pose is self.pose_val and len(x) > 8:
+            J = torch.cat([pose(xc) for xc in x.split(8)])     # views x 8 per call: faster on a CPU than one batch
+        else:
+            J = pose(x)
         return torch.cat([J[..., :2], J[..., 2:] - J[:, self.root : self.root + 1, 2:]], -1)
 
     def fuse(self, J: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
