@@ -359,13 +359,15 @@ def _presets() -> dict[str, TrainConfig]:
                     ("hand-lite-spatial-fused30", 30.0), ("hand-lite-spatial-fused100", 100.0),
                     ("hand-lite-spatial-fused300", 300.0), ("hand-lite-spatial-fused1000", 1000.0)):
         out[name] = replace(sp, name=name, steps=2800, fused_loss=w, fused_pose="hand-lite-pose-jitter")
-    # Fused rounds in place of plain ones (the same queue time): the sixth round fused as well (from the fifth's
-    # weights on the sixth's sequences), then the seventh (fused100's recipe) from it.
+    # Fused rounds in place of plain ones (a fused round of 2800 steps takes a plain round's time): from the sixth
+    # round on (-r6, -r7: the sixth round fused as well, from the fifth's weights on the sixth's sequences, then
+    # the seventh from it) and from the fifth on (-c5r5, -c5r6, -c5r7).
     f = out["hand-lite-spatial-fused100"]
-    out["hand-lite-spatial-fused100-r6"] = replace(f, name="hand-lite-spatial-fused100-r6",
-                                                   init="hand-lite-spatial-long4", data_seed=4_000_000)
-    out["hand-lite-spatial-fused100-r7"] = replace(f, name="hand-lite-spatial-fused100-r7",
-                                                   init="hand-lite-spatial-fused100-r6")
+    for rounds, prefix in (((6, 7), "hand-lite-spatial-fused100-r"), ((5, 6, 7), "hand-lite-spatial-fused100-c5r")):
+        prev = f"hand-lite-spatial-long{rounds[0] - 2}"              # round n is hand-lite-spatial-long(n-1)
+        for n in rounds:
+            out[f"{prefix}{n}"] = replace(f, name=f"{prefix}{n}", init=prev, data_seed=(n - 2) * 1_000_000)
+            prev = f"{prefix}{n}"
     # The fused loss with the pose network's four views (what the tracker fuses) instead of one pass, from the
     # sixth round on the seventh's sequences as fused100; a step costs about twice fused100's, so 1400 steps.
     out["hand-lite-spatial-fused100e"] = replace(f, name="hand-lite-spatial-fused100e", fused_ensemble=True,
