@@ -27,6 +27,13 @@ For a model directory's networks on the card's held-out test sequences, per fram
 * the bones' independence from the pose: their errors' correlation with those of the single-frame pose's own
   bones, and the tracker with bones of the very same errors drawn from 40 frames away or another sequence
   (errors of the same size no longer shared with the pose: what bones trained to add to the pose could give);
+* what no bone term can remove: each frame's shift of the whole skeleton (the mean of its joints' errors), for
+  the single-frame pose, the bone term and the bone term with exact bones;
+* whether the bones' pooling location bounds them: pooled at the true joints' parents, or at a first fusion's;
+* forward gaps past the pose errors' persistence (up to 12 frames): their displacement errors and the tracker
+  with them;
+* for a pose network with depths about the crop's centre: depths anchored at the root joint's prediction (the
+  card) or at the centre, single-frame and with the bone term;
 * the duration set (durations 1, 2, 3): each duration's displacement errors, their correlation with each
   other's and the pose's at the same frame, what a frame's estimate gains from them with correlated
   (generalised least squares) and per-term weights, and the temporal-only tracker with Df, Dmf and Dmf with
@@ -405,6 +412,114 @@ def prior_oracles(P: list) -> dict:
     return out
 
 
+def _bone_term(P: list, to_cam_fn=None) -> dict:
+    """The online tracker with the bone term alone on ``P``, alpha searched on ``P``: MPJPE and alpha."""
+    from trt_tracker.evaluate import mpjpe, to_cam, track
+
+    to_cam_fn = to_cam_fn or to_cam
+    errs = {a: float(np.mean([mpjpe(to_cam_fn(s, track(p, s.skeleton, (), a, 0.0)), s.joints_cam) for s, p in P]))
+            for a in ALPHAS}
+    a = min(errs, key=errs.get)
+    return {"mpjpe": errs[a], "alpha": a}
+
+
+def common_shift(P: list) -> dict:
+    """How much of the error is a shift of the whole skeleton, which no bone term can remove: per frame, the mean
+    of the joints' error vectors (camera mm), for the single-frame pose, the bone term (as predicted) and the
+    bone term with exact bones; ``shift_mm`` its mean length, ``shift_rms_xyz_mm`` per axis, ``rest_mm`` the
+    MPJPE once each frame's shift is removed."""
+    from trt_tracker.evaluate import to_cam, track
+
+    def anatomy(estimate) -> dict:
+        E = [to_cam(s, estimate(s, p)) - s.joints_cam for s, p in P]
+        c = np.concatenate([e.mean(1) for e in E])
+        return {"mpjpe": float(np.mean([np.linalg.norm(e, axis=-1).mean() for e in E])),
+                "shift_mm": float(np.linalg.norm(c, axis=-1).mean()),
+                "shift_rms_xyz_mm": [round(float(x), 3) for x in np.sqrt((c ** 2).mean(0))],
+                "rest_mm": float(np.mean([np.linalg.norm(e - e.mean(1, keepdims=True), axis=-1).mean() for e in E]))}
+    a = _bone_term(P)["alpha"]
+    exact = [(s, {**p, "B": gt_bones(s.joints_2p5d, s.skeleton.parents_array)}) for s, p in P]
+    a_exact = _bone_term(exact)["alpha"]
+    return {"single_frame": anatomy(lambda s, p: p["J"]),
+            "bone_term": {**anatomy(lambda s, p: track(p, s.skeleton, (), a, 0.0)), "alpha": a},
+            "bone_term_exact_bones": {**anatomy(lambda s, p: track({**p, "B": gt_bones(s.joints_2p5d,
+                                                                                        s.skeleton.parents_array)},
+                                                                   s.skeleton, (), a_exact, 0.0)),
+                                      "alpha": a_exact}}
+
+
+def pooling_location(P: list, pred) -> dict:
+    """Whether where the bones are pooled bounds them: the bone term with the spatial network's bones pooled at
+    the parents of the single-frame pose's joints (as the tracker does), of the true joints, and of a first
+    bone-term fusion's joints (a second pass a tracker could make)."""
+    from trt_tracker.evaluate import predict_sequence, track
+
+    first = _bone_term(P)
+    out = {"pose_joints": first}
+    for name, at in (("true_joints", lambda s, p: s.joints_2p5d),
+                     ("first_fusion", lambda s, p: track(p, s.skeleton, (), first["alpha"], 0.0))):
+        Q = [(s, {**p, "B": predict_sequence(s, pred, (), reuse=p, bones_at=at(s, p))["B"]}) for s, p in P]
+        out[name] = _bone_term(Q)
+    return out
+
+
+LONG_GAPS = (1, 2, 4, 8, 12)
+
+
+def long_gaps(P: list, pred, gaps=LONG_GAPS) -> dict:
+    """Forward durations longer than the pose errors' persistence: each gap's displacement error (mean
+    absolute, u, v px; z mm) against zero motion, and the online tracker with the bone term and duration sets
+    reaching past the persistence (alpha, gamma and window 16 or 32 searched on ``P``)."""
+    from trt_tracker.evaluate import mpjpe, predict_sequence, to_cam, track
+
+    Q = [(s, {**p, "deltas": {**p["deltas"], **predict_sequence(s, pred, [g for g in gaps if g not in p["deltas"]],
+                                                                 reuse=p)["deltas"]}}) for s, p in P]
+    out = {"displacement_errors_uvz": {}, "trackers": {}}
+    for g in gaps:
+        e, z = [], []
+        for s, p in Q:
+            G = gt_deltas(s.joints_2p5d, g)[g:]
+            e.append(np.abs(p["deltas"][g][g:] - G).reshape(-1, 3))
+            z.append(np.abs(G).reshape(-1, 3))
+        out["displacement_errors_uvz"][str(g)] = {"network": np.concatenate(e).mean(0).round(3).tolist(),
+                                                   "zero_motion": np.concatenate(z).mean(0).round(3).tolist()}
+    for durs in [d for d in ((1,), (1, 4), (1, 8), (1, 4, 8), (1, 4, 8, 12), (8,)) if set(d) <= set(gaps)]:
+        best = (np.inf, None)
+        for a, g, w in itertools.product((0.3, 1.0, 3.0), GAMMAS, (16, 32)):
+            if w > max(durs):
+                e = float(np.mean([mpjpe(to_cam(s, track(p, s.skeleton, durs, a, g, window=w)), s.joints_cam)
+                                   for s, p in Q]))
+                if e < best[0]:
+                    best = (e, {"alpha": a, "gamma": g, "window": w})
+        out["trackers"][",".join(map(str, durs)) + "+bone"] = {"mpjpe": best[0], **best[1]}
+    return out
+
+
+def centre_anchor(P: list) -> dict:
+    """For a pose network whose depths are about the crop's depth centre (the true root depth on the card):
+    each joint's depth anchored at its root joint's prediction (the card's root-relative protocol) or at the
+    crop's centre (its own output), single-frame and with the bone term (alpha searched on ``P``)."""
+    from trt_tracker.camera import p2p5d_to_cam
+
+    root = P[0][0].skeleton.root
+    centred = []
+    for s, p in P:
+        J = p["J"].copy()
+        J[..., 2] += (p["root_depth"] - s.root_depth)[:, None]       # back to z about the crop's centre
+        centred.append((s, {**p, "J": J}))
+
+    def to_cam_centre(s, X):
+        return p2p5d_to_cam(X, s.intrinsics, s.root_depth + X[:, root, 2], root)
+    from trt_tracker.evaluate import mpjpe, to_cam
+
+    out = {}
+    for name, Q, fn in (("root_joint", P, to_cam), ("crop_centre", centred, to_cam_centre)):
+        single = float(np.mean([mpjpe(fn(s, p["J"]), s.joints_cam) for s, p in Q]))
+        b = _bone_term(Q, fn)
+        out[name] = {"single_mpjpe": single, "bone_term": b, "reduction": 1 - b["mpjpe"] / single}
+    return out
+
+
 def plot(out: dict, path: Path) -> None:
     import matplotlib
 
@@ -474,6 +589,11 @@ def main(argv=None) -> int:
         r["prior_oracles"] = prior_oracles(P)
         r["persistence"] = error_persistence(P)
         r["bone_independence"] = bone_independence(P)
+        r["common_shift"] = common_shift(P)
+        r["pooling_location"] = pooling_location(P, pred)
+        r["long_gaps"] = long_gaps(P, pred)
+        if "root_depth" in P[0][1]:
+            r["centre_anchor"] = centre_anchor(P)
         out["fps"][f"{fps:g}"] = r
         print(json.dumps({f"{fps:g} fps": {k: r[k] for k in ("single_mpjpe", "bias_mm", "rest_mm",
                                                               "relation_errors_uvz")}}, indent=1))
@@ -490,6 +610,16 @@ def main(argv=None) -> int:
               "Dmf+bone with the same bone errors as predicted / from 40 frames away / from another sequence: "
               + " / ".join(f"{bi[k]['mpjpe']:.2f}" for k in ("as_predicted", "errors_40_frames_away",
                                                              "errors_of_another_sequence")))
+        cs = r["common_shift"]
+        print("  per-frame shift of the whole skeleton (mm): " + ", ".join(
+            f"{k} {v['mpjpe']:.2f} = shift {v['shift_mm']:.2f} + rest {v['rest_mm']:.2f}" for k, v in cs.items()))
+        print("  bone term with bones pooled at the parents of: " + ", ".join(
+            f"{k} {v['mpjpe']:.2f}" for k, v in r["pooling_location"].items()))
+        print("  long gaps, +bone: " + ", ".join(f"{k} {v['mpjpe']:.2f}" for k, v in r["long_gaps"]["trackers"].items()))
+        if "centre_anchor" in r:
+            print("  depths anchored at: " + ", ".join(
+                f"{k} {v['single_mpjpe']:.2f} -> {v['bone_term']['mpjpe']:.2f} ({-100 * v['reduction']:.1f} %)"
+                for k, v in r["centre_anchor"].items()))
         dur = r["durations"]
         print(f"  durations {DURATIONS}: rms z {dur['rms']['z']}, sd z {dur['sd']['z']}; temporal term alone: "
               + ", ".join(f"{k} {v['mpjpe']:.2f}" for k, v in dur["tracker_oracles"].items()))

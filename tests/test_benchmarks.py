@@ -285,3 +285,69 @@ def test_tracker_bound_bone_independence():
     assert r["correlation_with_pose_bones_uvz"] == pytest.approx([1.0, 1.0, 1.0], abs=1e-6)
     assert r["errors_10_frames_away"]["mpjpe"] < 0.95 * r["as_predicted"]["mpjpe"]
     assert r["errors_of_another_sequence"]["mpjpe"] < 0.95 * r["as_predicted"]["mpjpe"]
+
+
+def test_tracker_bound_common_shift_and_centre_anchor():
+    """A pose whose error is one shift of every joint has no rest once the shift is removed, and exact bones
+    cannot remove it; anchoring depths at the crop's centre undoes a root joint's depth error shared by every
+    joint in the root-relative protocol."""
+    from benchmarks import tracker_bound as tb
+    from trt_tracker.data.samples import make_sequence
+    from trt_tracker.evaluate import without_frames
+
+    s = without_frames(make_sequence("hand", 20_000_000, 40).at_fps(25))
+    J = s.joints_2p5d
+    rng = np.random.default_rng(2)
+    shift = rng.normal(size=(len(J), 1, 2)) * 3.0
+    Jn = J.copy()
+    Jn[..., :2] += shift
+    p = {"J": Jn, "B": tb.gt_bones(J, s.skeleton.parents_array), "deltas": {}}
+    r = tb.common_shift([(s, p)])
+    assert r["single_frame"]["rest_mm"] < 0.05 * r["single_frame"]["mpjpe"]
+    assert r["bone_term_exact_bones"]["mpjpe"] == pytest.approx(r["single_frame"]["mpjpe"], rel=0.02)
+    # Independent per-joint (u, v) errors: exact bones remove most of them, the shift is a small part.
+    Jn = J + rng.normal(size=J.shape) * np.array([2.0, 2.0, 0.0])
+    r = tb.common_shift([(s, {**p, "J": Jn})])
+    assert r["single_frame"]["shift_mm"] < 0.5 * r["single_frame"]["mpjpe"]
+    assert r["bone_term_exact_bones"]["mpjpe"] < 0.5 * r["single_frame"]["mpjpe"]
+    # Root-relative depths whose root joint's prediction is off by e: every joint off by -e; about the centre
+    # (the root's true depth plus e for the root, the truth for the others' z) only the root is.
+    root = s.skeleton.root
+    e = rng.normal(size=len(J)) * 8.0
+    Jc = J.copy()
+    Jc[..., 2] -= J[:, root : root + 1, 2]           # about the true root depth: exact
+    Jc[:, root, 2] += e                              # but the root joint's own depth is off
+    rel = Jc.copy()
+    rel[..., 2] -= rel[:, root : root + 1, 2]
+    q = {"J": rel, "B": tb.gt_bones(J, s.skeleton.parents_array), "deltas": {}, "root_depth": s.root_depth + e}
+    a = tb.centre_anchor([(s, q)])
+    assert a["crop_centre"]["single_mpjpe"] < 0.2 * a["root_joint"]["single_mpjpe"]
+
+
+def test_tracker_bound_long_gaps_and_pooling_location():
+    """long_gaps runs the temporal network over the extra gaps (a stand-in that predicts no motion scores
+    exactly zero motion) and tracks with the sets they allow; pooling_location re-pools the bones."""
+    from benchmarks import tracker_bound as tb
+    from trt_tracker.codec import PoseCodec
+    from trt_tracker.evaluate import Predictor, predict_sequence
+    from trt_tracker.stream.sources import SyntheticSource
+
+    s = SyntheticSource("hand", 20_000_005, 20, 25.0).seq
+    K = s.skeleton.K
+
+    def zeros(x, related=None):
+        return np.zeros((len(x), K, 3), np.float32)
+
+    def pose(x):
+        return np.full((len(x), K, 3), 3.5, np.float32)
+
+    pred = Predictor(pose, zeros, zeros, PoseCodec(32, 8, 300.0), 1.3, batch=4)
+    P = [(s, predict_sequence(s, pred, (1,)))]
+    r = tb.long_gaps(P, pred, gaps=(1, 4, 8))
+    for g in ("1", "4", "8"):
+        e = r["displacement_errors_uvz"][g]
+        assert e["network"] == e["zero_motion"] and e["zero_motion"][0] > 0
+    assert set(r["trackers"]) == {"1+bone", "1,4+bone", "1,8+bone", "1,4,8+bone", "8+bone"}
+    loc = tb.pooling_location(P, pred)
+    assert set(loc) == {"pose_joints", "true_joints", "first_fusion"}
+    assert loc["true_joints"]["mpjpe"] == pytest.approx(loc["pose_joints"]["mpjpe"])   # zero bones wherever pooled

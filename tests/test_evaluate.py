@@ -100,3 +100,34 @@ def test_a_pose_network_about_the_depth_centre_gives_the_root_depth(seq):
     assert row["root_depth_error_mm"] < 1e-6
     assert abs(row["single_mpjpe_network_root"] - row["single_mpjpe"]) < 1e-6
     assert _fps_results(25.0, [], [(seq, out)])["root_depth_error_mm"] == pytest.approx(30.0, abs=1e-3)
+
+
+def test_bones_at_pools_the_spatial_network_at_other_joints(seq):
+    """predict_sequence's bones_at: the spatial network is given the parents of those joints (in the network
+    frame) instead of the pose network's, also when the rest is reused; by default the pose's."""
+    from trt_tracker.camera import box_from_points
+
+    codec, K = PoseCodec(32, 8, 300.0), seq.skeleton.K
+    rng = np.random.default_rng(1)
+    Jn = rng.uniform(0, 7, (K, 3)).astype(np.float32)
+    given = []
+
+    def pose(x):
+        return np.repeat(Jn[None], len(x), 0)
+
+    def spatial(x, related):
+        given.append(related.copy())
+        return np.zeros((len(x), K, 3), np.float32)
+
+    pred = Predictor(pose, spatial, None, codec, 1.3, batch=3)
+    par = np.where(seq.skeleton.parents_array < 0, np.arange(K), seq.skeleton.parents_array)
+    out = predict_sequence(seq, pred, ())
+    np.testing.assert_allclose(np.concatenate(given), np.repeat(Jn[None, par, :2], len(seq), 0))
+    given.clear()
+    P = seq.joints_2p5d
+    again = predict_sequence(seq, pred, (), reuse=out, bones_at=P)
+    tfs = [codec.transform(box_from_points(P[t, :, :2], pred.margin)) for t in range(len(seq))]
+    want = np.stack([codec.encode_points(P[t], tfs[t])[par, :2] for t in range(len(seq))])
+    np.testing.assert_allclose(np.concatenate(given), want, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(want, np.repeat(Jn[None, par, :2], len(seq), 0))
+    assert again["J"] is out["J"] and again["B"].shape == (len(seq), K, 3)

@@ -96,7 +96,7 @@ def _batched(fn, n, make, batch):
 
 
 def predict_sequence(seq: Sequence, pred: Predictor, durations: Iterable[int] = (1, 2, 3),
-                     reuse: dict | None = None) -> dict:
+                     reuse: dict | None = None, bones_at: np.ndarray | None = None) -> dict:
     """Single-frame joints, bones and displacements of a sequence, in image 2.5D (u, v px; z mm).
 
     Returns ``J`` (T, K, 3), ``B`` (T, K, 3) (root row 0) and ``deltas``
@@ -107,7 +107,9 @@ def predict_sequence(seq: Sequence, pred: Predictor, durations: Iterable[int] = 
     a negative d looks ahead (the network sees (I[t-d], I[t]) with t - d > t:
     the offline duration sets).  ``reuse``: an earlier result for
     the same sequence whose ``J`` and ``B`` are kept (only the temporal
-    network runs; e.g. a second temporal network over the same pose network).
+    network runs; e.g. a second temporal network over the same pose network).  ``bones_at``: (T, K, 3)
+    image 2.5D joints at whose parents the spatial network pools its bones instead of the pose network's
+    (e.g. the true joints: does the pooling location bound the bones?); with ``reuse`` it runs as well.
     """
     c, T, K = pred.codec, len(seq), seq.skeleton.K
     P = seq.joints_2p5d
@@ -131,9 +133,10 @@ def predict_sequence(seq: Sequence, pred: Predictor, durations: Iterable[int] = 
         out["J"] = J
     sk = seq.skeleton
     par = np.where(sk.parents_array < 0, np.arange(K), sk.parents_array)
-    if pred.spatial is not None and reuse is None:
+    if pred.spatial is not None and (reuse is None or bones_at is not None):
         def sp(idx):
-            return crops(idx)[0], np.stack([Jn[t][par, :2] for t in idx])
+            rel = [Jn[t] if bones_at is None else c.encode_points(bones_at[t], tfs[t]) for t in idx]
+            return crops(idx)[0], np.stack([r[par, :2] for r in rel])
         Bn = _batched(pred.spatial, T, sp, pred.batch)
         B = np.stack([c.decode_vectors(Bn[t], tfs[t]) for t in range(T)])
         B[:, sk.root] = 0.0
