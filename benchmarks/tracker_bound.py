@@ -612,7 +612,7 @@ def main(argv=None) -> int:
                                                              "errors_of_another_sequence")))
         cs = r["common_shift"]
         print("  per-frame shift of the whole skeleton (mm): " + ", ".join(
-            f"{k} {v['mpjpe']:.2f} = shift {v['shift_mm']:.2f} + rest {v['rest_mm']:.2f}" for k, v in cs.items()))
+            f"{k} {v['mpjpe']:.2f} (shift {v['shift_mm']:.2f}, rest {v['rest_mm']:.2f})" for k, v in cs.items()))
         print("  bone term with bones pooled at the parents of: " + ", ".join(
             f"{k} {v['mpjpe']:.2f}" for k, v in r["pooling_location"].items()))
         print("  long gaps, +bone: " + ", ".join(f"{k} {v['mpjpe']:.2f}" for k, v in r["long_gaps"]["trackers"].items()))
