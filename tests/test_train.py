@@ -620,3 +620,33 @@ def test_a_network_about_the_depth_centre_trains_and_validates_on_it(tmp_path):
     dz = (pred[..., 2] - pred[..., :1, 2]) - (gt[..., 2] - gt[..., :1, 2])
     assert errs["err_zrel_mm"] == pytest.approx(float(dz.abs().mean()) * centre.model.cube_mm / 2, rel=1e-5)
     assert "err_zrel_mm" not in Objective(root).errors(build_model(root.model).eval(), collate(validation_set(root)[:4]))
+
+
+@pytest.mark.parametrize("name", ["body-lite-pose", "hand-lite-spatial", "body-lite-temporal"])
+def test_channels_last_step_matches_the_default_format(tmp_path, name):
+    """channels_last: the same training step (loss, gradients) as the default memory format, the reference;
+    only the layout of the network's and the images' tensors differs (gradients, not Adam's updates, are
+    compared: Adam turns rounding noise in a near-zero gradient into a full step)."""
+    import copy
+
+    from trt_tracker.train import Objective, TrainForward, to_device, train_step
+
+    cfg = tiny_cfg(tmp_path, "init=", name=name)
+    torch.manual_seed(0)
+    ref = build_model(cfg.model).train()
+    fast = copy.deepcopy(ref).to(memory_format=torch.channels_last)
+    assert fast.state_dict()[next(k for k, v in fast.state_dict().items() if v.dim() == 4)].is_contiguous(
+        memory_format=torch.channels_last)
+    b = random_batch(cfg.model, 6)
+    obj = Objective(cfg)
+    losses = []
+    for net, channels_last in ((ref, False), (fast, True)):
+        batch = to_device(b, "cpu", channels_last)
+        assert batch["image"].is_contiguous(memory_format=torch.channels_last if channels_last else
+                                            torch.contiguous_format)
+        opt = torch.optim.SGD(net.parameters(), lr=0.0)
+        losses.append(train_step(TrainForward(net), obj, batch, opt, 0.0))
+    assert losses[1] == pytest.approx(losses[0], rel=1e-5)
+    for (k, a), b_ in zip(ref.named_parameters(), fast.parameters()):
+        scale = float(a.grad.abs().max()) + 1e-12
+        torch.testing.assert_close(b_.grad / scale, a.grad / scale, rtol=1e-3, atol=1e-4, msg=k)
