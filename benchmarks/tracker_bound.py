@@ -57,7 +57,7 @@ import numpy as np
 
 from benchmarks.common import RESULTS, machine_info
 
-LAMBDAS = (1.0, 0.5, 0.25, 0.0)
+LAMBDAS = (1.0, 0.9, 0.8, 0.5, 0.25, 0.0)
 ALPHAS = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)   # body-lite's fourth-round bones want 10 on the card
 GAMMAS = (0.03, 0.1, 0.3, 1.0, 3.0)
 DURATIONS = (1, 2, 3)
