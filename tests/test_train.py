@@ -218,7 +218,7 @@ def test_root_relative_z_loss_ignores_a_common_depth_shift_only():
 
 # ---------------------------------------------------------------- presets
 def test_presets_cover_every_task():
-    assert len(PRESETS) == 50
+    assert len(PRESETS) == 52
     for name, cfg in PRESETS.items():
         assert cfg.name == name
         m = cfg.model

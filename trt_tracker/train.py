@@ -381,10 +381,17 @@ def _presets() -> dict[str, TrainConfig]:
     out["hand-lite-spatial-fused100e"] = replace(f, name="hand-lite-spatial-fused100e", fused_ensemble=True,
                                                  steps=1400)
     # fused100 with the budget's throughput levers: 800 samples cut from each rendered sequence instead of 200 and
-    # channels_last, so 3400 steps in about fused100's 2800 steps' time (learning_curves-hand-lite-spatial-fast).
+    # channels_last, so 3400 steps in about fused100's 2800 steps' time.  Far worse (EMA validation of the fusion
+    # 2.453 px / 4.862 mm against 2.402 / 4.795; the bones alone 2.505 / 3.722 against 2.322 / 3.217): it saw
+    # 136 sequences against 448.  So the other way, fewer samples per sequence (more sequences, slower data) at
+    # fused100's time: 100 (2250 steps) and 50 (1610) (learning_curves-hand-lite-spatial-sequences).
     out["hand-lite-spatial-fused100-fast"] = replace(f, name="hand-lite-spatial-fused100-fast", steps=3400,
                                                      channels_last=True,
                                                      stream=replace(f.stream, samples_per_sequence=800))
+    for sps, steps in ((100, 2250), (50, 1610)):
+        out[f"hand-lite-spatial-fused100-sps{sps}"] = replace(f, name=f"hand-lite-spatial-fused100-sps{sps}",
+                                                             steps=steps,
+                                                             stream=replace(f.stream, samples_per_sequence=sps))
     return out
 
 
