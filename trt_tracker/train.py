@@ -384,7 +384,9 @@ def _presets() -> dict[str, TrainConfig]:
     # channels_last, so 3400 steps in about fused100's 2800 steps' time.  Far worse (EMA validation of the fusion
     # 2.453 px / 4.862 mm against 2.402 / 4.795; the bones alone 2.505 / 3.722 against 2.322 / 3.217): it saw
     # 136 sequences against 448.  So the other way, fewer samples per sequence (more sequences, slower data) at
-    # fused100's time: 100 (2250 steps) and 50 (1610) (learning_curves-hand-lite-spatial-sequences).
+    # fused100's time: 100 (2250 steps) and 50 (1610) (learning_curves-hand-lite-spatial-sequences).  Card: Bone
+    # Error 6.31 / 6.09 mm, Df+bone -11.0 / -11.6 % at 25 fps against fused100's 6.44 and -11.3 % (validation 7.538 /
+    # 7.466 against 7.469) in 1.12x its time: within the noise, not shipped.
     out["hand-lite-spatial-fused100-fast"] = replace(f, name="hand-lite-spatial-fused100-fast", steps=3400,
                                                      channels_last=True,
                                                      stream=replace(f.stream, samples_per_sequence=800))
