@@ -500,6 +500,7 @@ def centre_anchor(P: list) -> dict:
     each joint's depth anchored at its root joint's prediction (the card's root-relative protocol) or at the
     crop's centre (its own output), single-frame and with the bone term (alpha searched on ``P``)."""
     from trt_tracker.camera import p2p5d_to_cam
+    from trt_tracker.evaluate import mpjpe, to_cam
 
     root = P[0][0].skeleton.root
     centred = []
@@ -510,7 +511,6 @@ def centre_anchor(P: list) -> dict:
 
     def to_cam_centre(s, X):
         return p2p5d_to_cam(X, s.intrinsics, s.root_depth + X[:, root, 2], root)
-    from trt_tracker.evaluate import mpjpe, to_cam
 
     out = {}
     for name, Q, fn in (("root_joint", P, to_cam), ("crop_centre", centred, to_cam_centre)):

@@ -82,7 +82,8 @@ class TrainConfig:
     #                                  computation (tests/test_train.py checks a step against the default format),
     #                                  faster convolutions on a CPU.  A hand spatial round's steps, one thread, two
     #                                  runs side by side: model 190 -> 217 samples/s, but the whole step only
-    #                                  1.04x, as rendering in the training process (153 samples/s) is half of it
+    #                                  1.04x, as making the samples in the training process (153 samples/s) is
+    #                                  half of it
     init: str = ""                   # start from another network's weights: a weights file, or a preset name
     #                                  (its out/<name>/weights.pt); tensors of the same name and shape are
     #                                  copied (see init_from), e.g. a pose network's backbone
