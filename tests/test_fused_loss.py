@@ -109,7 +109,7 @@ def test_fused_objective_equals_the_reference(fused):
 
 def test_fused_ensemble_fuses_the_pose_networks_views(fused):
     """fused_ensemble: the loss fuses the joints of the pose network as loaded, with its test-time views (what
-    validation and the tracker use), called on chunks of eight samples; without it, one pass."""
+    validation and the tracker use), called on chunks of eight samples (an ensemble is); without it, one pass."""
     cfg, _, _ = fused
     m = cfg.model
     sk = get_skeleton(m.skeleton)
@@ -120,6 +120,8 @@ def test_fused_ensemble_fuses_the_pose_networks_views(fused):
     assert len(Objective(tiny_cfg(cfg.out, *args, name="hand-lite-spatial")).pose_train.views) == 1
 
     class Pose(torch.nn.Module):           # joints that depend on each sample's image; records its batch sizes
+        views = ((0, False),) * 4          # an ensemble of four views, as the loaded network
+
         def __init__(self):
             super().__init__()
             self.calls = []

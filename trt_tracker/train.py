@@ -516,10 +516,8 @@ class Objective:
 
     def _pose_joints(self, pose, x: torch.Tensor) -> torch.Tensor:
         """The frozen pose network's joints, z relative to its root joint's (as the tracker fuses them)."""
-        if pose is self.pose_train and pose is self.pose_val and len(x) > 8:
-            J = torch.cat([pose(xc) for xc in x.split(8)])     # views x 8 per call: faster on a CPU than one batch
-        else:
-            J = pose(x)
+        # an ensemble runs its views as one batch: views x 8 samples per call is faster on a CPU than views x N
+        J = torch.cat([pose(xc) for xc in x.split(8)]) if len(getattr(pose, "views", ())) > 1 else pose(x)
         return torch.cat([J[..., :2], J[..., 2:] - J[:, self.root : self.root + 1, 2:]], -1)
 
     def fuse(self, J: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
