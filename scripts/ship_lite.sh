@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Copy the trained lite networks into export/<model>/, time them with ONNX Runtime,
-# write their model cards (which tune the tracker on validation sequences) and export
-# the ONNX graphs with a manifest carrying the tuned defaults.  Run after scripts/train_lite.sh.
+# measure their spatial fusion (trt-tracker calibrate: joints and bones fused by generalised least squares,
+# the errors' covariance from 144 validation sequences), write their model cards (which tune the tracker on
+# validation sequences) and export the ONNX graphs with a manifest carrying the tuned defaults.  Run after
+# scripts/train_lite.sh.
 # The tracker's temporal network (temporal.pt) is the late-fusion one for body-lite (trained four times:
 # body-lite-temporal-late-long3) and the early-fusion one for hand-lite (the better on validation); the
 # other ships beside it for the card's comparison (temporal-early.pt or temporal-late.pt).
@@ -27,6 +29,7 @@ for model in body hand; do
 done
 "$PY" -m benchmarks.model_latency --models export/body-lite export/hand-lite
 for model in body hand; do
+  "$PY" -m trt_tracker.cli calibrate --model export/$model-lite --sequences 144 --fps 25
   "$PY" -m trt_tracker.cli card --model export/$model-lite --latency benchmarks/results/model_latency.json
   "$PY" -m trt_tracker.cli export --model export/$model-lite
 done

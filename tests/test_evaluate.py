@@ -131,3 +131,40 @@ def test_bones_at_pools_the_spatial_network_at_other_joints(seq):
     np.testing.assert_allclose(np.concatenate(given), want, rtol=1e-5, atol=1e-5)
     assert not np.allclose(want, np.repeat(Jn[None, par, :2], len(seq), 0))
     assert again["J"] is out["J"] and again["B"].shape == (len(seq), K, 3)
+
+
+def test_card_rows_have_the_fused_variants_only_with_a_fusion(monkeypatch):
+    """_fps_results adds gls, Df+gls and Dmf+gls (alpha 0, tuned on the validation sequences' fused joints)
+    when given a SpatialFusion; its gls row is the fused joints' own error."""
+    from trt_tracker import evaluate
+    from trt_tracker.data.samples import make_sequence
+    from trt_tracker.evaluate import VARIANTS, _fps_results, fused_predictions, mpjpe, to_cam, without_frames
+    from trt_tracker.solver import SpatialFusion
+
+    rng = np.random.default_rng(3)
+
+    def noisy(seed):
+        s = without_frames(make_sequence("hand", seed, 36).at_fps(25))
+        J, par = s.joints_2p5d, np.where(s.skeleton.parents_array < 0, 0, s.skeleton.parents_array)
+        e = rng.normal(size=J.shape) * np.array([2.0, 2.0, 6.0])
+        B = (J - J[:, par]) + 0.5 * (e - e[:, par]) + rng.normal(size=J.shape)
+        B[:, s.skeleton.root] = 0.0
+        deltas = {d: np.concatenate([np.full((d,) + J.shape[1:], np.nan), J[d:] - J[:-d]])
+                  + rng.normal(size=J.shape) for d in (1, 2, 3)}
+        return s, {"J": J + e, "B": B, "deltas": deltas}
+
+    monkeypatch.setattr(evaluate, "ALPHAS", (0.0, 1.0, 3.0))           # a small grid: the test is the plumbing
+    monkeypatch.setattr(evaluate, "GAMMAS", (0.3, 1.0))
+    vp = [noisy(20_000_000 + i) for i in range(3)]
+    tp = [noisy(20_000_010 + i) for i in range(2)]
+    sk = vp[0][0].skeleton
+    f = SpatialFusion.fit(sk, *[np.concatenate(a) for a in zip(*[(p["J"], p["B"], s.joints_2p5d) for s, p in vp])],
+                          shrink=0.1)
+    plain = _fps_results(25.0, vp, tp)
+    assert set(plain["tracker"]) == {n for n, (_, b) in VARIANTS.items() if b != "gls"}
+    row = _fps_results(25.0, vp, tp, f)
+    for name in ("gls", "Df+gls", "Dmf+gls"):
+        assert row["tracker"][name]["fusion"] is True and row["tracker"][name]["alpha"] == 0.0
+    direct = np.mean([mpjpe(to_cam(s, p["J"]), s.joints_cam) for s, p in fused_predictions(tp, f)])
+    assert row["tracker"]["gls"]["mpjpe"] == pytest.approx(direct, rel=1e-9)
+    assert row["tracker"]["Df+bone"] == plain["tracker"]["Df+bone"]           # the other variants as before

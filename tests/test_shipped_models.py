@@ -3,6 +3,7 @@
 The full reproduction of a card (``trt-tracker card --model export/<name> --check``)
 takes minutes, so it is a slow test (``--runslow``).
 """
+import hashlib
 import json
 from pathlib import Path
 
@@ -30,6 +31,13 @@ def test_shipped_model_files(name):
     for n, (net, cfg, saved) in nets.items():
         assert cfg.skeleton == skeleton and cfg.modality == modality and cfg.task == n
         assert not net.training
+    # the tracker's spatial fusion: calibrated on many validation sequences, listed in the manifest
+    from trt_tracker.card import load_fusion
+
+    fusion = load_fusion(d, skeleton)
+    assert fusion is not None and fusion.info["sequences"] >= 144
+    manifest = json.loads((d / "manifest.json").read_text())
+    assert manifest["fusion"]["sha256"] == hashlib.sha256((d / "fusion.npz").read_bytes()).hexdigest()
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -73,7 +81,7 @@ def test_card_reproduces(name):
 def test_card_evaluation_shares_sequences_across_temporal_networks():
     """evaluate_dir renders each sequence once and runs every temporal network on it: each network's figures
     equal an evaluation of that network alone, and the pose-only figures are the same for all."""
-    from trt_tracker.card import TEMPORAL_VARIANTS, evaluate_dir
+    from trt_tracker.card import TEMPORAL_VARIANTS, evaluate_dir, load_fusion
     from trt_tracker.evaluate import VARIANTS, evaluate_model, torch_predictor
     from trt_tracker.train import TEST_SEEDS, VAL_SEEDS
 
@@ -85,7 +93,8 @@ def test_card_evaluation_shares_sequences_across_temporal_networks():
     nets = load_model_dir(d, temporal=TEMPORAL_VARIANTS[variant][0])
     cfg = nets["pose"][1]
     alone = evaluate_model(torch_predictor(cfg, *(nets[n][0] for n in NETWORKS)), cfg.modality,
-                           [TEST_SEEDS], [VAL_SEEDS + 100], 60, progress=False)
+                           [TEST_SEEDS], [VAL_SEEDS + 100], 60, progress=False, fusion=load_fusion(d, cfg.skeleton))
+    assert load_fusion(d, cfg.skeleton) is not None               # the shipped model is calibrated
     for fps, row in alone.items():
         got = figs[variant][fps]
         assert set(got["tracker"]) == set(VARIANTS)

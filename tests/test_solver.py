@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from trt_tracker.skeleton import BODY17, HAND21
-from trt_tracker.solver import DURATION_SETS, OnlineSolver, solve_sequence
+from trt_tracker.solver import DURATION_SETS, OnlineSolver, SpatialFusion, solve_sequence
 
 PAR = np.array(BODY17.parents)
 
@@ -302,6 +302,84 @@ def test_validation_messages(rng):
     s = OnlineSolver(BODY17, (), alpha=0.0, window=2, confidences=True)
     with pytest.raises(ValueError, match="frame 0: the least-squares system is singular"):
         s.update(np.zeros((17, 3)), weights=np.zeros(17))
+
+
+# ------------------------------------------------------------ spatial fusion
+def _fusion_data(rng, N=600, rho=0.8):
+    """Joints and bones whose bone errors share ``rho`` of the pose's own bones' errors."""
+    K = len(PAR)
+    G = rng.normal(size=(N, K, 3)) * np.array([20.0, 20.0, 50.0])
+    G[:, 0, 2] = 0.0                                    # depths relative to the root's
+    e = rng.normal(size=G.shape) * np.array([2.0, 2.0, 6.0])
+    par = np.where(PAR < 0, np.arange(K), PAR)
+    B = (G - G[:, par]) + rho * (e - e[:, par]) + rng.normal(size=G.shape) * np.array([1.0, 1.0, 3.0])
+    B[:, 0] = 0.0
+    return G + e, B, G
+
+
+def test_spatial_fusion_is_generalised_least_squares(rng):
+    """Each coordinate's operator equals whitened least squares (the slow, obvious way) with the measured
+    covariance; a diagonal covariance of equal variances per kind is Eq. 8's bone term (alpha = var J / var B);
+    correlated bones are worth more fused than with one alpha; the root's depth is kept."""
+    J, B, G = _fusion_data(rng)
+    K = len(PAR)
+    f = SpatialFusion.fit(BODY17, J, B, G, shrink=0.0)
+    H = SpatialFusion.incidence(PAR)
+    m, mg = f.measurements(J, B), f.measurements(G, G - G[:, np.where(PAR < 0, np.arange(K), PAR)])
+    for c in (0, 2):
+        E = m[:, c] - mg[:, c]
+        S = E.T @ E / len(E)
+        S[np.diag_indices_from(S)] += 1e-6 * (c == 2)    # z: the root's relative depth has no error
+        C = np.linalg.cholesky(S)
+        x = np.linalg.lstsq(np.linalg.solve(C, H), np.linalg.solve(C, m[7, c]), rcond=None)[0]
+        assert np.allclose(f(J[7], B[7])[:, c] - (J[7, 0, c] if c == 2 else 0), x, atol=1e-4)
+    assert np.allclose(f(J, B)[:, 0, 2], J[:, 0, 2], atol=1e-5)       # the root's depth as given
+    # Independent errors of one size per kind, diagonal: the bone term's least squares, alpha = 4.
+    Ji = G + rng.normal(size=G.shape)
+    Bi = (G - G[:, np.where(PAR < 0, np.arange(K), PAR)]) + 0.5 * rng.normal(size=G.shape)
+    fd = SpatialFusion.fit(BODY17, Ji, Bi, G, shrink=1.0)
+    ref = solve_sequence(Ji[:20, None], Bi[:20, None], {}, BODY17, (), alpha=4.0)[:, 0]
+    assert np.abs(fd(Ji[:20], Bi[:20]) - ref)[..., :2].mean() < 0.05
+    # Bones of unequal accuracy (one arm's ten times the rest's) sharing the pose's errors: the fusion (fitted
+    # on other frames) beats the best single alpha.
+    scale = np.where(np.isin(np.arange(K), [1, 2, 3]), 0.3, 3.0)[None, :, None]
+
+    def arm(N):
+        J, B, G = _fusion_data(rng, N, rho=0.5)
+        B = B + (scale - 1.0) * (B - (G - G[:, np.where(PAR < 0, np.arange(K), PAR)]))
+        return J, B, G
+
+    fa = SpatialFusion.fit(BODY17, *arm(600))
+    Jt, Bt, Gt = arm(200)
+    err = lambda X: np.linalg.norm((X - Gt)[..., :2], axis=-1).mean()
+    best_alpha = min(err(solve_sequence(Jt[:, None], Bt[:, None], {}, BODY17, (), alpha=a)[:, 0])
+                     for a in (0.1, 0.3, 1, 3, 10, 30))
+    assert err(fa(Jt, Bt)) < 0.85 * best_alpha
+
+
+def test_spatial_fusion_batches_float32_saves_and_rejects_bad_input(rng, tmp_path):
+    J, B, G = _fusion_data(rng, 200)
+    f = SpatialFusion.fit(BODY17, J, B, G, shrink=0.2, info={"sequences": 3})
+    batch = f(J[:6].reshape(2, 3, 17, 3), B[:6].reshape(2, 3, 17, 3))
+    assert np.allclose(batch.reshape(6, 17, 3), f(J[:6], B[:6]))
+    single = f(J[0].astype(np.float32), B[0].astype(np.float32))
+    assert single.dtype == np.float32 and np.allclose(single, f(J[0], B[0]), atol=1e-3)
+    f.save(tmp_path / "fusion.npz")
+    g = SpatialFusion.load(tmp_path / "fusion.npz", BODY17)
+    assert np.array_equal(g.operators, f.operators) and g.info == {"sequences": 3, "shrink": 0.2, "frames": 200}
+    with pytest.raises(ValueError, match="another skeleton"):
+        SpatialFusion.load(tmp_path / "fusion.npz", HAND21)
+    (tmp_path / "bad.npz").write_bytes(b"not a file")
+    with pytest.raises(ValueError, match="not a fusion file"):
+        SpatialFusion.load(tmp_path / "bad.npz")
+    with pytest.raises(ValueError, match=r"\(\.\.\., K=17, C=3\)"):
+        f(J[0, :5], B[0, :5])
+    with pytest.raises(ValueError, match="more validation sequences"):
+        SpatialFusion.fit(BODY17, J[:5], B[:5], G[:5])
+    with pytest.raises(ValueError, match="shrink"):
+        SpatialFusion.fit(BODY17, J, B, G, shrink=1.5)
+    with pytest.raises(ValueError, match="re-run trt-tracker calibrate"):
+        SpatialFusion(BODY17, np.zeros((3, 17, 30)))
 
 
 # ----------------------------------------------------------------------- GPU

@@ -511,3 +511,58 @@ def test_depth_at_points_equals_one_window_at_a_time():
         win = depth[max(0, vi - 2):vi + 3, max(0, ui - 2):ui + 3]
         win = win[win > 0]
         assert (np.isnan(g) and win.size == 0) or g == pytest.approx(np.median(win))
+
+
+def test_tracker_config_chooses_the_spatial_fusion_where_validation_did():
+    from trt_tracker.stream.app import tracker_config
+
+    variants = {"Df": {"durations": [1], "alpha": 0.0, "gamma": 1.0, "val_mpjpe": 9.0},
+                "Df+bone": {"durations": [1], "alpha": 1.0, "gamma": 0.3, "val_mpjpe": 8.0},
+                "Df+gls": {"durations": [1], "alpha": 0.0, "gamma": 0.1, "val_mpjpe": 7.5, "fusion": True}}
+    manifest = {"name": "m", "fusion": {"file": "fusion.npz"}, "tracker": {"variants": variants}}
+    c = tracker_config(manifest, "Df")                                   # the best on validation: fused
+    assert (c.fusion, c.alpha, c.gamma) == (True, 0.0, 0.1)
+    c = tracker_config(manifest, "Df", fusion=False)                     # left out: the bone term's tuning
+    assert (c.fusion, c.alpha, c.gamma) == (False, 1.0, 0.3)
+    assert tracker_config(manifest, "Df", alpha=0).fusion is False       # no bones asked: neither
+    assert tracker_config(manifest, "Df", alpha=0, fusion=True).fusion is True
+    assert tracker_config(manifest, "Df", alpha=2.0).alpha == 2.0
+    # A manifest without the fusion file never takes the fused variant, and asking for it says what to do.
+    bare = {"name": "m", "tracker": {"variants": variants}}
+    assert tracker_config(bare, "Df").fusion is False
+    with pytest.raises(ValueError, match="calibrate"):
+        tracker_config(bare, "Df", fusion=True)
+    with pytest.raises(ValueError, match="not both"):
+        tracker_config(manifest, "Df", alpha=1.0, fusion=True)
+
+
+def test_tracker_fuses_joints_and_bones_with_the_models_fusion():
+    """With fusion on, the solver starts from the model's fusion of each frame's joints and bones (a stand-in
+    fusion that doubles the relative depths and keeps (u, v) shows it); without a fusion the tracker says what
+    to do."""
+    from pathlib import Path
+
+    from trt_tracker.solver import SpatialFusion
+    from trt_tracker.stream.model import TrackerModel
+    from trt_tracker.stream.sources import SyntheticSource
+    from trt_tracker.stream.tracker import Tracker, TrackerConfig
+
+    model = TrackerModel(Path(__file__).resolve().parents[1] / "export" / "body-lite", threads=1)
+    K = model.skeleton.K
+    ops = np.zeros((3, K, 2 * K - 1))
+    ops[:, :, :K] = np.eye(K)
+    ops[2] *= 2.0
+    model.fusion = SpatialFusion(model.skeleton, ops)
+    with SyntheticSource("body", 20_000_000, 2, 25.0) as src:
+        frames = list(src)
+    r = Tracker(model, TrackerConfig(durations=(), alpha=0.0, fusion=True)).step(frames[0])
+    J, P, root = r.single_2p5d, r.joints_2p5d, model.skeleton.root
+    assert np.allclose(P[:, :2], J[:, :2], atol=1e-3)
+    assert np.allclose(P[:, 2] - P[root, 2], 2.0 * (J[:, 2] - J[root, 2]), atol=1e-3)
+    assert np.abs(J[:, 2] - J[root, 2]).max() > 10.0                       # depths that doubling shows
+    with pytest.raises(ValueError, match="replaces the bone term"):
+        Tracker(model, TrackerConfig(alpha=1.0, fusion=True))
+    model.fusion = None
+    with pytest.raises(ValueError, match="calibrate"):
+        Tracker(model, TrackerConfig(alpha=0.0, fusion=True))
+    model.close()

@@ -195,11 +195,12 @@ def cmd_track(args) -> int:
                 raise CliError(f"{spec} gives {sources[-1].modality} frames but {args.model} tracks "
                                f"{model.modality}; use export/body-lite for RGB and export/hand-lite for depth")
         cfg = tracker_config(model.manifest, args.durations, args.alpha, args.gamma, args.window, args.root_depth,
-                             args.preprocess, localiser=not args.no_localiser)
+                             args.preprocess, localiser=not args.no_localiser, fusion=_fusion_arg(args))
         out = Path(args.out or Path("runs/track") / time.strftime("%Y%m%d-%H%M%S"))
         outs = [out] if len(specs) == 1 else [out / f"{i}-{_stream_name(spec)}" for i, spec in enumerate(specs)]
         print(f"tracking {', '.join(specs)} with {args.model} on {args.backend} ({args.device}); durations "
-              f"{list(cfg.durations) or 'none'}, alpha {cfg.alpha:g}, gamma {cfg.gamma:g} -> {out}")
+              f"{list(cfg.durations) or 'none'}, alpha {cfg.alpha:g}, gamma {cfg.gamma:g}"
+              + (", spatial fusion" if cfg.fusion else "") + f" -> {out}")
         started, sources = sources, []          # track_streams owns (and closes) them from here
         summaries = track_streams(started, model, cfg, outs, video=not args.no_video, window=args.show,
                                   max_frames=args.max_frames, progress=not args.quiet,
@@ -267,7 +268,7 @@ def cmd_evaluate(args) -> int:
     except SequenceFormatError as e:
         raise CliError(str(e)) from None
     cfg = tracker_config(load_manifest(args.model), args.durations, args.alpha, args.gamma, args.window,
-                         args.root_depth, args.preprocess, localiser=not args.no_localiser)
+                         args.root_depth, args.preprocess, localiser=not args.no_localiser, fusion=_fusion_arg(args))
     s = evaluate_offline(args.model, seq, cfg, backend=args.backend)
     print(f"{args.sequence}: {s.frames} frames, {s.tracked} tracked; MPJPE single-frame {s.mpjpe_single:.2f} mm, "
           f"tracked {s.mpjpe_tracked:.2f} mm ({args.backend}, durations {list(cfg.durations) or 'none'})")
@@ -314,6 +315,25 @@ def cmd_train(args) -> int:
     metrics = train(cfg, resume=not args.no_resume, progress=not args.quiet, device=args.device)
     print(f"{cfg.name}: {metrics}")
     print(f"weights: {cfg.out_dir / 'weights.pt'}")
+    return 0
+
+
+def _fusion_arg(args):
+    """--fusion auto|on|off -> tracker_config's fusion (None lets the model's validation choose)."""
+    return {"auto": None, "on": True, "off": False}[getattr(args, "fusion", "auto")]
+
+
+def cmd_calibrate(args) -> int:
+    _need_torch("calibrating a model's fusion")
+    from .card import FUSION_FILE, calibrate
+
+    info = calibrate(args.model, sequences=args.sequences, fps=args.fps, progress=not args.quiet)
+    cv = info["cross_validated_mpjpe_by_shrink"]
+    print(f"single-frame MPJPE {info['single_mpjpe']:.2f} mm on {info['sequences']} validation sequences; fused, "
+          "two-fold cross-validated, by shrinkage: " + ", ".join(f"{k} {v:.2f}" for k, v in cv.items())
+          + f"; chose {info['shrink']:g}")
+    print(f"wrote {Path(args.model) / FUSION_FILE}; re-make the card (trt-tracker card --model {args.model}) and "
+          f"re-export (trt-tracker export --model {args.model}) so the tracker's tuned weights include it")
     return 0
 
 
@@ -454,6 +474,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="crop/normalise with OpenCV or with the CUDA kernels (needs CuPy and a GPU)")
         q.add_argument("--no-localiser", action="store_true",
                        help="find the subject by a search over candidate windows, not with the model's localiser")
+        q.add_argument("--fusion", choices=("auto", "on", "off"), default="auto",
+                       help="fuse each frame's joints and bones by the model's calibrated generalised least squares "
+                            "(fusion.npz) in place of the bone term: auto where validation chose it (default)")
 
     tr = sub.add_parser("track", help="track a camera, video, image folder, sequence or RealSense recording",
                         description="Track frames from --source and write track.jsonl, annotated.mp4 and run.json "
@@ -531,6 +554,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda if available)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
+
+    ca = sub.add_parser("calibrate", help="measure a model's spatial fusion (joints and bones fused by "
+                                          "generalised least squares) on validation sequences",
+                        description="Run the pose and spatial networks of a model directory on synthetic "
+                                    "validation sequences, measure the covariance of their errors and write "
+                                    "fusion.npz: the tracker's gls variants fuse each frame's joints and bones "
+                                    "with it in place of the bone term.")
+    ca.add_argument("--model", default="export/body-lite", help="model directory")
+    ca.add_argument("--sequences", type=int, default=144, help="validation sequences (default 144)")
+    ca.add_argument("--fps", type=float, default=25.0, help="their frame rate (default 25)")
+    ca.add_argument("--quiet", action="store_true")
+    ca.set_defaults(func=cmd_calibrate)
 
     c = sub.add_parser("card", help="evaluate a model directory on held-out synthetic data (model card)",
                        description="Evaluate export/<name>/ (pose, spatial, temporal networks) on held-out "

@@ -45,8 +45,18 @@ ALPHAS = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 GAMMAS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 #: The tracker variants of the card: name -> (durations, uses bones).  Df and Dmf are the temporal
 #: term alone, "bone" the spatial term alone (seed 000's Ours-Spatial), "+bone" both (Ours-Spatiotemporal).
+#: "gls" fuses each frame's joints and bones by generalised least squares with the error covariance measured
+#: on validation sequences (:class:`~trt_tracker.solver.SpatialFusion`, a model directory's ``fusion.npz``) in
+#: place of the bone term; "+gls" adds the temporal term.  Only a model with a fusion file has them.
 VARIANTS = {"Df": ((1,), False), "Dmf": ((1, 2, 3), False), "bone": ((), True),
-            "Df+bone": ((1,), True), "Dmf+bone": ((1, 2, 3), True)}
+            "Df+bone": ((1,), True), "Dmf+bone": ((1, 2, 3), True),
+            "gls": ((), "gls"), "Df+gls": ((1,), "gls"), "Dmf+gls": ((1, 2, 3), "gls")}
+
+
+def fused_predictions(preds: list, fusion) -> list:
+    """[(sequence, prediction)] with each prediction's joints replaced by ``fusion(J, B)`` (a
+    :class:`~trt_tracker.solver.SpatialFusion`): what the tracker's "gls" variants solve from."""
+    return [(s, {**p, "J": fusion(p["J"], p["B"])}) for s, p in preds]
 
 
 @dataclass
@@ -265,14 +275,16 @@ def without_frames(seq: Sequence) -> Sequence:
 
 
 def evaluate_models(pred: Predictor, modality: str, test_seeds, val_seeds, n_frames: int = 300,
-                    fps_list=FPS, progress: bool = True, other_temporal: dict | None = None) -> dict:
+                    fps_list=FPS, progress: bool = True, other_temporal: dict | None = None,
+                    fusion=None) -> dict:
     """The model card's figures for ``pred`` and for other temporal networks with the same pose and spatial ones.
 
     ``other_temporal``: {name: temporal callable (as :attr:`Predictor.temporal`)}.  Each sequence is
     rendered once, and the pose and spatial networks run once per frame rate; the other temporal
     networks reuse their joints.  Sequences are handled one at a time and kept without frames, so
     memory does not grow with the number of sequences.  Returns {"main": results, name: results}
-    with results as :func:`evaluate_model`'s.
+    with results as :func:`evaluate_model`'s.  ``fusion``: a :class:`~trt_tracker.solver.SpatialFusion`
+    for the "gls" variants (none without it).
     """
     other_temporal = dict(other_temporal or {})
     names = ["main", *other_temporal]
@@ -298,11 +310,11 @@ def evaluate_models(pred: Predictor, modality: str, test_seeds, val_seeds, n_fra
             bar.update(1)
     if bar is not None:
         bar.close()
-    return {n: {f"{fps:g}": _fps_results(fps, preds[n][fps]["val"], preds[n][fps]["test"]) for fps in fps_list}
-            for n in names}
+    return {n: {f"{fps:g}": _fps_results(fps, preds[n][fps]["val"], preds[n][fps]["test"], fusion)
+                for fps in fps_list} for n in names}
 
 
-def _fps_results(fps: float, vp: list, tp: list) -> dict:
+def _fps_results(fps: float, vp: list, tp: list, fusion=None) -> dict:
     """One frame rate's card row from validation and test predictions [(sequence, prediction)]."""
     row = {"fps": fps, "frames": int(sum(len(s) for s, _ in tp))}
     m = [sequence_metrics(s, p) for s, p in tp]
@@ -319,20 +331,29 @@ def _fps_results(fps: float, vp: list, tp: list) -> dict:
         row["displ_error"] = _mean([x["displ"]["mean"] for x in m])
         row["displ_zero_motion"] = _mean([x["displ"]["max"] for x in m])
     row["tracker"] = {}
+    fused = None
     for name, (durations, bones) in VARIANTS.items():
         if (bones and tp[0][1]["B"] is None) or (durations and not tp[0][1]["deltas"]):
             continue
-        a, g, val_err = tune_tracker(vp, durations, bones)
-        tracked = [(s, track(p, s.skeleton, durations, a, g)) for s, p in tp]
+        v, t, gls = vp, tp, bones == "gls"
+        if gls:
+            if fusion is None:
+                continue
+            fused = fused or (fused_predictions(vp, fusion), fused_predictions(tp, fusion))
+            (v, t), bones = fused, False
+        a, g, val_err = tune_tracker(v, durations, bones)
+        tracked = [(s, track(p, s.skeleton, durations, a, g)) for s, p in t]
         e = _mean([mpjpe(to_cam(s, Jh), s.joints_cam) for s, Jh in tracked])
         acc = _mean([accel_error(to_cam(s, Jh), s.joints_cam) for s, Jh in tracked])
         row["tracker"][name] = {"durations": list(durations), "alpha": a, "gamma": g, "val_mpjpe": val_err,
-                                "mpjpe": e, "accel": acc, "reduction": 1 - e / row["single_mpjpe"]}
+                                "mpjpe": e, "accel": acc, "reduction": 1 - e / row["single_mpjpe"],
+                                **({"fusion": True} if gls else {})}
     return row
 
 
 def evaluate_model(pred: Predictor, modality: str, test_seeds, val_seeds, n_frames: int = 300,
-                   fps_list=FPS, progress: bool = True) -> dict:
+                   fps_list=FPS, progress: bool = True, fusion=None) -> dict:
     """The model card's figures: per fps ("25", "8", "2.5"), single-frame errors and each tracker variant's
     MPJPE on the test sequences, its alpha and gamma tuned on the validation sequences."""
-    return evaluate_models(pred, modality, test_seeds, val_seeds, n_frames, fps_list, progress)["main"]
+    return evaluate_models(pred, modality, test_seeds, val_seeds, n_frames, fps_list, progress,
+                           fusion=fusion)["main"]

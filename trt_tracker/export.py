@@ -248,6 +248,11 @@ def export_model(model_dir, out_dir=None, progress: bool = True, one_pass: bool 
     loc = model_dir / "localiser.pt"
     if loc.is_file():
         manifest["graphs"]["localiser"], manifest["localiser"] = _export_localiser(loc, cfg, out_dir, progress)
+    fus = model_dir / "fusion.npz"             # the tracker's spatial fusion (trt-tracker calibrate)
+    if fus.is_file():
+        if out_dir.resolve() != model_dir.resolve():
+            (out_dir / fus.name).write_bytes(fus.read_bytes())
+        manifest["fusion"] = {"file": fus.name, "sha256": _sha256(fus.read_bytes())}
     tmp = out_dir / "manifest.json.tmp"
     tmp.write_text(json.dumps(manifest, indent=2) + "\n")
     tmp.replace(out_dir / "manifest.json")
@@ -345,5 +350,5 @@ def _tracker_defaults(model_dir: Path, modality: str) -> dict:
         res = json.loads(card.read_text()).get("results", {}).get("25", {})
         for name, v in res.get("tracker", {}).items():
             out["variants"][name] = {"durations": v["durations"], "alpha": v["alpha"], "gamma": v["gamma"],
-                                     "val_mpjpe": v.get("val_mpjpe")}
+                                     "val_mpjpe": v.get("val_mpjpe"), "fusion": bool(v.get("fusion", False))}
     return out

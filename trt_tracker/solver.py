@@ -30,7 +30,7 @@ from typing import Mapping
 
 import numpy as np
 
-__all__ = ["solve_sequence", "OnlineSolver", "normal_equations", "parse_durations", "DURATION_SETS"]
+__all__ = ["solve_sequence", "OnlineSolver", "SpatialFusion", "normal_equations", "parse_durations", "DURATION_SETS"]
 
 #: The duration sets of seed 000 §4.
 DURATION_SETS = {
@@ -569,3 +569,123 @@ class OnlineSolver:
             raise ValueError(f"frame {t}: {_SINGULAR}") from None
         out = xp.concatenate([x[:, (n - 1) * K:], x[:, :K]], axis=1)   # newest, oldest: (S, 2K, C)
         return out.transpose(1, 0, 2).reshape(2 * K, S * C)
+
+
+# ------------------------------------------------------------ spatial fusion
+class SpatialFusion:
+    """Each frame's single-frame joints and bone vectors fused by generalised least squares.
+
+    Eq. 8's bone term weighs every joint and bone alike (one alpha) as if their errors were independent.  They
+    are not: the spatial network sees the crop the pose network saw, so its bones share much of the pose's own
+    bones' errors, and neighbouring joints err together.  With the covariance ``S`` of the errors of a frame's
+    measurements ``m = [J; B]`` (per coordinate: K joints then the K-1 non-root bones, depths relative to the
+    root joint's) measured on validation sequences, the best linear unbiased estimate of the frame's joints is
+    ``x = (Hᵀ S⁻¹ H)⁻¹ Hᵀ S⁻¹ m`` with ``H = [I; L]`` (``L`` the bones' incidence matrix): one fixed
+    ``(K, 2K-1)`` matrix per coordinate, so a frame costs one small matrix product.  The fused joints replace
+    ``J`` in the solver, which then runs without its bone term (``alpha = 0``); the temporal term works as before.
+
+    ``operators``: (C, K, 2K-1).  :meth:`fit` measures them; :meth:`save` / :meth:`load` keep them in a model
+    directory (``fusion.npz``, written by ``trt-tracker calibrate``).  Works on NumPy or CuPy arrays with any
+    leading batch axes.
+    """
+
+    def __init__(self, skeleton, operators, info: dict | None = None):
+        self.parents = _parents_of(skeleton)
+        self.K = len(self.parents)
+        self.root = int(np.flatnonzero(self.parents < 0)[0])
+        self.non_root = np.flatnonzero(self.parents >= 0)
+        ops = np.asarray(operators, dtype=np.float64)
+        if ops.ndim != 3 or ops.shape[1:] != (self.K, 2 * self.K - 1) or ops.shape[0] not in (2, 3):
+            raise ValueError(f"fusion operators must be (C, K={self.K}, 2K-1={2 * self.K - 1}) with C 2 or 3, "
+                             f"got {ops.shape}; re-run trt-tracker calibrate for this model")
+        if not np.all(np.isfinite(ops)):
+            raise ValueError("fusion operators contain NaN or infinite values; re-run trt-tracker calibrate")
+        self.operators = ops
+        self.info = dict(info or {})
+        self._cache: dict = {}
+
+    @staticmethod
+    def incidence(parents) -> np.ndarray:
+        """``H = [I; L]`` ((2K-1, K)): the measurements a frame's joints ``x`` imply, ``[x; x[k] - x[parent(k)]]``."""
+        parents = _parents_of(parents)
+        K = len(parents)
+        nr = np.flatnonzero(parents >= 0)
+        L = np.zeros((len(nr), K))
+        L[np.arange(len(nr)), nr] = 1.0
+        L[np.arange(len(nr)), parents[nr]] = -1.0
+        return np.vstack([np.eye(K), L])
+
+    def measurements(self, J, B):
+        """(..., K, C) joints and bones -> (..., C, 2K-1): the joints (depths relative to the root's), then the
+        non-root bones."""
+        xp = _array_module(J)
+        J = xp.asarray(J, dtype=xp.float64)
+        B = xp.asarray(B, dtype=xp.float64)
+        if J.shape != B.shape or J.shape[-2:] != (self.K, self.operators.shape[0]):
+            raise ValueError(f"J and B must both be (..., K={self.K}, C={self.operators.shape[0]}), got "
+                             f"{tuple(J.shape)} and {tuple(B.shape)}")
+        if J.shape[-1] == 3:
+            J = xp.concatenate([J[..., :2], J[..., 2:] - J[..., self.root : self.root + 1, 2:]], -1)
+        m = xp.concatenate([J, B[..., self.non_root, :]], -2)
+        return xp.swapaxes(m, -1, -2)
+
+    def __call__(self, J, B):
+        """Fused joints, like ``J`` (its root joint's depth kept: the solver's depths stay root-relative)."""
+        xp = _array_module(J)
+        key = (xp.__name__, np.dtype(J.dtype).str)
+        ops = self._cache.get(key)
+        if ops is None:
+            ops = self._cache[key] = xp.asarray(self.operators, dtype=J.dtype if J.dtype in (np.float32, np.float64)
+                                                else np.float64)
+        m = self.measurements(J, B).astype(ops.dtype)
+        x = xp.einsum("ckm,...cm->...kc", ops, m)
+        if J.shape[-1] == 3:
+            x[..., 2] += J[..., self.root : self.root + 1, 2]
+        return x
+
+    @classmethod
+    def fit(cls, skeleton, J, B, truth, shrink: float = 0.0, info: dict | None = None) -> "SpatialFusion":
+        """Operators from predictions ``J``, ``B`` and true joints ``truth`` ((N, K, C) each, N frames of
+        validation sequences): each coordinate's error covariance (about zero: a bias counts as error) shrunk
+        towards its diagonal by ``shrink`` in [0, 1] (1: independent errors, per-row weights)."""
+        if not 0.0 <= float(shrink) <= 1.0:
+            raise ValueError(f"shrink must be in [0, 1], got {shrink}")
+        f = cls(skeleton, np.zeros((np.shape(J)[-1], len(_parents_of(skeleton)), 2 * len(_parents_of(skeleton)) - 1)))
+        J, B, G = (np.asarray(a, dtype=np.float64) for a in (J, B, truth))
+        if G.shape != J.shape or J.ndim != 3:
+            raise ValueError(f"J, B and truth must all be (N, K, C), got {J.shape}, {B.shape}, {G.shape}")
+        if len(J) < 2 * f.K:
+            raise ValueError(f"{len(J)} frames cannot measure a {2 * f.K - 1}-dimensional error covariance; "
+                             "calibrate on more validation sequences")
+        H = cls.incidence(f.parents)
+        E = f.measurements(J, B) - f.measurements(G, G - G[:, np.where(f.parents < 0, np.arange(f.K), f.parents)])
+        ops = []
+        for c in range(J.shape[-1]):
+            S = E[:, c].T @ E[:, c] / len(E)
+            S = (1 - shrink) * S + shrink * np.diag(np.diag(S))
+            # The root's relative depth is 0 by definition (no error): a tiny variance keeps S invertible.
+            S[np.diag_indices_from(S)] += 1e-9 * max(float(np.trace(S)) / len(S), 1e-12) + 1e-12
+            Si = np.linalg.inv(S)
+            ops.append(np.linalg.solve(H.T @ Si @ H, H.T @ Si))
+        return cls(skeleton, np.stack(ops), {**(info or {}), "shrink": float(shrink), "frames": int(len(J))})
+
+    def save(self, path) -> None:
+        import json
+
+        np.savez(path, operators=self.operators, parents=self.parents,
+                 info=np.array(json.dumps(self.info)))
+
+    @classmethod
+    def load(cls, path, skeleton=None) -> "SpatialFusion":
+        """Read :meth:`save`'s file; ``skeleton``: the model's, which its parents must match."""
+        import json
+
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                ops, parents, info = z["operators"], z["parents"], json.loads(str(z["info"]))
+        except (OSError, KeyError, ValueError) as e:
+            raise ValueError(f"{path}: not a fusion file ({e}); re-run trt-tracker calibrate") from None
+        if skeleton is not None and not np.array_equal(parents, _parents_of(skeleton)):
+            raise ValueError(f"{path}: calibrated for another skeleton ({len(parents)} joints); re-run "
+                             "trt-tracker calibrate for this model")
+        return cls(parents, ops, info)

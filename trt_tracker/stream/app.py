@@ -37,18 +37,35 @@ MANIFEST_LOCALISER = {"presence": ("localiser_presence", float), "every": ("loca
 
 
 def tracker_config(manifest: dict, durations=DEFAULT_DURATIONS, alpha=None, gamma=None, window: int = 16,
-                   root_depth: str = "auto", preprocess: str = "cpu", localiser: bool = True):
+                   root_depth: str = "auto", preprocess: str = "cpu", localiser: bool = True, fusion=None):
     """Tracker settings; alpha/gamma default to the model's tuned values (its manifest) for that duration set,
     the confidence thresholds to the model's (``tracker.confidence`` in its manifest) and the localiser's
     settings to its (``tracker.localiser``); ``localiser=False`` searches candidate windows instead.
 
-    Of the tuned variants with these durations (e.g. Dmf and Dmf+bone), ``alpha=None`` takes the one
-    with the lowest validation MPJPE, ``alpha=0`` the one without bones and ``alpha > 0`` the one with.
+    Of the tuned variants with these durations (e.g. Dmf, Dmf+bone and Dmf+gls), ``alpha=None`` takes the one
+    with the lowest validation MPJPE, ``alpha=0`` the one without bones (nor fusion) and ``alpha > 0`` the one
+    with the bone term.  ``fusion``: None lets the validation choose the spatial fusion (a model calibrated with
+    ``trt-tracker calibrate``), False leaves it out, True asks for it (its tuned gamma).
     """
     ds = parse_durations(durations)
+    if fusion and alpha:
+        raise ValueError("the spatial fusion replaces the bone term: give alpha or fusion, not both")
+    if fusion and not manifest.get("fusion"):
+        raise ValueError(f"{manifest.get('name', 'the model')} has no spatial fusion (fusion.npz); run "
+                         "trt-tracker calibrate and re-export, or track without it")
+
+    def wanted(v):
+        gls = bool(v.get("fusion", False))
+        if gls and (not manifest.get("fusion") or fusion is False or (alpha is not None and not fusion)):
+            return False
+        if fusion and not gls:
+            return False
+        return alpha is None or fusion or (alpha == 0) == (v["alpha"] == 0)
+
     cands = [v for v in manifest.get("tracker", {}).get("variants", {}).values()
-             if tuple(v["durations"]) == ds and (alpha is None or (alpha == 0) == (v["alpha"] == 0))]
+             if tuple(v["durations"]) == ds and wanted(v)]
     tuned = min(cands, key=lambda v: v.get("val_mpjpe") or float("inf")) if cands else None
+    use_fusion = bool(fusion) or bool(tuned and tuned.get("fusion", False))
     a = alpha if alpha is not None else (tuned["alpha"] if tuned else 0.0)
     g = gamma if gamma is not None else (tuned["gamma"] if tuned else 3.0)
     conf = manifest.get("tracker", {}).get("confidence", {})     # the model's measured thresholds, if any
@@ -56,7 +73,7 @@ def tracker_config(manifest: dict, durations=DEFAULT_DURATIONS, alpha=None, gamm
     loc = manifest.get("tracker", {}).get("localiser", {})     # the model's localiser settings, if it has one
     kw.update({field: kind(loc[key]) for key, (field, kind) in MANIFEST_LOCALISER.items() if key in loc})
     return TrackerConfig(durations=ds, alpha=float(a), gamma=float(g), window=window, root_depth=root_depth,
-                         preprocess=preprocess, localiser=bool(localiser), **kw)
+                         preprocess=preprocess, localiser=bool(localiser), fusion=use_fusion, **kw)
 
 
 def load_gt(path):
@@ -176,7 +193,9 @@ def demo(out="runs/demo", frames: int = 150, backend: str = "onnxruntime", durat
             cfg = tracker_config(m.manifest, durations, localiser=localiser)
             finder = "its localiser" if cfg.localiser and m.localiser is not None else "a window search"
             log(f"[demo] {kind}: tracking with {Path(model_dir).name} on {backend}, durations "
-                f"{list(cfg.durations)}, alpha {cfg.alpha:g}, gamma {cfg.gamma:g}; finding the subject with {finder}")
+                f"{list(cfg.durations)}, alpha {cfg.alpha:g}, gamma {cfg.gamma:g}"
+                + (", joints and bones fused by its calibrated generalised least squares" if cfg.fusion else "")
+                + f"; finding the subject with {finder}")
             s = track(src, m, cfg, Path(out) / kind, video=video, progress=True, video_scale=2, log=log)
             # The same network on ground-truth crops of the frames the live run tracked: how much of the live
             # error is the live crop's (issue 14's yardstick: live at most 1.15x this).

@@ -21,6 +21,7 @@ import numpy as np
 from ..codec import Z_REFS, LocaliserCodec, PoseCodec
 from ..runtime.base import BackendError
 from ..skeleton import get_skeleton
+from ..solver import SpatialFusion
 
 MANIFEST = "manifest.json"
 GRAPHS = ("frame", "temporal")
@@ -98,6 +99,21 @@ class TrackerModel:
             raise ModelError(f"{self.dir}: {e.args[0]}") from None
         if list(self.skeleton.parents) != list(m["skeleton"]["parents"]):
             raise ModelError(f"{self.dir}: the manifest's {self.skeleton.name} parents differ from this version's")
+        # the tracker's spatial fusion (trt-tracker calibrate): each frame's joints and bones fused by generalised
+        # least squares in place of the bone term, when the tuned variant asks for it
+        self.fusion = None
+        if m.get("fusion"):
+            f = self.dir / str(m["fusion"].get("file", ""))
+            if not f.is_file():
+                raise ModelError(f"{f} is missing; calibrate again (trt-tracker calibrate --model {self.dir}) and "
+                                 "re-export")
+            if verify and "sha256" in m["fusion"] and hashlib.sha256(f.read_bytes()).hexdigest() != m["fusion"]["sha256"]:
+                raise ModelError(f"{f} does not match its manifest (sha256 differs); re-export: trt-tracker export "
+                                 f"--model {self.dir}")
+            try:
+                self.fusion = SpatialFusion.load(f, self.skeleton)
+            except ValueError as e:
+                raise ModelError(str(e)) from None
         self.modality = m["modality"]
         self.codec = PoseCodec(int(m["input_size"]), int(m["heatmap_size"]), float(m["cube_mm"]))
         self.margin = float(m["margin"])

@@ -79,6 +79,9 @@ class TrackerConfig:
     durations: tuple = DEFAULT_DURATIONS
     alpha: float = 0.0          # bone-term weight (Eq. 8)
     gamma: float = 3.0          # displacement weight (Eq. 8)
+    # each frame's joints and bones fused by the model's calibrated generalised least squares (its fusion.npz,
+    # trt-tracker calibrate) in place of the bone term (then alpha is 0)
+    fusion: bool = False
     window: int = 16            # solver window (frames)
     root_depth: str = "auto"    # auto | gt | network | depth | bones (auto: depth frames the network's when its
     #                             frame graph gives it, else from the depth map; RGB gt if known, else bones)
@@ -513,6 +516,14 @@ class Tracker:
             if not ok:
                 raise SourceError(f"GPU preprocessing asked for, but {why}; use --preprocess cpu")
             self.gpu = GpuPreprocessor(self.codec, model.modality)
+        self.fusion = None
+        if self.cfg.fusion:
+            if self.cfg.alpha > 0:
+                raise ValueError("the spatial fusion replaces the bone term: use alpha 0 with fusion")
+            self.fusion = getattr(model, "fusion", None)
+            if self.fusion is None:
+                raise ValueError(f"the tracker asks for the spatial fusion but the model has none (no fusion.npz in "
+                                 "its manifest); run trt-tracker calibrate and re-export, or track without it")
         window = max(self.cfg.window, max(self.cfg.durations, default=1))
         self.tracks = [TrackState(OnlineSolver(self.sk, self.cfg.durations or (1,), alpha=self.cfg.alpha,
                                                gammas=self.cfg.gamma if self.cfg.durations else 0.0,
@@ -822,15 +833,16 @@ class Tracker:
         t0 = time.perf_counter()
         p = self.cfg.confidence_weight
         for it in items:
+            J = it.J if self.fusion is None else self.fusion(it.J, it.B)
             if self.cfg.durations or self.cfg.alpha > 0:
                 w = None
                 if p > 0:       # an older export has no confidence: every joint alike
                     c = it.conf if it.conf is not None and it.conf.mean() > 0 else np.ones(self.sk.K)
                     w = (c / c.mean()) ** p
-                it.P = self.tracks[it.stream].solver.update(it.J, it.B if self.cfg.alpha > 0 else None, it.deltas,
+                it.P = self.tracks[it.stream].solver.update(J, it.B if self.cfg.alpha > 0 else None, it.deltas,
                                                             weights=w)
             else:
-                it.P = it.J.copy()
+                it.P = np.array(J, copy=True)
         self._charge(items, "solve", t0)
 
     def finish(self, items) -> None:
