@@ -34,6 +34,11 @@ For a model directory's networks on the card's held-out test sequences, per fram
   with them;
 * for a pose network with depths about the crop's centre: depths anchored at the root joint's prediction (the
   card) or at the centre, single-frame and with the bone term;
+* the bone term with weights for correlated errors: each frame's joints and bones fused by generalised least
+  squares with their errors' covariance measured on validation sequences (how many a tracker must calibrate
+  on), then the temporal term;
+* crops drawn anew per frame (shifted, scaled, turned; the spatial network's own crop): whether decorrelating the
+  single-frame errors over time lets the tracker average them;
 * the duration set (durations 1, 2, 3): each duration's displacement errors, their correlation with each
   other's and the pose's at the same frame, what a frame's estimate gains from them with correlated
   (generalised least squares) and per-term weights, and the temporal-only tracker with Df, Dmf and Dmf with
@@ -520,6 +525,127 @@ def centre_anchor(P: list) -> dict:
     return out
 
 
+
+def gls_fused(P: list, V: list, shrink: float) -> list:
+    """``P`` with each frame's joints fused with its bones by generalised least squares
+    (:class:`~trt_tracker.solver.SpatialFusion`), the errors' covariance measured on ``V`` and shrunk towards
+    its diagonal by ``shrink``."""
+    from trt_tracker.evaluate import fused_predictions
+    from trt_tracker.solver import SpatialFusion
+
+    f = SpatialFusion.fit(V[0][0].skeleton, *[np.concatenate(a) for a in zip(*[(p["J"], p["B"], s.joints_2p5d)
+                                                                              for s, p in V])], shrink=shrink)
+    return fused_predictions(P, f)
+
+GLS_COUNTS = (16, 48, 144)
+GLS_SHRINKS = (0.0, 0.1, 0.3)
+
+
+def correlated_weighting(P: list, V: list, counts=GLS_COUNTS, shrinks=GLS_SHRINKS) -> dict:
+    """The bone term with weights for correlated errors: each frame's joints and bones fused by generalised
+    least squares (:func:`gls_fused`, the tracker's gls variants) with their errors' covariance measured on the first n validation
+    sequences of ``V`` (n in ``counts``: how many a tracker must calibrate on; shrunk towards the diagonal by
+    each of ``shrinks``), against the bone term with one alpha (searched on ``P``); the best fusion then the
+    temporal term (Df, gamma searched on ``P``) against Df+bone; and the covariance measured on ``P`` itself
+    (in-sample: an optimistic bound)."""
+    from trt_tracker.evaluate import GAMMAS as CARD_GAMMAS, mpjpe, to_cam, track
+
+    def err(Q, durations=(), alpha=0.0, gamma=0.0):
+        return float(np.mean([mpjpe(to_cam(s, track(p, s.skeleton, durations, alpha, gamma)), s.joints_cam)
+                              for s, p in Q]))
+
+    single = err(P)
+    out = {"single_mpjpe": single, "bone_term": _bone_term(P), "gls": {}}
+    counts = [c for c in counts if c <= len(V)] or [len(V)]
+    n_max = max(counts)
+    best = (np.inf, None)
+    for n in counts:
+        for sh in shrinks:
+            e = err(gls_fused(P, V[:n], sh))
+            out["gls"][f"{n} sequences, shrink {sh:g}"] = e
+            if n == n_max and e < best[0]:
+                best = (e, sh)
+    Q = gls_fused(P, V[:n_max], best[1])
+    df = {g: err(Q, (1,), 0.0, g) for g in CARD_GAMMAS}
+    g = min(df, key=df.get)
+    grid = {(a, g2): err(P, (1,), a, g2) for a, g2 in itertools.product(ALPHAS, GAMMAS)}
+    k = min(grid, key=grid.get)
+    out["gls_then_df"] = {"mpjpe": df[g], "gamma": g, "shrink": best[1], "validation_sequences": n_max,
+                          "reduction": 1 - df[g] / single}
+    out["df_bone"] = {"mpjpe": grid[k], "alpha": k[0], "gamma": k[1], "reduction": 1 - grid[k] / single}
+    out["gls_in_sample"] = err(gls_fused(P, P, 0.0))
+    return out
+
+
+def predict_dithered(seq, pred, shift: float, scale: float, rotation_deg: float, seed: int = 0,
+                     spatial_own: bool = False) -> dict:
+    """:func:`~trt_tracker.evaluate.predict_sequence` (d = 1) with each frame's crop for the pose and spatial
+    networks moved by up to ``shift`` x its size, scaled by up to exp(+-``scale``) and turned by up to
+    +-``rotation_deg``, drawn anew per frame (uniform; the temporal network's pairs as on the card);
+    ``spatial_own``: the spatial network gets a crop of its own draw."""
+    from trt_tracker.camera import CropBox, box_from_points
+    from trt_tracker.codec import split_root_depth
+    from trt_tracker.evaluate import _batched, predict_sequence
+
+    c, T, sk = pred.codec, len(seq), seq.skeleton
+    P, root_z = seq.joints_2p5d, seq.root_depth
+
+    def tf_of(t, salt):
+        b = box_from_points(P[t, :, :2], pred.margin)
+        r = np.random.default_rng([seed, salt, t])
+        dx, dy = r.uniform(-shift, shift, 2) * b.size
+        return c.transform(CropBox(b.cx + dx, b.cy + dy, b.size * np.exp(r.uniform(-scale, scale))),
+                           r.uniform(-rotation_deg, rotation_deg))
+
+    tfs = [tf_of(t, 0) for t in range(T)]
+    stfs = [tf_of(t, 1) for t in range(T)] if spatial_own else tfs
+
+    def crops(idx, tf):
+        return np.stack([c.crop_input(seq.frames[t], tf[t], seq.modality, root_z[t]) for t in idx])
+
+    Jn = _batched(pred.pose, T, lambda idx: (crops(idx, tfs),), pred.batch)
+    J = np.stack([c.decode_points(Jn[t], tfs[t]) for t in range(T)])
+    out = {"deltas": {}}
+    if pred.z_ref == "centre":
+        J, out["root_depth"] = split_root_depth(J, root_z, sk.root)
+    out["J"] = J
+    par = np.where(sk.parents_array < 0, np.arange(sk.K), sk.parents_array)
+    rel = [c.encode_points(J[t], stfs[t])[par, :2] if spatial_own else Jn[t][par, :2] for t in range(T)]
+    Bn = _batched(pred.spatial, T, lambda idx: (crops(idx, stfs), np.stack([rel[t] for t in idx])), pred.batch)
+    B = np.stack([c.decode_vectors(Bn[t], stfs[t]) for t in range(T)])
+    B[:, sk.root] = 0.0
+    out["B"] = B
+    out["deltas"] = predict_sequence(seq, pred, (1,), reuse=out)["deltas"]
+    return out
+
+
+DITHERS = {"shift_scale_5pct": (0.05, 0.05, 0.0, False), "and_rotation_15deg": (0.05, 0.05, 15.0, False),
+           "spatial_own_crop_10pct": (0.10, 0.10, 0.0, True)}
+
+
+def crop_dither(P: list, pred, dithers=DITHERS) -> dict:
+    """Whether crops drawn anew per frame decorrelate the single-frame errors over time enough for the tracker
+    to average them: per dither of :data:`DITHERS` (shift, scale, rotation, the spatial network's own crop), the
+    single-frame MPJPE, the error autocorrelation at lag 1 and Df+bone (alpha, gamma searched on the sequences),
+    against the card's crops (``P``: sequences with their frames)."""
+    from trt_tracker.evaluate import mpjpe, to_cam, track
+
+    def summary(Q):
+        grid = {k: float(np.mean([mpjpe(to_cam(s, track(p, s.skeleton, (1,), *k)), s.joints_cam) for s, p in Q]))
+                for k in itertools.product(ALPHAS, GAMMAS)}
+        k = min(grid, key=grid.get)
+        single = float(np.mean([mpjpe(to_cam(s, p["J"]), s.joints_cam) for s, p in Q]))
+        return {"single_mpjpe": single, "autocorrelation_lag1_uvz": [v[0] for v in
+                                                                     error_autocorrelation(Q, (1,)).values()],
+                "df_bone": {"mpjpe": grid[k], "alpha": k[0], "gamma": k[1], "reduction": 1 - grid[k] / single}}
+
+    out = {"card_crops": summary(P)}
+    for name, (shift, scale, rot, own) in dithers.items():
+        out[name] = {"shift": shift, "scale": scale, "rotation_deg": rot, "spatial_own_crop": own,
+                     **summary([(s, predict_dithered(s, pred, shift, scale, rot, 1, own)) for s, _ in P])}
+    return out
+
+
 def plot(out: dict, path: Path) -> None:
     import matplotlib
 
@@ -553,6 +679,9 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default="export/body-lite")
     ap.add_argument("--fps", type=float, nargs="+", default=[25.0, 8.0, 2.5])
     ap.add_argument("--sequences", type=int, default=8, help="test sequences (the card's first seeds)")
+    ap.add_argument("--val-sequences", type=int, default=144,
+                    help="validation sequences whose errors' covariance the correlated weighting measures (0: skip "
+                         "it; about 5 s each for the hand at 25 fps on 2 cores)")
     ap.add_argument("--out", type=Path, default=None, help="JSON path (default benchmarks/results/tracker_bound-"
                                                          "<model>.json; the plot beside it)")
     args = ap.parse_args(argv)
@@ -560,8 +689,9 @@ def main(argv=None) -> int:
     from tqdm import tqdm
 
     from trt_tracker.models.graphs import load_model_dir
-    from trt_tracker.evaluate import load_sequences, mpjpe, predict_sequence, to_cam, torch_predictor
-    from trt_tracker.train import TEST_SEEDS
+    from trt_tracker.data.samples import make_sequence
+    from trt_tracker.evaluate import load_sequences, mpjpe, predict_sequence, to_cam, torch_predictor, without_frames
+    from trt_tracker.train import TEST_SEEDS, VAL_SEEDS
 
     nets = load_model_dir(args.model)
     cfg = nets["pose"][1]
@@ -594,6 +724,12 @@ def main(argv=None) -> int:
         r["long_gaps"] = long_gaps(P, pred)
         if "root_depth" in P[0][1]:
             r["centre_anchor"] = centre_anchor(P)
+        if args.val_sequences > 0:
+            V = [(without_frames(s), predict_sequence(s, pred, ()))
+                 for s in (make_sequence(cfg.modality, VAL_SEEDS + i, 300).at_fps(fps)
+                           for i in tqdm(range(args.val_sequences), desc=f"validation sequences at {fps:g} fps"))]
+            r["correlated_weighting"] = correlated_weighting(P, V)
+        r["crop_dither"] = crop_dither(P, pred)
         out["fps"][f"{fps:g}"] = r
         print(json.dumps({f"{fps:g} fps": {k: r[k] for k in ("single_mpjpe", "bias_mm", "rest_mm",
                                                               "relation_errors_uvz")}}, indent=1))
@@ -620,6 +756,16 @@ def main(argv=None) -> int:
             print("  depths anchored at: " + ", ".join(
                 f"{k} {v['single_mpjpe']:.2f} -> {v['bone_term']['mpjpe']:.2f} ({-100 * v['reduction']:.1f} %)"
                 for k, v in r["centre_anchor"].items()))
+        if "correlated_weighting" in r:
+            cw = r["correlated_weighting"]
+            print(f"  bone term {cw['bone_term']['mpjpe']:.2f}; fused with correlated weights (GLS), covariance from "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in cw["gls"].items())
+                  + f"; in-sample {cw['gls_in_sample']:.2f}; GLS then Df {cw['gls_then_df']['mpjpe']:.2f} "
+                  f"({-100 * cw['gls_then_df']['reduction']:.1f} %) against Df+bone {cw['df_bone']['mpjpe']:.2f} "
+                  f"({-100 * cw['df_bone']['reduction']:.1f} %)")
+        print("  crops drawn per frame (single -> Df+bone): " + ", ".join(
+            f"{k} {v['single_mpjpe']:.2f} -> {v['df_bone']['mpjpe']:.2f} ({-100 * v['df_bone']['reduction']:.1f} %)"
+            for k, v in r["crop_dither"].items()))
         dur = r["durations"]
         print(f"  durations {DURATIONS}: rms z {dur['rms']['z']}, sd z {dur['sd']['z']}; temporal term alone: "
               + ", ".join(f"{k} {v['mpjpe']:.2f}" for k, v in dur["tracker_oracles"].items()))

@@ -351,3 +351,63 @@ def test_tracker_bound_long_gaps_and_pooling_location():
     loc = tb.pooling_location(P, pred)
     assert set(loc) == {"pose_joints", "true_joints", "first_fusion"}
     assert loc["true_joints"]["mpjpe"] == pytest.approx(loc["pose_joints"]["mpjpe"])   # zero bones wherever pooled
+
+
+def test_tracker_bound_correlated_weighting(monkeypatch):
+    """Bones sharing much of the pose's errors, fused with weights for correlated errors: the section reports
+    every calibration size and beats one alpha in sample (the fusion itself is tested in test_solver)."""
+    from benchmarks import tracker_bound as tb
+    from trt_tracker import evaluate
+    from trt_tracker.data.samples import make_sequence
+    from trt_tracker.evaluate import without_frames
+
+    monkeypatch.setattr(tb, "ALPHAS", (0.3, 1.0, 3.0))          # small grids: the test is the section's plumbing
+    monkeypatch.setattr(tb, "GAMMAS", (0.3,))
+    monkeypatch.setattr(evaluate, "GAMMAS", (0.3, 1.0))
+
+    rng = np.random.default_rng(7)
+
+    def preds(seed):
+        s = without_frames(make_sequence("hand", seed, 100).at_fps(25))
+        J, par = s.joints_2p5d, s.skeleton.parents_array
+        e = rng.normal(size=J.shape) * np.array([2.0, 2.0, 6.0])
+        scale = np.where(np.arange(len(par)) % 4 == 1, 0.2, 3.0)[None, :, None]   # some bones far better
+        B = tb.gt_bones(J, par) + 0.5 * tb.gt_bones(e, par) + rng.normal(size=J.shape) * scale
+        return s, {"J": J + e, "B": B, "deltas": {1: tb.gt_deltas(J, 1) + rng.normal(size=J.shape)}}
+
+    V = [preds(20_000_000 + i) for i in range(3)]
+    r = tb.correlated_weighting(V[:1], V[1:], counts=(1, 2), shrinks=(0.0, 0.5))
+    assert set(r["gls"]) == {f"{n} sequences, shrink {s:g}" for n in (1, 2) for s in (0.0, 0.5)}
+    assert r["gls_in_sample"] < 0.9 * r["bone_term"]["mpjpe"]
+    assert r["gls_then_df"]["validation_sequences"] == 2 and r["df_bone"]["mpjpe"] > 0
+
+
+def test_tracker_bound_crop_dither():
+    """Undithered crops reproduce the card's predictions exactly; dithered ones change them, and the section
+    reports every dither."""
+    from benchmarks import tracker_bound as tb
+    from trt_tracker.codec import PoseCodec
+    from trt_tracker.evaluate import Predictor, predict_sequence
+    from trt_tracker.stream.sources import SyntheticSource
+
+    s = SyntheticSource("hand", 20_000_005, 16, 25.0).seq
+    K = s.skeleton.K
+    pattern = np.random.default_rng(0).normal(size=(1, K, 3)).astype(np.float32)
+
+    def pose(x):                                           # depends on the crop's content
+        return pattern * (1.0 + x.reshape(len(x), -1).mean(1))[:, None, None]
+
+    def spatial(x, related):
+        return np.concatenate([related, related[..., :1]], -1) * 0.1 + pose(x)
+
+    pred = Predictor(pose, spatial, lambda x, related=None: np.zeros((len(x), K, 3), np.float32),
+                     PoseCodec(32, 8, 300.0), 1.3, batch=4)
+    ref = predict_sequence(s, pred, (1,))
+    same = tb.predict_dithered(s, pred, 0.0, 0.0, 0.0)
+    for k in ("J", "B"):
+        assert np.allclose(same[k], ref[k], atol=1e-5)
+    assert np.allclose(same["deltas"][1], ref["deltas"][1], equal_nan=True)
+    moved = tb.predict_dithered(s, pred, 0.1, 0.1, 10.0, spatial_own=True)
+    assert not np.allclose(moved["J"], ref["J"], atol=1e-3) and not np.allclose(moved["B"], ref["B"], atol=1e-3)
+    r = tb.crop_dither([(s, ref)], pred, {"d": (0.05, 0.05, 5.0, False)})
+    assert set(r) == {"card_crops", "d"} and len(r["d"]["autocorrelation_lag1_uvz"]) == 3
