@@ -331,7 +331,8 @@ def cmd_calibrate(args) -> int:
     cv = info["cross_validated_mpjpe_by_shrink"]
     print(f"single-frame MPJPE {info['single_mpjpe']:.2f} mm on {info['sequences']} validation sequences; fused, "
           "two-fold cross-validated, by shrinkage: " + ", ".join(f"{k} {v:.2f}" for k, v in cv.items())
-          + f"; chose {info['shrink']:g}")
+          + f"; chose {info['shrink']:g} (the bone term it replaces, alpha tuned the same way: "
+          f"{info['cross_validated_mpjpe_bone_term']:.2f})")
     print(f"wrote {Path(args.model) / FUSION_FILE}; re-make the card (trt-tracker card --model {args.model}) and "
           f"re-export (trt-tracker export --model {args.model}) so the tracker's tuned weights include it")
     return 0
