@@ -411,3 +411,14 @@ def test_tracker_bound_crop_dither():
     assert not np.allclose(moved["J"], ref["J"], atol=1e-3) and not np.allclose(moved["B"], ref["B"], atol=1e-3)
     r = tb.crop_dither([(s, ref)], pred, {"d": (0.05, 0.05, 5.0, False)})
     assert set(r) == {"card_crops", "d"} and len(r["d"]["autocorrelation_lag1_uvz"]) == 3
+
+
+@pytest.mark.slow
+def test_live_fusion_quick(tmp_path):
+    from benchmarks import live_fusion
+
+    out = tmp_path / "live_fusion.json"
+    assert live_fusion.main(["--quick", "--out", str(out)]) == 0
+    r = json.loads(out.read_text())["results"]
+    assert {"hand validation fusion on", "hand validation fusion off", "body test fusion on"} <= set(r)
+    assert all(v["frames_in_view"] > 0 for v in r.values())

@@ -527,6 +527,10 @@ def test_tracker_config_chooses_the_spatial_fusion_where_validation_did():
     assert tracker_config(manifest, "Df", alpha=0).fusion is False       # no bones asked: neither
     assert tracker_config(manifest, "Df", alpha=0, fusion=True).fusion is True
     assert tracker_config(manifest, "Df", alpha=2.0).alpha == 2.0
+    # A fusion the calibration did not find better than the bone term by more than the noise: not by default.
+    weak = {**manifest, "fusion": {"file": "fusion.npz", "gain": 0.005, "default": False}}
+    assert tracker_config(weak, "Df").fusion is False
+    assert tracker_config(weak, "Df", fusion=True).fusion is True
     # A manifest without the fusion file never takes the fused variant, and asking for it says what to do.
     bare = {"name": "m", "tracker": {"variants": variants}}
     assert tracker_config(bare, "Df").fusion is False

@@ -8,6 +8,7 @@ are ``image`` (N, C, S, S) and, for relation networks, ``related`` (N, K, 2)
 from __future__ import annotations
 
 import io
+import json
 import warnings
 from pathlib import Path
 
@@ -197,8 +198,6 @@ def export_model(model_dir, out_dir=None, progress: bool = True, one_pass: bool 
     ONNX Runtime (batch 1 and 3); the max abs errors go into the manifest.
     Returns the manifest.
     """
-    import json
-
     import onnx
     import torch
 
@@ -252,7 +251,7 @@ def export_model(model_dir, out_dir=None, progress: bool = True, one_pass: bool 
     if fus.is_file():
         if out_dir.resolve() != model_dir.resolve():
             (out_dir / fus.name).write_bytes(fus.read_bytes())
-        manifest["fusion"] = {"file": fus.name, "sha256": _sha256(fus.read_bytes())}
+        manifest["fusion"] = {"file": fus.name, "sha256": _sha256(fus.read_bytes()), **_fusion_gain(fus)}
     tmp = out_dir / "manifest.json.tmp"
     tmp.write_text(json.dumps(manifest, indent=2) + "\n")
     tmp.replace(out_dir / "manifest.json")
@@ -338,10 +337,28 @@ LOCALISER_SETTINGS = {"rgb": {"presence": 0.5, "every": 0, "below": 0.0, "jump":
                       "depth": {"presence": 0.5, "every": 5, "below": 0.4, "jump": 0.3, "zoom": 0.0}}
 
 
+#: The live tracker takes the spatial fusion by default (where the card's validation prefers it) only when the
+#: calibration measured it at least this much better than the bone term (relative MPJPE, cross-validated on its
+#: sequences): a smaller gain is within the noise, and the fusion changes the live crops (they follow the
+#: tracked pose), which on the demo's hand cost more than it gained (``benchmarks/live_fusion.py``).
+FUSION_MIN_GAIN = 0.01
+
+
+def _fusion_gain(path: Path) -> dict:
+    """``{"gain": ..., "default": ...}``: the calibration's cross-validated gain of the fusion over the bone term
+    (1 - fused / bone MPJPE) and whether the live tracker takes it by default (gain >= FUSION_MIN_GAIN)."""
+    with np.load(path, allow_pickle=False) as z:
+        info = json.loads(str(z["info"]))
+    bone = info.get("cross_validated_mpjpe_bone_term")
+    fused = info.get("cross_validated_mpjpe_by_shrink", {}).get(f"{info.get('shrink', 0):g}")
+    if not bone or fused is None:
+        return {"gain": None, "default": False}
+    gain = 1.0 - fused / bone
+    return {"gain": round(gain, 4), "default": bool(gain >= FUSION_MIN_GAIN)}
+
+
 def _tracker_defaults(model_dir: Path, modality: str) -> dict:
     """Tracker weights tuned on validation sequences at 25 fps, from the model card when there is one."""
-    import json
-
     card = model_dir / "card.json"
     out = {"window": 16, "variants": {}, "confidence": dict(CONFIDENCE_THRESHOLDS[modality])}
     if (model_dir / "localiser.pt").is_file():

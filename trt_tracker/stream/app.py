@@ -45,7 +45,8 @@ def tracker_config(manifest: dict, durations=DEFAULT_DURATIONS, alpha=None, gamm
     Of the tuned variants with these durations (e.g. Dmf, Dmf+bone and Dmf+gls), ``alpha=None`` takes the one
     with the lowest validation MPJPE, ``alpha=0`` the one without bones (nor fusion) and ``alpha > 0`` the one
     with the bone term.  ``fusion``: None lets the validation choose the spatial fusion (a model calibrated with
-    ``trt-tracker calibrate``), False leaves it out, True asks for it (its tuned gamma).
+    ``trt-tracker calibrate`` whose manifest marks it ``default``: better than the bone term by at least
+    ``export.FUSION_MIN_GAIN`` in its calibration), False leaves it out, True asks for it (its tuned gamma).
     """
     ds = parse_durations(durations)
     if fusion and alpha:
@@ -54,9 +55,13 @@ def tracker_config(manifest: dict, durations=DEFAULT_DURATIONS, alpha=None, gamm
         raise ValueError(f"{manifest.get('name', 'the model')} has no spatial fusion (fusion.npz); run "
                          "trt-tracker calibrate and re-export, or track without it")
 
+    # by default only a fusion the calibration found better than the bone term by more than the noise
+    default = bool(manifest.get("fusion", {}).get("default", True))
+
     def wanted(v):
         gls = bool(v.get("fusion", False))
-        if gls and (not manifest.get("fusion") or fusion is False or (alpha is not None and not fusion)):
+        if gls and (not manifest.get("fusion") or fusion is False or (alpha is not None and not fusion)
+                    or (fusion is None and not default)):
             return False
         if fusion and not gls:
             return False
