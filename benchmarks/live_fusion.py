@@ -4,7 +4,8 @@ the tracker, the model's tuned Dmf settings) with the fusion on and off, side by
     python -m benchmarks.live_fusion [--quick] [--out benchmarks/results/live_fusion.json]
 
 On the validation sequences the live tracker's choices are made on (seeds 10,000,100-107, 150 frames at 25 fps)
-and on the test sequences of ``benchmarks.live_tracking`` (20,000,000-5): per model, the frames tracked, the
+on the test sequences of ``benchmarks.live_tracking`` (20,000,000-5) and on the demo's sequence (its seed, the subject
+out of view in the same frames; unpaced, so every frame is tracked): per model, the frames tracked, the
 single-frame and tracked MPJPE (camera mm, the hand with its own root depth, as the demo) with the fusion
 (``fusion=True``: the ``Dmf+gls`` weights) and without (``Dmf+bone``).  Deterministic (no threads, no dropped
 frames).  About 4 minutes on the 2-core CPU.
@@ -20,7 +21,7 @@ from benchmarks.live_tracking import KIND, MODELS, log, pooled, run_sequence, sy
 
 def main(argv=None) -> int:
     args = common.quick_out_args(__doc__, "live_fusion", argv, "two short sequences per set (a smoke run)")
-    from trt_tracker.stream.app import tracker_config
+    from trt_tracker.stream.app import DEMO_AWAY, DEMO_SEED, tracker_config
     from trt_tracker.stream.model import TrackerModel
 
     t0 = time.perf_counter()
@@ -32,8 +33,9 @@ def main(argv=None) -> int:
                 log(f"[fusion] {path.name} has no fusion.npz: skipped")
                 continue
             for split, seeds in (("validation", range(10_000_100, 10_000_100 + n_val)),
-                                 ("test", range(20_000_000, 20_000_000 + n_test))):
-                seqs = [synthetic(KIND[mod], s, n_frames) for s in seeds]
+                                 ("test", range(20_000_000, 20_000_000 + n_test)), ("demo", [DEMO_SEED])):
+                hidden = range(*DEMO_AWAY) if split == "demo" and n_frames > DEMO_AWAY[1] else None
+                seqs = [synthetic(KIND[mod], s, n_frames, hidden=hidden) for s in seeds]
                 for fusion in (False, True):
                     cfg = tracker_config(m.manifest, "Dmf", fusion=fusion)
                     p = pooled([run_sequence(m, cfg, f) for f in seqs])

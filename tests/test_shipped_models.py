@@ -104,3 +104,25 @@ def test_card_evaluation_shares_sequences_across_temporal_networks():
                 assert figs["results"][fps][key] == pytest.approx(row[key], rel=1e-6)
         for v, tr in row["tracker"].items():
             assert got["tracker"][v]["mpjpe"] == pytest.approx(tr["mpjpe"], rel=1e-6)
+
+
+def test_calibrate_writes_a_fusion_the_card_and_tracker_read(tmp_path):
+    """`trt-tracker calibrate` on a copy of a shipped model (four short sequences): a fusion.npz with the
+    cross-validated errors of every shrinkage and of the bone term, which load_fusion reads back; too few
+    sequences say what to do."""
+    import shutil
+
+    from trt_tracker.card import load_fusion
+    from trt_tracker.cli import main
+
+    d = tmp_path / "hand-lite"
+    d.mkdir()
+    for n in NETWORKS:
+        shutil.copy(ROOT / "export" / "hand-lite" / f"{n}.pt", d / f"{n}.pt")
+    assert main(["calibrate", "--model", str(d), "--sequences", "4", "--fps", "8", "--quiet"]) == 0
+    f = load_fusion(d, "HAND21")
+    assert f.info["sequences"] == 4 and f.info["shrink"] in (0.0, 0.1, 0.2, 0.3, 0.5, 1.0)
+    assert set(f.info["cross_validated_mpjpe_by_shrink"]) == {"0", "0.1", "0.2", "0.3", "0.5", "1"}
+    assert f.info["cross_validated_mpjpe_bone_term"] > 0
+    assert not list(d.glob("*.tmp*"))
+    assert main(["calibrate", "--model", str(d), "--sequences", "2", "--quiet"]) == 2

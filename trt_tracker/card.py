@@ -125,7 +125,9 @@ def calibrate(path, sequences: int = 144, fps: float = 25.0, shrinks=(0.0, 0.1, 
             "date": _dt.date.today().isoformat(),
             "command": f"trt-tracker calibrate --model {path} --sequences {sequences} --fps {fps:g}"}
     fusion = SpatialFusion.fit(sk, *stack(P), shrink=best, info=info)
-    fusion.save(path / FUSION_FILE)
+    tmp = path / (FUSION_FILE + ".tmp.npz")         # written whole, then moved: an interrupted run leaves the old
+    fusion.save(tmp)
+    tmp.replace(path / FUSION_FILE)
     return fusion.info
 
 

@@ -477,7 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="find the subject by a search over candidate windows, not with the model's localiser")
         q.add_argument("--fusion", choices=("auto", "on", "off"), default="auto",
                        help="fuse each frame's joints and bones by the model's calibrated generalised least squares "
-                            "(fusion.npz) in place of the bone term: auto where validation chose it (default)")
+                            "(fusion.npz) in place of the bone term: auto where its calibration gained at least 1 %% "
+                            "over the bone term and validation chose it (default)")
 
     tr = sub.add_parser("track", help="track a camera, video, image folder, sequence or RealSense recording",
                         description="Track frames from --source and write track.jsonl, annotated.mp4 and run.json "

@@ -340,7 +340,7 @@ LOCALISER_SETTINGS = {"rgb": {"presence": 0.5, "every": 0, "below": 0.0, "jump":
 #: The live tracker takes the spatial fusion by default (where the card's validation prefers it) only when the
 #: calibration measured it at least this much better than the bone term (relative MPJPE, cross-validated on its
 #: sequences): a smaller gain is within the noise, and the fusion changes the live crops (they follow the
-#: tracked pose), which on the demo's hand cost more than it gained (``benchmarks/live_fusion.py``).
+#: tracked pose), which on the demo's sequences cost more than it gained (``benchmarks/live_fusion.py``).
 FUSION_MIN_GAIN = 0.01
 
 
