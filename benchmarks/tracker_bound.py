@@ -530,12 +530,9 @@ def gls_fused(P: list, V: list, shrink: float) -> list:
     """``P`` with each frame's joints fused with its bones by generalised least squares
     (:class:`~trt_tracker.solver.SpatialFusion`), the errors' covariance measured on ``V`` and shrunk towards
     its diagonal by ``shrink``."""
-    from trt_tracker.evaluate import fused_predictions
-    from trt_tracker.solver import SpatialFusion
+    from trt_tracker.evaluate import fit_fusion, fused_predictions
 
-    f = SpatialFusion.fit(V[0][0].skeleton, *[np.concatenate(a) for a in zip(*[(p["J"], p["B"], s.joints_2p5d)
-                                                                              for s, p in V])], shrink=shrink)
-    return fused_predictions(P, f)
+    return fused_predictions(P, fit_fusion(V, shrink))
 
 GLS_COUNTS = (16, 48, 144)
 GLS_SHRINKS = (0.0, 0.1, 0.3)

@@ -75,9 +75,8 @@ def calibrate(path, sequences: int = 144, fps: float = 25.0, shrinks=(0.0, 0.1, 
     validation sequences at ``fps`` and write ``fusion.npz``.  The shrinkage is chosen by two-fold
     cross-validation over the sequences (fit on one half, MPJPE of the fused joints on the other, both ways);
     the operators are then fitted on all of them.  Returns the fusion's info (also in the file)."""
-    from .evaluate import ALPHAS, make_sequence, mpjpe, predict_sequence, to_cam, track, without_frames
+    from .evaluate import ALPHAS, fit_fusion, make_sequence, mpjpe, predict_sequence, to_cam, track, without_frames
     from .skeleton import get_skeleton
-    from .solver import SpatialFusion
 
     path = Path(path)
     if sequences < 4:
@@ -100,9 +99,6 @@ def calibrate(path, sequences: int = 144, fps: float = 25.0, shrinks=(0.0, 0.1, 
         s = make_sequence(cfg.modality, seed, CARD_PROTOCOL["frames_at_50fps"]).at_fps(fps)
         P.append((without_frames(s), predict_sequence(s, pred, ())))
 
-    def stack(Q):
-        return [np.concatenate(a) for a in zip(*[(p["J"], p["B"], s.joints_2p5d) for s, p in Q])]
-
     def err(Q, estimate):
         return [mpjpe(to_cam(s, estimate(p)), s.joints_cam) for s, p in Q]
 
@@ -111,7 +107,7 @@ def calibrate(path, sequences: int = 144, fps: float = 25.0, shrinks=(0.0, 0.1, 
     for sh in shrinks:
         errs = []
         for a, b in (halves, halves[::-1]):
-            f = SpatialFusion.fit(sk, *stack(a), shrink=sh)
+            f = fit_fusion(a, sh)
             errs += err(b, lambda p: f(p["J"], p["B"]))
         cv[f"{sh:g}"] = float(np.mean(errs))
     for a, b in (halves, halves[::-1]):        # what the fusion replaces: the bone term, alpha tuned the same way
@@ -124,7 +120,7 @@ def calibrate(path, sequences: int = 144, fps: float = 25.0, shrinks=(0.0, 0.1, 
             "cross_validated_mpjpe_by_shrink": cv, "cross_validated_mpjpe_bone_term": float(np.mean(bone)),
             "date": _dt.date.today().isoformat(),
             "command": f"trt-tracker calibrate --model {path} --sequences {sequences} --fps {fps:g}"}
-    fusion = SpatialFusion.fit(sk, *stack(P), shrink=best, info=info)
+    fusion = fit_fusion(P, best, info)
     tmp = path / (FUSION_FILE + ".tmp.npz")         # written whole, then moved: an interrupted run leaves the old
     fusion.save(tmp)
     tmp.replace(path / FUSION_FILE)

@@ -53,6 +53,15 @@ VARIANTS = {"Df": ((1,), False), "Dmf": ((1, 2, 3), False), "bone": ((), True),
             "gls": ((), "gls"), "Df+gls": ((1,), "gls"), "Dmf+gls": ((1, 2, 3), "gls")}
 
 
+def fit_fusion(preds: list, shrink: float = 0.0, info: dict | None = None):
+    """A :class:`~trt_tracker.solver.SpatialFusion` measured on [(sequence, prediction)]: every frame's joints and
+    bones against the sequence's true joints."""
+    from .solver import SpatialFusion
+
+    J, B, G = (np.concatenate(a) for a in zip(*[(p["J"], p["B"], s.joints_2p5d) for s, p in preds]))
+    return SpatialFusion.fit(preds[0][0].skeleton, J, B, G, shrink=shrink, info=info)
+
+
 def fused_predictions(preds: list, fusion) -> list:
     """[(sequence, prediction)] with each prediction's joints replaced by ``fusion(J, B)`` (a
     :class:`~trt_tracker.solver.SpatialFusion`): what the tracker's "gls" variants solve from."""

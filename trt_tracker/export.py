@@ -347,8 +347,9 @@ FUSION_MIN_GAIN = 0.01
 def _fusion_gain(path: Path) -> dict:
     """``{"gain": ..., "default": ...}``: the calibration's cross-validated gain of the fusion over the bone term
     (1 - fused / bone MPJPE) and whether the live tracker takes it by default (gain >= FUSION_MIN_GAIN)."""
-    with np.load(path, allow_pickle=False) as z:
-        info = json.loads(str(z["info"]))
+    from .solver import SpatialFusion
+
+    info = SpatialFusion.load(path).info
     bone = info.get("cross_validated_mpjpe_bone_term")
     fused = info.get("cross_validated_mpjpe_by_shrink", {}).get(f"{info.get('shrink', 0):g}")
     if not bone or fused is None:

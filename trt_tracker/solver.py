@@ -650,7 +650,8 @@ class SpatialFusion:
         towards its diagonal by ``shrink`` in [0, 1] (1: independent errors, per-row weights)."""
         if not 0.0 <= float(shrink) <= 1.0:
             raise ValueError(f"shrink must be in [0, 1], got {shrink}")
-        f = cls(skeleton, np.zeros((np.shape(J)[-1], len(_parents_of(skeleton)), 2 * len(_parents_of(skeleton)) - 1)))
+        K = len(_parents_of(skeleton))
+        f = cls(skeleton, np.zeros((np.shape(J)[-1], K, 2 * K - 1)))     # for its indices and measurements()
         J, B, G = (np.asarray(a, dtype=np.float64) for a in (J, B, truth))
         if G.shape != J.shape or J.ndim != 3:
             raise ValueError(f"J, B and truth must all be (N, K, C), got {J.shape}, {B.shape}, {G.shape}")
